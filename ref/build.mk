@@ -1,0 +1,30 @@
+# ref/: the crmig migrator.
+CRMIG_PROTOS    := $(wildcard ref/*.proto)
+CRMIG_GEN_C     := $(CRMIG_PROTOS:ref/%.proto=$(BUILD)/gen/%.pb-c.c)
+CRMIG_GEN_H     := $(CRMIG_GEN_C:.c=.h)
+# Everything but main() goes into a library the unit tests link against.
+CRMIG_LIB_SRCS  := $(filter-out ref/crmig.c,$(wildcard ref/*.c))
+CRMIG_LIB_OBJS  := $(CRMIG_LIB_SRCS:%.c=$(BUILD)/%.o) $(CRMIG_GEN_C:.c=.o)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: ref/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen --proto_path=ref $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(CRMIG_LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/ref/crmig.o: | $(CRMIG_GEN_H)
+
+$(BUILD)/libcrmig.a: $(CRMIG_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/crmig: $(BUILD)/ref/crmig.o $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+binaries: $(BUILD)/crmig
+
+install: install-crmig
+install-crmig: $(BUILD)/crmig
+	install -D -m 0755 $(BUILD)/crmig $(DESTDIR)$(PREFIX)/bin/crmig
+	@if [ -f ref/crmig.1 ]; then install -D -m 0644 ref/crmig.1 $(DESTDIR)$(PREFIX)/share/man/man1/crmig.1; fi

@@ -1,0 +1,1 @@
+# testsuite/: workloads, the lab library, the runner, unit tests.

@@ -1,0 +1,1 @@
+# vm-images/: host images for the lab.
