@@ -1,1 +1,67 @@
-# testsuite/: workloads, the lab library, the runner, unit tests.
+# testsuite/: workloads (static, self-checking), the lab library and its CLI,
+# the runner crmig-suite, the guest-side fixture tool, and the unit tests.
+TESTS_LIBEXEC := $(PREFIX)/libexec/installed-tests/crmig
+TESTS_SHARE   := $(PREFIX)/share/installed-tests/crmig
+
+# Workload library and workloads: linked statically so that the same binary
+# runs on any host and inside a busybox container rootfs that has no libc.
+WL_SRCS      := $(wildcard testsuite/lib/*.c)
+WL_OBJS      := $(WL_SRCS:%.c=$(BUILD)/%.o)
+WORKLOADS    := $(patsubst testsuite/workloads/%.c,%,$(wildcard testsuite/workloads/*.c))
+WORKLOAD_BINS := $(WORKLOADS:%=$(BUILD)/workloads/%)
+
+$(BUILD)/libwl.a: $(WL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/workloads/%: $(BUILD)/testsuite/workloads/%.o $(BUILD)/libwl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $^ -lpthread
+
+# The harness side: lab library, runner pieces (everything but the mains).
+SUITE_MAINS    := testsuite/runner/main.c testsuite/lab/crmig-lab.c
+SUITE_LIB_SRCS := $(filter-out $(SUITE_MAINS),$(wildcard testsuite/lab/*.c testsuite/runner/*.c))
+SUITE_LIB_OBJS := $(SUITE_LIB_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/libcrmigsuite.a: $(SUITE_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^ $(if $^,,$(BUILD)/ref/util.o)
+
+$(BUILD)/crmig-suite: $(BUILD)/testsuite/runner/main.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/crmig-fixture: $(BUILD)/testsuite/fixture/crmig-fixture.o $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+SUITE_BINS := $(if $(wildcard testsuite/runner/main.c),$(BUILD)/crmig-suite) \
+              $(if $(wildcard testsuite/lab/crmig-lab.c),$(BUILD)/crmig-lab) \
+              $(if $(wildcard testsuite/fixture/crmig-fixture.c),$(BUILD)/crmig-fixture)
+
+binaries: $(WORKLOAD_BINS) $(SUITE_BINS)
+
+# Unit tests (Check): one binary per testsuite/unit/test_*.c, each with its own main.
+UNIT_SRCS := $(wildcard testsuite/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:testsuite/unit/%.c=$(BUILD)/unit/%)
+
+$(BUILD)/unit/%: $(BUILD)/testsuite/unit/%.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check 2>/dev/null) -lpthread
+
+# Each unit binary runs once plainly, then under valgrind (no fork, so that
+# valgrind sees the code under test): leaks and invalid accesses fail the run.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+		echo "== $$t"; $$t; \
+		echo "== valgrind $$t"; CK_FORK=no $(VALGRIND) $$t >/dev/null; \
+	done; echo "unit tests: all passed"
+
+install: install-tests
+install-tests: binaries
+	install -d $(DESTDIR)$(TESTS_LIBEXEC)/workloads $(DESTDIR)$(TESTS_LIBEXEC)/cases
+	install -m 0755 $(WORKLOAD_BINS) $(DESTDIR)$(TESTS_LIBEXEC)/workloads/
+	@for b in $(SUITE_BINS); do install -m 0755 $$b $(DESTDIR)$(TESTS_LIBEXEC)/; done
+	@if ls testsuite/cases/*.case >/dev/null 2>&1; then install -m 0644 testsuite/cases/*.case $(DESTDIR)$(TESTS_LIBEXEC)/cases/; fi
