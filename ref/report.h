@@ -6,6 +6,7 @@
 #define CRMIG_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,7 @@ struct report {
 	json_t *extra;             /* object merged in: synced files, rootfs mode, notes */
 };
 
+/* result starts as "ok": report_set_error() is the only way to change it. */
 void report_init(struct report *r, const char *strategy);
 void report_free(struct report *r);
 /* Relative time of now. */
@@ -65,6 +67,9 @@ void report_phase_end(struct report *r, size_t idx, uint64_t bytes);
 /* A phase measured elsewhere (e.g. on the destination, converted). */
 void report_phase_add(struct report *r, const char *name, double start_ms, double end_ms, uint64_t bytes);
 void report_add_argv(struct report *r, const char *host, char *const argv[]);
+/* Appends a copy of one round's figures to round_stats. */
+void report_add_round(struct report *r, const struct round_stat *rs);
+/* Sets result (NULL means "failed") and replaces error. */
 void report_set_error(struct report *r, const char *result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
