@@ -15,7 +15,7 @@
 struct tls_paths {
 	const char *ca;    /* CA certificate (PEM) */
 	const char *cert;  /* this host's certificate (PEM) */
-	const char *key;   /* its private key (PEM) */
+	const char *key;   /* its private key (PEM); cert and key NULL: a client without identity */
 };
 
 /* Fills paths from dir (ca.crt, host.crt, host.key); strings point into a
@@ -37,13 +37,16 @@ gnutls_session_t tls_connect(struct tls_ctx *t, int fd, const char *peer_name, c
 const char *tls_peer_cn(gnutls_session_t s);
 void tls_close(gnutls_session_t s); /* bye + deinit; does not close the fd */
 
-/* A channel whose byte stream is the TLS session. */
+/* A channel whose byte stream is the TLS session. The session keeps a
+ * pointer to c (for precise error messages): c must not move while in use. */
 void chan_init_tls(struct chan *c, gnutls_session_t s);
 
-/* Certificates. cert_make_ca writes ca.crt/ca.key into dir (mode 0600 key).
+/* Certificates. cert_make_ca writes ca.crt/ca.key into dir (mode 0600 key);
+ * it refuses to overwrite an existing CA.
  * cert_make_host signs host.crt/host.key into out_dir with the CA of ca_dir,
  * CN = name, SANs: name (DNS) and each of ips (NULL-terminated, may be NULL).
- * Both usages (TLS web server and client auth). Validity `days`. */
+ * Both usages (TLS web server and client auth). Validity `days`. ca.crt
+ * (never ca.key) is copied into out_dir when missing there. */
 int cert_make_ca(const char *dir, const char *cn, int days, char *err, size_t errlen);
 int cert_make_host(const char *ca_dir, const char *out_dir, const char *name,
 		   const char *const *ips, int days, char *err, size_t errlen);
