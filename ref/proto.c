@@ -410,7 +410,7 @@ static int open_beneath_walk(int dirfd, const char *relpath, int flags, mode_t m
 
 int open_beneath(int dirfd, const char *relpath, int flags, mode_t mode)
 {
-	static bool no_openat2; /* a benign race: every thread learns the same */
+	static bool no_openat2; /* once learnt, for every thread */
 	bool creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
@@ -419,11 +419,11 @@ int open_beneath(int dirfd, const char *relpath, int flags, mode_t mode)
 	};
 	int fd;
 
-	if (!no_openat2) {
+	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
 		fd = (int)syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
 		if (fd >= 0 || errno != ENOSYS)
 			return fd;
-		no_openat2 = true;
+		__atomic_store_n(&no_openat2, true, __ATOMIC_RELAXED);
 	}
 	return open_beneath_walk(dirfd, relpath, flags, creates ? mode : 0);
 }
