@@ -430,9 +430,9 @@ int open_beneath(int dirfd, const char *relpath, int flags, mode_t mode)
 
 /* ---- sending files -------------------------------------------------------- */
 
-enum file_kind { KIND_FILE, KIND_DIR, KIND_SYMLINK };
+enum file_kind { KIND_FILE, KIND_DIR, KIND_SYMLINK, KIND_FIFO };
 
-static const char *const kind_names[] = { "file", "dir", "symlink" };
+static const char *const kind_names[] = { "file", "dir", "symlink", "fifo" };
 
 static int send_file_header(struct chan *c, const char *name, enum file_kind kind, const struct stat *st,
 			    const char *target)
@@ -545,12 +545,13 @@ int chan_send_file(struct chan *c, int dirfd, const char *path, const char *name
 		return send_regular(c, dirfd, path, name);
 	if (S_ISLNK(st.st_mode))
 		return send_symlink(c, dirfd, path, name, &st);
-	if (S_ISDIR(st.st_mode)) {
-		if (send_file_header(c, name, KIND_DIR, &st, NULL) < 0)
+	/* A directory or a FIFO is only its name and mode: criu reopens FIFOs by path. */
+	if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+		if (send_file_header(c, name, S_ISDIR(st.st_mode) ? KIND_DIR : KIND_FIFO, &st, NULL) < 0)
 			return -1;
 		return chan_send(c, MSG_FILE_END, NULL, 0);
 	}
-	return chan_fail(c, "cannot send %s: not a regular file, directory or symlink", path);
+	return chan_fail(c, "cannot send %s: not a regular file, directory, symlink or FIFO", path);
 }
 
 /* ---- receiving files ------------------------------------------------------ */
@@ -864,6 +865,19 @@ static int64_t recv_symlink(struct chan *c, int parent, const struct file_header
 	return 0;
 }
 
+static int64_t recv_fifo(struct chan *c, int parent, const struct file_header *h)
+{
+	struct stat st;
+
+	if (expect_file_end(c, h->name) < 0)
+		return -1;
+	if (fstatat(parent, h->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode))
+		return 0;
+	if (mkfifoat(parent, h->base, h->mode & 07777) < 0)
+		return chan_fail(c, "%s: mkfifo: %s", h->name, strerror(errno));
+	return 0;
+}
+
 int64_t chan_recv_file(struct chan *c, int dirfd, json_t *header, bool allow_subdirs)
 {
 	__do_close int parent = -1;
@@ -881,6 +895,8 @@ int64_t chan_recv_file(struct chan *c, int dirfd, json_t *header, bool allow_sub
 		return recv_dir(c, parent, &h);
 	case KIND_SYMLINK:
 		return recv_symlink(c, parent, &h);
+	case KIND_FIFO:
+		return recv_fifo(c, parent, &h);
 	}
 	return -1;
 }

@@ -38,7 +38,7 @@ static inline void fclose_file(FILE **f)
 #define __do_fclose __attribute__((__cleanup__(fclose_file)))
 
 /* Hand a cleanup-managed value to the caller. */
-#define move_ptr(p) ({ typeof(p) __tmp = (p); (p) = NULL; __tmp; })
+#define move_ptr(p) ({ __typeof__(p) __tmp = (p); (p) = NULL; __tmp; })
 #define move_fd(fd) ({ int __tmp = (fd); (fd) = -1; __tmp; })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

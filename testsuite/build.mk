@@ -65,3 +65,6 @@ install-tests: binaries
 	install -m 0755 $(WORKLOAD_BINS) $(DESTDIR)$(TESTS_LIBEXEC)/workloads/
 	@for b in $(SUITE_BINS); do install -m 0755 $$b $(DESTDIR)$(TESTS_LIBEXEC)/; done
 	@if ls testsuite/cases/*.case >/dev/null 2>&1; then install -m 0644 testsuite/cases/*.case $(DESTDIR)$(TESTS_LIBEXEC)/cases/; fi
+
+# Unit tests may include headers generated from ref/*.proto.
+$(UNIT_SRCS:%.c=$(BUILD)/%.o) $(SUITE_LIB_OBJS): | $(CRMIG_GEN_H)

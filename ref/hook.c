@@ -1,0 +1,168 @@
+#include "hook.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "util.h"
+
+static int self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+int hook_server_open(struct hook_server *h, const char *run_dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char exe[PATH_MAX];
+
+	memset(h, 0, sizeof(*h));
+	h->lfd = -1;
+	if (self_exe(exe, sizeof(exe)) < 0 || strchr(exe, '\'') || strchr(exe, ' '))
+		return -1;
+	snprintf(h->dir, sizeof(h->dir), "%s/hook-XXXXXX", run_dir);
+	if (mkdir_p(run_dir, 0700) < 0 || !mkdtemp(h->dir))
+		return -1;
+	snprintf(h->sock, sizeof(h->sock), "%s/sock", h->dir);
+	if (strlen(h->sock) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, h->sock);
+	h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (h->lfd < 0 || bind(h->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(h->lfd, 8) < 0) {
+		hook_server_close(h);
+		return -1;
+	}
+	/* criu runs the script with sh -c: plain words only (checked above). */
+	h->command = xasprintf("%s hook %s", exe, h->sock);
+	return 0;
+}
+
+void hook_server_close(struct hook_server *h)
+{
+	close_fd(&h->lfd);
+	if (h->sock[0])
+		unlink(h->sock);
+	if (h->dir[0])
+		rmdir(h->dir);
+	free(h->command);
+	h->command = NULL;
+	h->sock[0] = h->dir[0] = '\0';
+}
+
+static int answer_one(struct hook_server *h, hook_fn fn, void *ctx, char *action, size_t len)
+{
+	__do_close int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct timeval tv = { .tv_sec = 5 };
+	size_t used = 0;
+	char reply[16];
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (used + 1 < len) {
+		ssize_t n = read(fd, action + used, len - 1 - used);
+		if (n <= 0)
+			break;
+		used += n;
+		if (memchr(action, '\n', used))
+			break;
+	}
+	action[used] = '\0';
+	action[strcspn(action, "\n")] = '\0';
+	if (!*action)
+		return -1;
+	rc = fn(ctx, action);
+	snprintf(reply, sizeof(reply), "%d\n", rc);
+	write_full(fd, reply, strlen(reply));
+	return 0;
+}
+
+int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after, void *ctx, double timeout_s)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	double deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;
+	int status;
+
+	if (pidfd < 0)
+		return -1;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = h->lfd, .events = POLLIN } };
+		int wait_ms = deadline ? (int)(deadline - now_ms()) : 1000;
+		char action[64];
+		int rc;
+
+		if (deadline && wait_ms <= 0) {
+			fprintf(stderr, "crmig: criu (pid %d) did not finish in %.0f s: killing it\n", pid, timeout_s);
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (wait_ms > 1000)
+			wait_ms = 1000;
+		rc = poll(p, 2, wait_ms);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (rc == 0) { /* a second passed: time for progress */
+			if (after)
+				after(ctx, NULL);
+			continue;
+		}
+		/* Hooks first: criu may be waiting on one while it exits. */
+		if (p[1].revents & POLLIN) {
+			if (answer_one(h, fn, ctx, action, sizeof(action)) == 0 && after)
+				after(ctx, action);
+			continue;
+		}
+		if (p[0].revents & POLLIN)
+			break;
+	}
+	close(pidfd);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int hook_client_main(const char *sock)
+{
+	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	__do_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char reply[16] = "";
+	size_t used = 0;
+	/* If crmig is gone, never let criu kill the workload. */
+	int fallback = action && !strcmp(action, "post-dump") ? 1 : 0;
+
+	if (!action)
+		return 0;
+	if (fd < 0 || strlen(sock) >= sizeof(sa.sun_path))
+		return fallback;
+	strcpy(sa.sun_path, sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return fallback;
+	if (dprintf(fd, "%s\n", action) < 0)
+		return fallback;
+	while (used + 1 < sizeof(reply)) {
+		ssize_t n = read(fd, reply + used, sizeof(reply) - 1 - used);
+		if (n <= 0)
+			break;
+		used += n;
+	}
+	reply[used] = '\0';
+	if (!used)
+		return fallback;
+	return atoi(reply);
+}

@@ -1,0 +1,35 @@
+/* criu's action scripts, answered by crmig. criu runs `crmig hook SOCKET` at
+ * each phase (pre-dump, post-dump, status-ready, post-restore, ...); the hook
+ * asks the crmig process that started criu, which decides. Its answer to
+ * post-dump is the migration's point of no return: 0 lets criu kill the
+ * source, anything else makes criu resume it (rollback). */
+#ifndef CRMIG_HOOK_H
+#define CRMIG_HOOK_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct hook_server {
+	int lfd;
+	char dir[PATH_MAX];
+	char sock[PATH_MAX];
+	char *command;        /* what to pass to --action-script */
+};
+
+/* Returns what the hook tells criu: 0 go on, non-zero roll back. */
+typedef int (*hook_fn)(void *ctx, const char *action);
+/* Called after a hook was answered, outside criu's critical path, and with
+ * action NULL once a second while criu runs (progress). */
+typedef void (*hook_after_fn)(void *ctx, const char *action);
+
+int hook_server_open(struct hook_server *h, const char *run_dir);
+void hook_server_close(struct hook_server *h);
+/* Serves hooks until pid exits or timeout_s passes (then kills it);
+ * returns its exit status (128+sig when killed). */
+int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after, void *ctx, double timeout_s);
+
+/* The `crmig hook SOCKET` side: relays CRTOOLS_SCRIPT_ACTION, exits with the answer. */
+int hook_client_main(const char *sock);
+
+#endif

@@ -1,0 +1,156 @@
+/* One migration, seen from the source: the state shared by the command, the
+ * strategies (ref/strategy_*.c) and the workload kinds (ref/workload_*.c). */
+#ifndef CRMIG_MIGRATE_H
+#define CRMIG_MIGRATE_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "criu.h"
+#include "hook.h"
+#include "policy.h"
+#include "proto.h"
+#include "report.h"
+#include "tls.h"
+
+#define CRMIG_STATE_DIR "/var/lib/crmig"
+#define MAX_LIST 32
+
+struct mig_opts {
+	const char *strategy;
+	pid_t pid;
+	const char *lxc_name;
+	const char *lxcpath;
+	const char *to;               /* HOST[:PORT] */
+	const char *json_path;
+	const char *keep_dir;
+	const char *cert_dir;
+	const char *criu;
+	struct converge_policy policy;
+	bool tcp_established;
+	bool file_locks;
+	bool shell_job;
+	bool auto_sync;
+	const char *rootfs;           /* "sync" | "shared" */
+	const char *page_tls;         /* "auto" | "on" | "off" */
+	const char *move_ips[MAX_LIST];
+	int n_move_ips;
+	const char *sync_paths[MAX_LIST];
+	int n_sync;
+	double timeout_s;
+	int verbosity;
+	bool quiet;
+	bool fail_restore;            /* testing: ask the destination to fail the restore */
+};
+
+struct moved_ip {
+	char addr[64];
+	int prefix;
+	char src_if[32];
+	bool removed;                 /* taken off the source */
+};
+
+struct migration;
+
+/* A kind of workload: how to find it, dump it, and what the destination
+ * needs to restore it. One file each (workload_pid.c, workload_lxc.c). */
+struct dump_spec {
+	enum criu_action action;      /* CRIU_DUMP or CRIU_PRE_DUMP */
+	const char *dir;              /* local images directory (absolute) */
+	const char *prev;             /* --prev-images-dir, relative, or NULL */
+	int ps_fd;                    /* page stream, -1 for none */
+	bool page_server;             /* pages go to the destination's page server */
+	bool lazy;                    /* post-copy: criu serves the pages afterwards */
+	bool track_mem;
+};
+
+struct workload_ops {
+	const char *kind;             /* "pid" | "lxc" */
+	int (*preflight)(struct migration *m);
+	json_t *(*describe)(struct migration *m);  /* for "prepare" and "restore" */
+	/* Absolute paths to mirror on the destination (files, trees). */
+	void (*sync_paths)(struct migration *m, json_t *paths);
+	pid_t (*dump_start)(struct migration *m, const struct dump_spec *d);
+	void (*dump_done)(struct migration *m, const struct dump_spec *d, int status);
+};
+
+/* A strategy: one file each. run() returns 0 when the destination owns the
+ * workload, -1 otherwise (with the report's result and error set). */
+struct strategy {
+	const char *name;
+	const char *summary;
+	bool needs_mem_track;
+	bool needs_lazy;
+	int (*run)(struct migration *m);
+};
+
+extern const struct strategy strategy_stop, strategy_pre, strategy_post, strategy_hybrid;
+extern const struct workload_ops workload_pid, workload_lxc;
+const struct strategy *strategy_by_name(const char *name);
+
+struct migration {
+	const struct mig_opts *o;
+	const struct strategy *st;
+	const struct workload_ops *wl;
+	void *wl_state;
+	struct report rep;
+
+	char host[256];
+	int port;
+	struct tls_paths tlsp;
+	char tls_store[3 * PATH_MAX];
+	struct tls_ctx *tls;
+	gnutls_session_t sess;
+	int ctl_fd;
+	struct chan ch;
+	json_t *peer;                 /* the destination's hello */
+	struct criu_info criu;
+	bool page_tls;
+
+	char id[40];
+	char dir[PATH_MAX];           /* local images root */
+	struct hook_server hook;
+	int data_fds[64];             /* our copies of every page stream, for byte counts */
+	int n_data;
+
+	struct moved_ip ips[MAX_LIST];
+	int n_ips;
+	json_t *synced;               /* path -> {size, mtime} sent before the freeze */
+	uint64_t sync_bytes;
+
+	double t_freeze, t_dumped, t_resumed, t_released;
+	bool frozen, committed, dest_restored;
+	int restore_failed;           /* the destination refused: roll back */
+	char err[2048];
+};
+
+/* Helpers for strategies (migrate.c). */
+json_t *mig_request(struct migration *m, json_t *req);            /* steals req; NULL on error (m->err) */
+int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd or -1 */
+char *mig_local_dir(struct migration *m, const char *name);        /* creates it */
+/* Runs one dump with the hook handler `on_hook` (NULL: default bookkeeping). */
+int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after);
+int mig_send_images(struct migration *m, const char *local_dir, const char *remote_name);
+int mig_sync(struct migration *m, bool after_freeze);
+int mig_move_ips(struct migration *m, bool to_dest);
+int mig_restore(struct migration *m, const char *remote_dir, bool lazy);
+void mig_abort_dest(struct migration *m);
+uint64_t mig_bytes(struct migration *m);
+void mig_read_round_stats(struct migration *m, const char *dir, int round, bool final, double ms, uint64_t bytes);
+int mig_fail(struct migration *m, const char *result, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mig_progress(struct migration *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The common post-dump step of stop, pre and hybrid: the images cross, the
+ * destination restores; 0 commits, 1 rolls back. */
+int mig_post_dump_commit(struct migration *m, const char *final_name);
+/* Default hook bookkeeping (freeze/dump timestamps). */
+int mig_hook_bookkeeping(struct migration *m, const char *action);
+
+int cmd_migrate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+int cmd_cert(int argc, char **argv);
+
+#endif

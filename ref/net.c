@@ -1,0 +1,359 @@
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "proc.h"
+#include "util.h"
+
+int net_split_hostport(const char *s, char *host, size_t hostlen, int *port, int default_port)
+{
+	const char *colon;
+	size_t n;
+
+	*port = default_port;
+	if (!s || !*s)
+		return -1;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end)
+			return -1;
+		n = end - s - 1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon && strchr(s, ':') != colon)
+			colon = NULL; /* a bare IPv6 address */
+		n = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (n == 0 || n >= hostlen)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon) {
+		char *end;
+		long p = strtol(colon + 1, &end, 10);
+		if (*end || p <= 0 || p > 65535)
+			return -1;
+		*port = (int)p;
+	}
+	return 0;
+}
+
+int net_listen(const char *addr, int port, int backlog)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char portstr[16];
+	int fd = -1, one = 1;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(addr && *addr ? addr : NULL, portstr, &hints, &res) != 0)
+		return -1;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0)
+			close_fd(&fd);
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int net_connect(const char *host, int port, double timeout_s, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char portstr[16];
+	int fd = -1, rc;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		struct pollfd p;
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			soerr = errno;
+		} else {
+			p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+			if (poll(&p, 1, (int)(timeout_s * 1000)) <= 0)
+				soerr = ETIMEDOUT;
+			else
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		}
+		if (soerr == 0) {
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			break;
+		}
+		snprintf(err, errlen, "cannot connect to %s port %d: %s", host, port, strerror(soerr));
+		close_fd(&fd);
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int net_accept_timeout(int lfd, double timeout_s)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&p, 1, timeout_s > 0 ? (int)(timeout_s * 1000) : -1);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (rc < 0)
+		return -1;
+	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int net_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+void net_stream_opts(int fd, int dead_after_s)
+{
+	int one = 1, idle = 5, intvl = 2, cnt = dead_after_s / 2 > 0 ? dead_after_s / 2 : 1;
+	unsigned int user_timeout = (unsigned int)dead_after_s * 1000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
+void net_tcp_bytes(int fd, uint64_t *sent, uint64_t *received)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	*sent = *received = 0;
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return;
+	*sent = ti.tcpi_bytes_acked;
+	*received = ti.tcpi_bytes_received;
+}
+
+void net_new_token(char hex[2 * DATA_TOKEN_LEN + 1])
+{
+	unsigned char raw[DATA_TOKEN_LEN];
+
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+		abort(); /* no entropy: nothing sensible to do */
+	for (int i = 0; i < DATA_TOKEN_LEN; i++)
+		sprintf(hex + 2 * i, "%02x", raw[i]);
+}
+
+int net_data_connect(const char *host, int port, const char *token_hex, double timeout_s, char *err, size_t errlen)
+{
+	__do_close int fd = net_connect(host, port, timeout_s, err, errlen);
+	char ack;
+
+	if (fd < 0)
+		return -1;
+	if (write_full(fd, DATA_MAGIC, DATA_MAGIC_LEN) < 0 || write_full(fd, token_hex, 2 * DATA_TOKEN_LEN) < 0 ||
+	    read_full(fd, &ack, 1) < 0 || ack != 'K') {
+		snprintf(err, errlen, "page stream to %s:%d was refused", host, port);
+		return -1;
+	}
+	return move_fd(fd);
+}
+
+static bool token_equal(const char *a, const char *b, size_t n)
+{
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return diff == 0;
+}
+
+int net_data_accept(int lfd, const char *token_hex, double timeout_s, char *err, size_t errlen)
+{
+	double deadline = now_ms() + timeout_s * 1000;
+
+	for (;;) {
+		char pre[DATA_MAGIC_LEN + 2 * DATA_TOKEN_LEN];
+		struct timeval tv = { .tv_sec = 5 };
+		double left = (deadline - now_ms()) / 1000;
+		__do_close int fd = -1;
+
+		if (left <= 0) {
+			snprintf(err, errlen, "the source did not open its page stream within %.0f s", timeout_s);
+			return -1;
+		}
+		fd = net_accept_timeout(lfd, left);
+		if (fd < 0)
+			continue;
+		/* A stranger gets 5 s to say the right words, then the door. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (read_full(fd, pre, sizeof(pre)) < 0 || memcmp(pre, DATA_MAGIC, DATA_MAGIC_LEN) ||
+		    !token_equal(pre + DATA_MAGIC_LEN, token_hex, 2 * DATA_TOKEN_LEN))
+			continue;
+		tv.tv_sec = 0;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (write_full(fd, "K", 1) < 0)
+			continue;
+		return move_fd(fd);
+	}
+}
+
+int net_addr_parse(const char *cidr, char *addr, size_t addrlen, int *prefix)
+{
+	const char *slash = strchr(cidr, '/');
+	struct in_addr in;
+	size_t n = slash ? (size_t)(slash - cidr) : strlen(cidr);
+	char *end;
+
+	if (n == 0 || n >= addrlen)
+		return -1;
+	memcpy(addr, cidr, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1)
+		return -1;
+	*prefix = 32;
+	if (slash) {
+		long p = strtol(slash + 1, &end, 10);
+		if (*end || end == slash + 1 || p < 1 || p > 32)
+			return -1;
+		*prefix = (int)p;
+	}
+	return 0;
+}
+
+static uint32_t mask_of(int prefix)
+{
+	return prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+}
+
+int net_iface_for(const char *addr, int prefix, bool must_hold, char *ifname, size_t len)
+{
+	struct ifaddrs *ifa = NULL;
+	struct in_addr want;
+	uint32_t w, m = mask_of(prefix);
+	int found = -1;
+
+	if (inet_pton(AF_INET, addr, &want) != 1 || getifaddrs(&ifa) < 0)
+		return -1;
+	w = ntohl(want.s_addr);
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		uint32_t have;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		have = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+		if (have == w || (!must_hold && found < 0 && (have & m) == (w & m))) {
+			snprintf(ifname, len, "%s", i->ifa_name);
+			found = 0;
+			if (have == w)
+				break;
+		}
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static int ip_addr(const char *verb, const char *ifname, const char *addr, int prefix)
+{
+	__do_free char *cidr = xasprintf("%s/%d", addr, prefix);
+	char *argv[] = { "ip", "addr", (char *)verb, cidr, "dev", (char *)ifname, NULL };
+	struct proc_opts o = PROC_OPTS_DEFAULT;
+	struct proc_result r;
+	int status;
+
+	o.timeout_s = 10;
+	if (proc_run(argv, &o, &r) < 0)
+		return -1;
+	status = r.status;
+	proc_result_free(&r);
+	return status == 0 ? 0 : -1;
+}
+
+int net_addr_add(const char *ifname, const char *addr, int prefix)
+{
+	return ip_addr("add", ifname, addr, prefix);
+}
+
+int net_addr_del(const char *ifname, const char *addr, int prefix)
+{
+	return ip_addr("del", ifname, addr, prefix);
+}
+
+struct arp_packet {
+	struct ether_header eth;
+	struct arphdr arp;
+	unsigned char sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
+} __attribute__((packed));
+
+int net_send_garp(const char *ifname, const char *addr, int count)
+{
+	__do_close int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	struct arp_packet pkt = { 0 };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP) };
+	struct ifreq ifr = { 0 };
+	struct in_addr ip;
+
+	if (fd < 0 || inet_pton(AF_INET, addr, &ip) != 1 || strlen(ifname) >= IFNAMSIZ)
+		return -1;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return -1;
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	sll.sll_halen = ETH_ALEN;
+	memset(sll.sll_addr, 0xff, ETH_ALEN);
+	memset(pkt.eth.ether_dhost, 0xff, ETH_ALEN);
+	memcpy(pkt.eth.ether_shost, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	pkt.eth.ether_type = htons(ETH_P_ARP);
+	pkt.arp.ar_hrd = htons(ARPHRD_ETHER);
+	pkt.arp.ar_pro = htons(ETH_P_IP);
+	pkt.arp.ar_hln = ETH_ALEN;
+	pkt.arp.ar_pln = 4;
+	/* A gratuitous request: sender and target are both the moved address. */
+	pkt.arp.ar_op = htons(ARPOP_REQUEST);
+	memcpy(pkt.sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	memcpy(pkt.spa, &ip, 4);
+	memcpy(pkt.tpa, &ip, 4);
+	for (int i = 0; i < count; i++) {
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+			return -1;
+		if (i + 1 < count)
+			usleep(20 * 1000);
+	}
+	return 0;
+}
