@@ -123,11 +123,13 @@ struct migration {
 	double t_freeze, t_dumped, t_resumed, t_released;
 	bool frozen, committed, dest_restored;
 	int restore_failed;           /* the destination refused: roll back */
+	const char *lazy_dir;         /* post-copy: the local images of the lazy dump */
 	char err[2048];
 };
 
 /* Helpers for strategies (migrate.c). */
 json_t *mig_request(struct migration *m, json_t *req);            /* steals req; NULL on error (m->err) */
+int mig_call(struct migration *m, json_t *req); /* the same when only success matters: 0 or -1 */
 int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd or -1 */
 char *mig_local_dir(struct migration *m, const char *name);        /* creates it */
 /* Runs one dump with the hook handler `on_hook` (NULL: default bookkeeping). */
@@ -144,6 +146,16 @@ void mig_progress(struct migration *m, const char *fmt, ...) __attribute__((form
 /* The common post-dump step of stop, pre and hybrid: the images cross, the
  * destination restores; 0 commits, 1 rolls back. */
 int mig_post_dump_commit(struct migration *m, const char *final_name);
+/* The final, freezing dump into the destination's page server, after the
+ * pre-dump round `prev` (NULL for none); round is its number in the report. */
+int strategy_final_dump(struct migration *m, const char *prev, int round);
+/* Pre-dump rounds until the convergence policy says stop; returns the number
+ * of rounds done (the last one is round-N), or -1. */
+int strategy_precopy_rounds(struct migration *m);
+/* The final dump of post and hybrid: criu serves the pages afterwards. */
+int strategy_lazy_dump(struct migration *m, const char *prev, int round);
+/* Hybrid: bring the rounds' page maps back from the destination. */
+int mig_fetch_pagemaps(struct migration *m, int rounds);
 /* Default hook bookkeeping (freeze/dump timestamps). */
 int mig_hook_bookkeeping(struct migration *m, const char *action);
 

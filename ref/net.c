@@ -145,6 +145,37 @@ int net_local_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+static void sockaddr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+						  : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+void net_local_addr(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		snprintf(buf, len, "?");
+	else
+		sockaddr_text(&ss, buf, len);
+}
+
+void net_peer_addr(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		snprintf(buf, len, "?");
+	else
+		sockaddr_text(&ss, buf, len);
+}
+
 void net_stream_opts(int fd, int dead_after_s)
 {
 	int one = 1, idle = 5, intvl = 2, cnt = dead_after_s / 2 > 0 ? dead_after_s / 2 : 1;

@@ -20,6 +20,9 @@ int net_connect(const char *host, int port, double timeout_s, char *err, size_t 
 /* Accept with a timeout; -1 with errno ETIMEDOUT when nobody came. */
 int net_accept_timeout(int lfd, double timeout_s);
 int net_local_port(int fd);
+/* Numeric addresses of the two ends of a connected socket. */
+void net_local_addr(int fd, char *buf, size_t len);
+void net_peer_addr(int fd, char *buf, size_t len);
 /* Keepalive and a user timeout, so that a dead peer turns into an error
  * (and a criu blocked on this socket fails instead of hanging). */
 void net_stream_opts(int fd, int dead_after_s);

@@ -1,0 +1,68 @@
+/* crmig check: what this host's kernel, criu and liblxc can do, and so which
+ * strategies can run here. */
+#include <getopt.h>
+#include <sys/utsname.h>
+
+#include "criu.h"
+#include "migrate.h"
+#include "util.h"
+#include "version.h"
+
+static json_t *check_json(const struct criu_info *ci)
+{
+	struct utsname u;
+
+	uname(&u);
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b}, s:{s:b, s:b, s:b, s:b}, s:s}", "crmig",
+			 CRMIG_VERSION, "kernel", u.release, "criu", ci->version, "lxc", lxc_version_string(),
+			 "features", "criu", ci->present, "mem_dirty_track", ci->mem_dirty_track, "uffd_noncoop",
+			 ci->uffd_noncoop, "tls", ci->tls, "strategies", "stop", ci->present, "pre",
+			 ci->present && ci->mem_dirty_track, "post", ci->present && ci->uffd_noncoop, "hybrid",
+			 ci->present && ci->mem_dirty_track && ci->uffd_noncoop, "why_not", ci->why_not);
+}
+
+static void print_line(const char *what, bool ok, const char *if_not)
+{
+	printf("  %-8s %s%s%s\n", what, ok ? "yes" : "no", ok ? "" : ": ", ok ? "" : if_not);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "criu", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	const char *criu = NULL;
+	bool as_json = false;
+	struct criu_info ci;
+	json_t *j;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': as_json = true; break;
+		case 'c': criu = optarg; break;
+		case 'h': puts("usage: crmig check [--json] [--criu PATH]"); return 0;
+		default: fputs("usage: crmig check [--json] [--criu PATH]\n", stderr); return 2;
+		}
+	}
+	criu_probe(&ci, criu);
+	j = check_json(&ci);
+	if (as_json) {
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("crmig %s, kernel %s, criu %s, liblxc %s\n", CRMIG_VERSION, json_str(j, "kernel"),
+		       ci.present ? ci.version : "(none)", lxc_version_string());
+		if (!ci.present)
+			printf("  no criu: %s\n", ci.why_not);
+		puts("strategies:");
+		print_line("stop", ci.present, "criu is needed");
+		print_line("pre", ci.present && ci.mem_dirty_track, "no memory change tracking (soft-dirty)");
+		print_line("post", ci.present && ci.uffd_noncoop, "no userfaultfd (uffd-noncoop)");
+		print_line("hybrid", ci.present && ci.mem_dirty_track && ci.uffd_noncoop, "needs both of the above");
+		printf("page streams over TLS: %s\n", ci.tls ? "yes" : "no (criu built without GnuTLS)");
+	}
+	json_decref(j);
+	return ci.present ? 0 : 1;
+}

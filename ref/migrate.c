@@ -1,0 +1,772 @@
+/* crmig migrate: the source side. It connects to `crmig serve` on the
+ * destination, checks that the chosen strategy can work on both hosts before
+ * it touches the workload, then hands over to the strategy. The helpers here
+ * are the steps strategies are made of. */
+#include "migrate.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "net.h"
+#include "stats.h"
+#include "util.h"
+#include "version.h"
+
+static const struct strategy *const strategies[] = {
+	&strategy_stop, &strategy_pre, &strategy_post, &strategy_hybrid,
+};
+
+const struct strategy *strategy_by_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(strategies); i++)
+		if (name && !strcmp(strategies[i]->name, name))
+			return strategies[i];
+	return NULL;
+}
+
+void mig_progress(struct migration *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->o->quiet)
+		return;
+	fprintf(stderr, "crmig [%7.1f s] ", report_now(&m->rep) / 1000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int mig_fail(struct migration *m, const char *result, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->err, sizeof(m->err), fmt, ap);
+	va_end(ap);
+	report_set_error(&m->rep, result, "%s", m->err);
+	return -1;
+}
+
+/* ---- the channel --------------------------------------------------------- */
+
+json_t *mig_request(struct migration *m, json_t *req)
+{
+	json_t *reply;
+
+	if (chan_send_json(&m->ch, MSG_REQUEST, req) < 0) {
+		snprintf(m->err, sizeof(m->err), "lost the destination: %s", m->ch.err);
+		json_decref(req);
+		return NULL;
+	}
+	json_decref(req);
+	reply = chan_recv_json(&m->ch, MSG_OK);
+	if (!reply)
+		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+	return reply;
+}
+
+int mig_call(struct migration *m, json_t *req)
+{
+	json_t *reply = mig_request(m, req);
+
+	json_decref(reply);
+	return reply ? 0 : -1;
+}
+
+uint64_t mig_bytes(struct migration *m)
+{
+	uint64_t total = 0, s, r;
+
+	net_tcp_bytes(m->ctl_fd, &s, &r);
+	total += s + r;
+	for (int i = 0; i < m->n_data; i++) {
+		net_tcp_bytes(m->data_fds[i], &s, &r);
+		total += s + r;
+	}
+	return total;
+}
+
+/* Two replies: the first says where to connect, the second that the
+ * destination took the connection and started what needs it. */
+int mig_page_channel(struct migration *m, const char *op, json_t *args)
+{
+	json_t *req = args ? args : json_object();
+	json_t *where, *ready;
+	int fd;
+
+	json_object_set_new(req, "op", json_string(op));
+	where = mig_request(m, req);
+	if (!where)
+		return -1;
+	fd = net_data_connect(m->host, (int)json_int(where, "port", 0), json_str(where, "token") ?: "", 30,
+			      m->err, sizeof(m->err));
+	json_decref(where);
+	if (fd < 0)
+		return -1;
+	ready = chan_recv_json(&m->ch, MSG_OK);
+	if (!ready) {
+		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+		close(fd);
+		return -1;
+	}
+	json_decref(ready);
+	/* A dead destination must fail criu, never hang it: 30 s of silence. */
+	net_stream_opts(fd, 30);
+	if (m->n_data < (int)ARRAY_SIZE(m->data_fds))
+		m->data_fds[m->n_data++] = dup(fd);
+	return fd;
+}
+
+char *mig_local_dir(struct migration *m, const char *name)
+{
+	char *dir = xasprintf("%s/%s", m->dir, name);
+
+	mkdir_p(dir, 0700);
+	return dir;
+}
+
+/* ---- dumping ------------------------------------------------------------- */
+
+struct dump_ctx {
+	struct migration *m;
+	const struct dump_spec *d;
+	hook_fn on_hook;
+	hook_after_fn after;
+	int data_fd;
+	uint64_t last_bytes;
+	double last_ms;
+};
+
+int mig_hook_bookkeeping(struct migration *m, const char *action)
+{
+	if (!strcmp(action, "pre-dump")) {
+		m->t_freeze = report_now(&m->rep);
+		m->frozen = true;
+		mig_progress(m, "workload frozen");
+	} else if (!strcmp(action, "post-dump")) {
+		m->t_dumped = report_now(&m->rep);
+	}
+	return 0;
+}
+
+static int dump_hook(void *ctx, const char *action)
+{
+	struct dump_ctx *dc = ctx;
+
+	/* pre-dump rounds freeze only briefly: only the final dump's freeze counts. */
+	if (dc->d->action == CRIU_DUMP)
+		mig_hook_bookkeeping(dc->m, action);
+	return dc->on_hook ? dc->on_hook(dc->m, action) : 0;
+}
+
+static void dump_after(void *ctx, const char *action)
+{
+	struct dump_ctx *dc = ctx;
+	struct migration *m = dc->m;
+
+	if (action) {
+		if (dc->after)
+			dc->after(m, action);
+		return;
+	}
+	if (dc->data_fd >= 0 && !m->o->quiet) {
+		uint64_t sent, recv;
+		double now = report_now(&m->rep);
+
+		net_tcp_bytes(dc->data_fd, &sent, &recv);
+		if (sent + recv != dc->last_bytes)
+			mig_progress(m, "pages: %.1f MB moved (%.1f MB/s)", (sent + recv) / 1e6,
+				     (sent + recv - dc->last_bytes) / 1e3 / (now - dc->last_ms + 1e-9));
+		dc->last_bytes = sent + recv;
+		dc->last_ms = now;
+	}
+}
+
+int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after)
+{
+	struct dump_ctx dc = { .m = m, .d = d, .on_hook = on_hook, .after = after, .data_fd = d->ps_fd,
+			       .last_ms = report_now(&m->rep) };
+	double left = m->o->timeout_s - report_now(&m->rep) / 1000;
+	pid_t pid;
+	int status;
+
+	pid = m->wl->dump_start(m, d);
+	if (pid < 0) {
+		snprintf(m->err, sizeof(m->err), "cannot start the %s: %s", criu_action_name(d->action), strerror(errno));
+		return -1;
+	}
+	status = hook_serve(&m->hook, pid, dump_hook, dump_after, &dc, left > 10 ? left : 10);
+	m->wl->dump_done(m, d, status);
+	return status;
+}
+
+/* ---- images, files, addresses ------------------------------------------- */
+
+/* Sends every regular file of a local images directory but criu's logs and
+ * the parent link (the destination makes its own). */
+int mig_send_images(struct migration *m, const char *local_dir, const char *remote_name)
+{
+	__do_close int dfd = open(local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	json_t *names = json_array();
+	json_t *req, *reply;
+	DIR *d;
+	struct dirent *e;
+	size_t i;
+	json_t *v;
+
+	if (dfd < 0 || !(d = fdopendir(dup(dfd)))) {
+		json_decref(names);
+		snprintf(m->err, sizeof(m->err), "cannot read %s: %s", local_dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (strstr(e->d_name, ".log") || !strcmp(e->d_name, "criu.out") || !strcmp(e->d_name, "criu.conf"))
+			continue;
+		json_array_append_new(names, json_string(e->d_name));
+	}
+	closedir(d);
+	req = json_pack("{s:s, s:s, s:I}", "op", "images", "dir", remote_name, "count",
+			(json_int_t)json_array_size(names));
+	if (chan_send_json(&m->ch, MSG_REQUEST, req) < 0) {
+		json_decref(req);
+		json_decref(names);
+		snprintf(m->err, sizeof(m->err), "lost the destination: %s", m->ch.err);
+		return -1;
+	}
+	json_decref(req);
+	json_array_foreach(names, i, v) {
+		if (chan_send_file(&m->ch, dfd, json_string_value(v), json_string_value(v)) < 0) {
+			json_decref(names);
+			snprintf(m->err, sizeof(m->err), "sending images: %s", m->ch.err);
+			return -1;
+		}
+	}
+	json_decref(names);
+	reply = chan_recv_json(&m->ch, MSG_OK);
+	if (!reply) {
+		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+		return -1;
+	}
+	json_decref(reply);
+	return 0;
+}
+
+int mig_move_ips(struct migration *m, bool to_dest)
+{
+	for (int i = 0; i < m->n_ips; i++) {
+		struct moved_ip *ip = &m->ips[i];
+
+		if (to_dest && !ip->removed) {
+			if (net_addr_del(ip->src_if, ip->addr, ip->prefix) < 0) {
+				snprintf(m->err, sizeof(m->err), "cannot remove %s/%d from %s", ip->addr, ip->prefix, ip->src_if);
+				return -1;
+			}
+			ip->removed = true;
+		} else if (!to_dest && ip->removed) {
+			if (net_addr_add(ip->src_if, ip->addr, ip->prefix) == 0)
+				net_send_garp(ip->src_if, ip->addr, 3);
+			ip->removed = false;
+		}
+	}
+	return 0;
+}
+
+static json_t *ips_json(struct migration *m)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < m->n_ips; i++)
+		json_array_append_new(a, json_pack("{s:s, s:i}", "addr", m->ips[i].addr, "prefix", m->ips[i].prefix));
+	return a;
+}
+
+/* ---- restore and rollback ------------------------------------------------ */
+
+int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
+{
+	json_t *req = json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:b}", "op", "restore", "dir", remote_dir,
+				"lazy", lazy, "tcp_established", m->o->tcp_established, "file_locks", m->o->file_locks,
+				"ips", ips_json(m), "workload", m->wl->describe(m), "fail", m->o->fail_restore);
+	double start = report_now(&m->rep);
+	json_t *reply;
+
+	mig_progress(m, "restoring on %s%s", m->host, lazy ? " (pages on demand)" : "");
+	reply = mig_request(m, req);
+	if (!reply) {
+		report_phase_add(&m->rep, "restore", start, report_now(&m->rep), 0);
+		return -1;
+	}
+	m->t_resumed = report_now(&m->rep);
+	m->dest_restored = true;
+	m->rep.bytes_before_resume = mig_bytes(m);
+	report_phase_add(&m->rep, "restore", start, m->t_resumed, 0);
+	json_object_set(m->rep.extra, "destination_pid", json_object_get(reply, "pid"));
+	json_object_set(m->rep.extra, "destination_restore", json_object_get(reply, "timing"));
+	mig_progress(m, "running on %s (pid %lld)", m->host, (long long)json_int(reply, "pid", 0));
+	json_decref(reply);
+	return 0;
+}
+
+void mig_abort_dest(struct migration *m)
+{
+	json_t *req = json_pack("{s:s}", "op", "abort");
+
+	json_decref(mig_request(m, req));
+}
+
+/* The images cross, addresses move, the destination restores. Called from
+ * the post-dump hook, while criu holds the source frozen: the answer decides
+ * whether criu kills the source (0) or resumes it (1). */
+int mig_post_dump_commit(struct migration *m, const char *final_name)
+{
+	__do_free char *local = mig_local_dir(m, final_name);
+	double start = report_now(&m->rep);
+	uint64_t before = mig_bytes(m);
+
+	if (mig_sync(m, true) < 0 || mig_send_images(m, local, final_name) < 0 ||
+	    mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0) {
+		report_phase_add(&m->rep, "transfer", start, report_now(&m->rep), mig_bytes(m) - before);
+		goto rollback;
+	}
+	report_phase_add(&m->rep, "transfer", start, report_now(&m->rep), mig_bytes(m) - before);
+	if (mig_move_ips(m, true) < 0 || mig_restore(m, final_name, false) < 0)
+		goto rollback;
+	m->committed = true;
+	return 0;
+rollback:
+	m->restore_failed = 1;
+	mig_progress(m, "destination failed (%s): resuming the source", m->err);
+	mig_abort_dest(m);
+	mig_move_ips(m, false);
+	return 1;
+}
+
+void mig_read_round_stats(struct migration *m, const char *dir, int round, bool final, double ms, uint64_t bytes)
+{
+	__do_free char *path = xasprintf("%s/stats-dump", dir);
+	struct round_stat rs = { .round = round, .final = final, .ms = ms, .bytes = bytes };
+	struct dump_stats ds;
+	char err[256];
+
+	if (stats_read_dump(path, &ds, err, sizeof(err)) == 0) {
+		rs.pages_scanned = ds.pages_scanned;
+		rs.pages_written = ds.pages_written;
+		rs.pages_skipped_parent = ds.pages_skipped_parent;
+		rs.pages_lazy = ds.pages_lazy;
+		rs.frozen_us = ds.frozen_time;
+		rs.memdump_us = ds.memdump_time;
+		rs.memwrite_us = ds.memwrite_time;
+	} else {
+		mig_progress(m, "no statistics for round %d: %s", round, err);
+	}
+	report_add_round(&m->rep, &rs);
+}
+
+/* ---- setting up ---------------------------------------------------------- */
+
+static int connect_dest(struct migration *m)
+{
+	char err[512];
+	json_t *hello, *reply;
+	struct utsname u;
+
+	tls_paths_from_dir(&m->tlsp, m->o->cert_dir, m->tls_store, sizeof(m->tls_store));
+	m->tls = tls_ctx_new(&m->tlsp, err, sizeof(err));
+	if (!m->tls)
+		return mig_fail(m, "failed", "TLS: %s (make certificates with: crmig cert)", err);
+	m->ctl_fd = net_connect(m->host, m->port, 15, err, sizeof(err));
+	if (m->ctl_fd < 0)
+		return mig_fail(m, "failed", "%s (is `crmig serve` running there?)", err);
+	m->sess = tls_connect(m->tls, m->ctl_fd, m->host, err, sizeof(err));
+	if (!m->sess)
+		return mig_fail(m, "failed", "TLS with %s: %s", m->host, err);
+	chan_init_tls(&m->ch, m->sess);
+	uname(&u);
+	hello = json_pack("{s:i, s:s, s:s, s:s, s:s}", "version", PROTO_VERSION, "role", "source", "crmig",
+			  CRMIG_VERSION, "strategy", m->st->name, "host", u.nodename);
+	if (chan_send_json(&m->ch, MSG_HELLO, hello) < 0) {
+		json_decref(hello);
+		return mig_fail(m, "failed", "hello: %s", m->ch.err);
+	}
+	json_decref(hello);
+	reply = chan_recv_json(&m->ch, MSG_HELLO);
+	if (!reply)
+		return mig_fail(m, "failed", "hello: %s", m->ch.err);
+	if (json_int(reply, "version", 0) != PROTO_VERSION) {
+		json_decref(reply);
+		return mig_fail(m, "failed", "the destination speaks protocol %lld, we speak %d: install the same crmig on both",
+				(long long)json_int(reply, "version", 0), PROTO_VERSION);
+	}
+	m->peer = reply;
+	m->rep.dest_versions = json_incref(json_object_get(reply, "versions"));
+	return 0;
+}
+
+/* Before anything is frozen: can both hosts do what the strategy needs? */
+static int check_strategy(struct migration *m)
+{
+	json_t *feat = json_object_get(m->peer, "features");
+
+	if (!m->criu.present)
+		return mig_fail(m, "failed", "no usable criu here: %s", m->criu.why_not);
+	if (!json_bool(feat, "criu", false))
+		return mig_fail(m, "failed", "no usable criu on %s", m->host);
+	if (m->st->needs_mem_track && !m->criu.mem_dirty_track)
+		return mig_fail(m, "failed", "strategy %s needs memory change tracking (soft-dirty), which this "
+				"kernel lacks (criu check --feature mem_dirty_track); use --strategy stop or post",
+				m->st->name);
+	if (m->st->needs_lazy && !m->criu.uffd_noncoop)
+		return mig_fail(m, "failed", "strategy %s needs userfaultfd here (criu check --feature uffd-noncoop)",
+				m->st->name);
+	if (m->st->needs_lazy && !json_bool(feat, "uffd_noncoop", false))
+		return mig_fail(m, "failed", "strategy %s needs userfaultfd on %s (criu check --feature uffd-noncoop); "
+				"use --strategy stop or pre", m->st->name, m->host);
+	if (!strcmp(m->o->page_tls, "on") && (!m->criu.tls || !json_bool(feat, "tls", false)))
+		return mig_fail(m, "failed", "--page-tls on, but criu on %s was built without TLS",
+				m->criu.tls ? m->host : "this host");
+	m->page_tls = strcmp(m->o->page_tls, "off") && m->criu.tls && json_bool(feat, "tls", false);
+	return 0;
+}
+
+static int collect_ips(struct migration *m)
+{
+	for (int i = 0; i < m->o->n_move_ips; i++) {
+		struct moved_ip *ip = &m->ips[m->n_ips];
+
+		if (net_addr_parse(m->o->move_ips[i], ip->addr, sizeof(ip->addr), &ip->prefix) < 0)
+			return mig_fail(m, "failed", "--move-ip %s: want an IPv4 address with its prefix, e.g. 10.0.0.5/24",
+					m->o->move_ips[i]);
+		if (net_iface_for(ip->addr, ip->prefix, true, ip->src_if, sizeof(ip->src_if)) < 0)
+			return mig_fail(m, "failed", "--move-ip %s: no interface here holds that address", m->o->move_ips[i]);
+		m->n_ips++;
+	}
+	return 0;
+}
+
+static int prepare_dest(struct migration *m)
+{
+	json_t *req = json_pack("{s:s, s:s, s:o, s:b, s:o}", "op", "prepare", "id", m->id, "workload",
+				m->wl->describe(m), "page_tls", m->page_tls, "ips", ips_json(m));
+
+	return mig_call(m, req) < 0 ? mig_fail(m, "failed", "%s", m->err) : 0;
+}
+
+static void new_id(struct migration *m)
+{
+	char token[2 * DATA_TOKEN_LEN + 1];
+
+	net_new_token(token);
+	snprintf(m->id, sizeof(m->id), "%.12s", token);
+}
+
+static void versions_json(struct migration *m)
+{
+	struct utsname u;
+
+	uname(&u);
+	m->rep.versions = json_pack("{s:s, s:s, s:s, s:s}", "criu", m->criu.version, "lxc", lxc_version_string(),
+				    "kernel", u.release, "crmig", CRMIG_VERSION);
+}
+
+/* ---- the end ------------------------------------------------------------- */
+
+static void fetch_dest_logs(struct migration *m)
+{
+	__do_free char *dir = mig_local_dir(m, "destination");
+	__do_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	json_t *req = json_pack("{s:s}", "op", "logs");
+	json_t *reply = mig_request(m, req);
+	int64_t count = reply ? json_int(reply, "count", 0) : 0;
+
+	json_decref(reply);
+	for (int64_t i = 0; i < count && i < 4096; i++) {
+		json_t *hdr = chan_recv_json(&m->ch, MSG_FILE);
+
+		if (!hdr || chan_recv_file(&m->ch, dfd, hdr, true) < 0) {
+			json_decref(hdr);
+			mig_progress(m, "fetching the destination's logs: %s", m->ch.err);
+			return;
+		}
+		json_decref(hdr);
+	}
+}
+
+static void finish(struct migration *m)
+{
+	if (m->ctl_fd >= 0 && m->sess) {
+		if (m->o->keep_dir)
+			fetch_dest_logs(m);
+		json_decref(mig_request(m, json_pack("{s:s, s:b}", "op", "finish", "ok", m->committed)));
+		chan_send(&m->ch, MSG_BYE, NULL, 0);
+	}
+	m->rep.bytes_total = mig_bytes(m);
+	m->rep.total_ms = report_now(&m->rep);
+	if (m->frozen) {
+		m->rep.frozen_ms = (m->t_released ? m->t_released : m->rep.total_ms) - m->t_freeze;
+		if (m->committed)
+			m->rep.downtime_ms = m->t_resumed - m->t_freeze;
+		report_phase_add(&m->rep, "frozen", m->t_freeze, m->t_released ? m->t_released : m->rep.total_ms, 0);
+	}
+	json_object_set_new(m->rep.extra, "bytes_synced", json_integer((json_int_t)m->sync_bytes));
+	json_object_set_new(m->rep.extra, "page_tls", json_boolean(m->page_tls));
+	json_object_set_new(m->rep.extra, "id", json_string(m->id));
+}
+
+static void cleanup(struct migration *m)
+{
+	if (m->sess)
+		tls_close(m->sess);
+	close_fd(&m->ctl_fd);
+	for (int i = 0; i < m->n_data; i++)
+		close_fd(&m->data_fds[i]);
+	tls_ctx_free(m->tls);
+	hook_server_close(&m->hook);
+	json_decref(m->peer);
+	json_decref(m->synced);
+	if (!m->o->keep_dir && m->dir[0])
+		remove_tree(m->dir);
+	free(m->wl_state);
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fputs("usage: crmig migrate --strategy stop|pre|post|hybrid (--pid PID | --lxc NAME) --to HOST[:PORT]\n"
+	      "                     [--json FILE] [--keep-images DIR] [options]\n"
+	      "  --certs DIR            CA and host certificate (default " CRMIG_CERT_DIR ")\n"
+	      "  --lxcpath DIR          LXC's container directory (default: liblxc's)\n"
+	      "  --rootfs sync|shared   container rootfs: copy it, or trust it is already there (default sync)\n"
+	      "  --sync PATH            also mirror this file or tree on the destination (repeatable)\n"
+	      "  --no-auto-sync         do not mirror the files the process tree has open\n"
+	      "  --move-ip ADDR/PREFIX  move this service address with the workload (repeatable)\n"
+	      "  --no-tcp-established   do not checkpoint established TCP connections\n"
+	      "  --no-file-locks        do not checkpoint file locks\n"
+	      "  --shell-job            the tree was started from a shell (criu --shell-job)\n"
+	      "  --max-rounds N         pre-copy: at most N pre-dump rounds (default 8)\n"
+	      "  --converge-pages N     pre-copy: a round of <= N pages is small enough (default 256)\n"
+	      "  --converge-fraction F  pre-copy: ... or <= F of the first round (default 0.02)\n"
+	      "  --min-shrink F         pre-copy: stop when a round shrinks by less than F (default 0.10)\n"
+	      "  --page-tls auto|on|off criu's page streams over TLS (default auto: when both criu can)\n"
+	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
+	      "  --timeout SECONDS      give up after this long (default 900)\n"
+	      "  --quiet                no progress on stderr\n"
+	      "exit status: 0 migrated; 1 not migrated (source still running: result rolled-back or failed); 2 usage\n",
+	      f);
+}
+
+enum { OPT_MAX_ROUNDS = 256, OPT_CONV_PAGES, OPT_CONV_FRAC, OPT_MIN_SHRINK, OPT_NO_TCP, OPT_NO_LOCKS,
+       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY };
+
+static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "crmig migrate: %s %s: want a number from %g to %g\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct mig_opts *o)
+{
+	static const struct option opts[] = {
+		{ "strategy", required_argument, NULL, 's' }, { "pid", required_argument, NULL, 'p' },
+		{ "lxc", required_argument, NULL, 'l' }, { "to", required_argument, NULL, 't' },
+		{ "json", required_argument, NULL, 'j' }, { "keep-images", required_argument, NULL, 'k' },
+		{ "certs", required_argument, NULL, 'c' }, { "rootfs", required_argument, NULL, 'r' },
+		{ "sync", required_argument, NULL, 'S' }, { "move-ip", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 'T' }, { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
+		{ "converge-pages", required_argument, NULL, OPT_CONV_PAGES },
+		{ "converge-fraction", required_argument, NULL, OPT_CONV_FRAC },
+		{ "min-shrink", required_argument, NULL, OPT_MIN_SHRINK },
+		{ "no-tcp-established", no_argument, NULL, OPT_NO_TCP },
+		{ "no-file-locks", no_argument, NULL, OPT_NO_LOCKS },
+		{ "shell-job", no_argument, NULL, OPT_SHELL_JOB },
+		{ "no-auto-sync", no_argument, NULL, OPT_NO_AUTO_SYNC },
+		{ "page-tls", required_argument, NULL, OPT_PAGE_TLS },
+		{ "criu", required_argument, NULL, OPT_CRIU },
+		{ "lxcpath", required_argument, NULL, OPT_LXCPATH },
+		{ "verbosity", required_argument, NULL, OPT_VERBOSITY },
+		{ "test-fail-restore", no_argument, NULL, OPT_FAIL_RESTORE },
+		{ NULL, 0, NULL, 0 },
+	};
+	double v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:p:l:t:j:k:c:r:S:i:T:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->strategy = optarg; break;
+		case 'p':
+			if (parse_number("--pid", optarg, 1, 4194304, &v) < 0)
+				return -1;
+			o->pid = (pid_t)v;
+			break;
+		case 'l': o->lxc_name = optarg; break;
+		case 't': o->to = optarg; break;
+		case 'j': o->json_path = optarg; break;
+		case 'k': o->keep_dir = optarg; break;
+		case 'c': o->cert_dir = optarg; break;
+		case 'r': o->rootfs = optarg; break;
+		case 'S':
+			if (o->n_sync >= MAX_LIST || optarg[0] != '/') {
+				fprintf(stderr, "crmig migrate: --sync wants an absolute path (at most %d)\n", MAX_LIST);
+				return -1;
+			}
+			o->sync_paths[o->n_sync++] = optarg;
+			break;
+		case 'i':
+			if (o->n_move_ips >= MAX_LIST)
+				return -1;
+			o->move_ips[o->n_move_ips++] = optarg;
+			break;
+		case 'T':
+			if (parse_number("--timeout", optarg, 10, 86400, &o->timeout_s) < 0)
+				return -1;
+			break;
+		case 'q': o->quiet = true; break;
+		case 'h': usage(stdout); exit(0);
+		case OPT_MAX_ROUNDS:
+			if (parse_number("--max-rounds", optarg, 1, 64, &v) < 0)
+				return -1;
+			o->policy.max_rounds = (int)v;
+			break;
+		case OPT_CONV_PAGES:
+			if (parse_number("--converge-pages", optarg, 0, 1e12, &v) < 0)
+				return -1;
+			o->policy.small_pages = (uint64_t)v;
+			break;
+		case OPT_CONV_FRAC:
+			if (parse_number("--converge-fraction", optarg, 0, 0.999, &o->policy.small_fraction) < 0)
+				return -1;
+			break;
+		case OPT_MIN_SHRINK:
+			if (parse_number("--min-shrink", optarg, 0, 0.999, &o->policy.min_shrink) < 0)
+				return -1;
+			break;
+		case OPT_NO_TCP: o->tcp_established = false; break;
+		case OPT_NO_LOCKS: o->file_locks = false; break;
+		case OPT_SHELL_JOB: o->shell_job = true; break;
+		case OPT_NO_AUTO_SYNC: o->auto_sync = false; break;
+		case OPT_PAGE_TLS: o->page_tls = optarg; break;
+		case OPT_CRIU: o->criu = optarg; break;
+		case OPT_LXCPATH: o->lxcpath = optarg; break;
+		case OPT_FAIL_RESTORE: o->fail_restore = true; break;
+		case OPT_VERBOSITY:
+			if (parse_number("--verbosity", optarg, 0, 4, &v) < 0)
+				return -1;
+			o->verbosity = (int)v;
+			break;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "crmig migrate: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->strategy || !strategy_by_name(o->strategy)) {
+		fprintf(stderr, "crmig migrate: --strategy stop|pre|post|hybrid is required\n");
+		return -1;
+	}
+	if (!o->pid == !o->lxc_name) {
+		fprintf(stderr, "crmig migrate: give exactly one of --pid PID and --lxc NAME\n");
+		return -1;
+	}
+	if (!o->to) {
+		fprintf(stderr, "crmig migrate: --to HOST[:PORT] is required\n");
+		return -1;
+	}
+	if (strcmp(o->rootfs, "sync") && strcmp(o->rootfs, "shared")) {
+		fprintf(stderr, "crmig migrate: --rootfs sync|shared\n");
+		return -1;
+	}
+	if (strcmp(o->page_tls, "auto") && strcmp(o->page_tls, "on") && strcmp(o->page_tls, "off")) {
+		fprintf(stderr, "crmig migrate: --page-tls auto|on|off\n");
+		return -1;
+	}
+	if (policy_check(&o->policy)) {
+		fprintf(stderr, "crmig migrate: %s\n", policy_check(&o->policy));
+		return -1;
+	}
+	return 0;
+}
+
+static int run_migration(struct migration *m)
+{
+	if (connect_dest(m) < 0)
+		return -1;
+	criu_probe(&m->criu, m->o->criu);
+	versions_json(m);
+	if (check_strategy(m) < 0 || m->wl->preflight(m) < 0 || collect_ips(m) < 0)
+		return -1;
+	new_id(m);
+	if (m->o->keep_dir)
+		snprintf(m->dir, sizeof(m->dir), "%s", m->o->keep_dir);
+	else
+		snprintf(m->dir, sizeof(m->dir), CRMIG_STATE_DIR "/src-%s", m->id);
+	if (mkdir_p(m->dir, 0700) < 0)
+		return mig_fail(m, "failed", "cannot create %s: %s", m->dir, strerror(errno));
+	if (hook_server_open(&m->hook, m->dir) < 0)
+		return mig_fail(m, "failed", "cannot set up criu's action-script socket in %s", m->dir);
+	if (prepare_dest(m) < 0)
+		return -1;
+	if (mig_sync(m, false) < 0)
+		return mig_fail(m, "failed", "%s", m->err);
+	mig_progress(m, "%s migration of %s to %s", m->st->name, m->rep.workload, m->host);
+	return m->st->run(m);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	struct mig_opts o = {
+		.cert_dir = getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR, .tcp_established = true, .file_locks = true,
+		.auto_sync = true, .rootfs = "sync", .page_tls = "auto", .timeout_s = 900, .verbosity = 4,
+	};
+	struct migration m = { .o = &o, .ctl_fd = -1 };
+	int ret;
+
+	policy_defaults(&o.policy);
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	m.st = strategy_by_name(o.strategy);
+	m.wl = o.pid ? &workload_pid : &workload_lxc;
+	report_init(&m.rep, m.st->name);
+	m.synced = json_object();
+	if (net_split_hostport(o.to, m.host, sizeof(m.host), &m.port, CRMIG_DEFAULT_PORT) < 0) {
+		fprintf(stderr, "crmig migrate: --to %s: want HOST or HOST:PORT\n", o.to);
+		report_free(&m.rep);
+		json_decref(m.synced);
+		return 2;
+	}
+	m.rep.destination = xstrdup(m.host);
+	ret = run_migration(&m);
+	if (ret < 0 && !m.rep.error)
+		mig_fail(&m, m.frozen ? "rolled-back" : "failed", "%s", m.err[0] ? m.err : "unknown error");
+	finish(&m);
+	if (o.json_path && report_write_json(&m.rep, o.json_path) < 0)
+		fprintf(stderr, "crmig: cannot write %s: %s\n", o.json_path, strerror(errno));
+	if (o.keep_dir) {
+		__do_free char *p = xasprintf("%s/report.json", o.keep_dir);
+		report_write_json(&m.rep, p);
+	}
+	report_print_summary(&m.rep, stdout);
+	if (ret < 0)
+		fprintf(stderr, "crmig: %s\n", m.rep.error ? m.rep.error : m.err);
+	cleanup(&m);
+	report_free(&m.rep);
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,1070 @@
+/* crmig serve: the destination. It listens for authenticated sources; each
+ * connection is a session in a process of its own, which runs the
+ * destination's criu (page server, lazy-pages daemon, restore) on request and
+ * cleans up after itself unless the workload was handed over. Everything the
+ * peer sends is checked: names, sizes, roots, ids. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <lxc/lxccontainer.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "criu.h"
+#include "hook.h"
+#include "migrate.h"
+#include "net.h"
+#include "util.h"
+#include "version.h"
+
+struct serve_opts {
+	const char *listen;
+	const char *cert_dir;
+	const char *criu;
+	const char *state_dir;
+	json_t *roots;
+	bool once;
+	int verbosity;
+};
+
+struct added_ip {
+	char addr[64], ifname[32];
+	int prefix;
+};
+
+struct session {
+	const struct serve_opts *o;
+	struct chan ch;
+	gnutls_session_t tls;
+	struct tls_paths tlsp;
+	char tls_store[3 * PATH_MAX];
+	struct criu_info criu;
+	char peer_host[64];
+	char local_addr[64];
+
+	char id[40];
+	char dir[PATH_MAX];
+	int dir_fd;
+	json_t *workload;
+	bool page_tls;
+	bool lxc_dir_created;     /* we made lxcpath/name: remove it on abort */
+	char lxc_dir[PATH_MAX];
+
+	int data_lfd;
+	pid_t ps_pid;
+	char ps_dir[64];
+	int lazy_fd;
+	pid_t lazy_pid;
+	double restore_end;
+	bool restored;
+
+	struct added_ip ips[MAX_LIST];
+	int n_ips;
+};
+
+static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slog(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	time_t t = time(NULL);
+	char ts[32];
+
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
+	fprintf(stderr, "%s crmig serve [%s %s] ", ts, s->peer_host, s->id[0] ? s->id : "-");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int reply_ok(struct session *s, json_t *obj)
+{
+	int ret = chan_send_json(&s->ch, MSG_OK, obj ? obj : json_object());
+
+	json_decref(obj);
+	return ret;
+}
+
+static int reply_err(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reply_err(struct session *s, const char *fmt, ...)
+{
+	char msg[4096];
+	json_t *obj;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	slog(s, "error: %s", msg);
+	obj = json_pack("{s:s}", "error", msg);
+	chan_send_json(&s->ch, MSG_ERROR, obj);
+	json_decref(obj);
+	return 0; /* the session goes on: the source decides */
+}
+
+static bool simple_name(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= max && s[0] != '.' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* ---- criu on this side --------------------------------------------------- */
+
+static char *sub_dir(struct session *s, const char *name)
+{
+	return xasprintf("%s/%s", s->dir, name);
+}
+
+static pid_t spawn_criu(struct session *s, struct criu_call *c, int ps_fd, json_t *argvs)
+{
+	__do_free char *out = xasprintf("%s/criu.out", c->images_dir);
+	char **argv;
+	pid_t pid;
+	json_t *a = json_array();
+
+	c->criu = s->o->criu;
+	c->verbosity = s->o->verbosity;
+	argv = criu_argv(c);
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	json_array_append_new(argvs, a);
+	pid = criu_spawn(argv, ps_fd, out);
+	criu_argv_free(argv);
+	return pid;
+}
+
+/* Waits up to timeout_s for pid; -2 when it is still running. */
+static int wait_timeout(pid_t pid, double timeout_s)
+{
+	double deadline = now_ms() + timeout_s * 1000;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (now_ms() > deadline)
+			return -2;
+		usleep(20 * 1000);
+	}
+}
+
+static void kill_child(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+static int ensure_data_listener(struct session *s)
+{
+	if (s->data_lfd >= 0)
+		return 0;
+	s->data_lfd = net_listen(s->local_addr, 0, 4);
+	return s->data_lfd < 0 ? -1 : 0;
+}
+
+/* First reply: where to connect; then the connection, checked by its token. */
+static int accept_data(struct session *s)
+{
+	char token[2 * DATA_TOKEN_LEN + 1];
+	char err[256];
+	int fd;
+
+	if (ensure_data_listener(s) < 0) {
+		reply_err(s, "cannot listen for the page stream: %s", strerror(errno));
+		return -1;
+	}
+	net_new_token(token);
+	if (reply_ok(s, json_pack("{s:i, s:s}", "port", net_local_port(s->data_lfd), "token", token)) < 0)
+		return -1;
+	fd = net_data_accept(s->data_lfd, token, 30, err, sizeof(err));
+	if (fd < 0)
+		reply_err(s, "%s", err);
+	else
+		net_stream_opts(fd, 30);
+	return fd;
+}
+
+static const char *dir_arg(struct session *s, json_t *req, const char *key)
+{
+	const char *d = json_str(req, key);
+
+	(void)s;
+	return d && simple_name(d, 32) ? d : NULL;
+}
+
+static int op_page_server(struct session *s, json_t *req)
+{
+	const char *dir = dir_arg(s, req, "dir"), *prev = json_str(req, "prev");
+	__do_free char *path = NULL;
+	__do_free char *prev_rel = NULL;
+	__do_close int fd = -1;
+	json_t *argvs = json_array();
+	struct criu_call c = { .action = CRIU_PAGE_SERVER, .log_file = "page-server.log", .ps_socket = true };
+
+	if (!dir || (prev && !simple_name(prev, 32)) || s->ps_pid > 0) {
+		json_decref(argvs);
+		return reply_err(s, s->ps_pid > 0 ? "a page server is still running" : "bad page-server request");
+	}
+	path = sub_dir(s, dir);
+	mkdir(path, 0700);
+	fd = accept_data(s);
+	if (fd < 0) {
+		json_decref(argvs);
+		return 0;
+	}
+	c.images_dir = path;
+	if (prev)
+		c.prev_images_dir = prev_rel = xasprintf("../%s", prev);
+	c.tls = s->page_tls ? &s->tlsp : NULL;
+	s->ps_pid = spawn_criu(s, &c, fd, argvs);
+	snprintf(s->ps_dir, sizeof(s->ps_dir), "%s", dir);
+	slog(s, "page server for %s (pid %d)", dir, s->ps_pid);
+	return reply_ok(s, json_pack("{s:o}", "criu_argv", argvs));
+}
+
+static uint64_t pages_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint64_t total = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct stat st;
+		__do_free char *p = NULL;
+
+		if (strncmp(e->d_name, "pages-", 6))
+			continue;
+		p = xasprintf("%s/%s", dir, e->d_name);
+		if (stat(p, &st) == 0)
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+static int op_page_server_wait(struct session *s, json_t *req)
+{
+	__do_free char *path = NULL;
+	__do_free char *log = NULL;
+	__do_free char *errors = NULL;
+	int status;
+
+	(void)req;
+	if (s->ps_pid <= 0)
+		return reply_err(s, "no page server is running");
+	status = wait_timeout(s->ps_pid, 120);
+	if (status == -2)
+		kill_child(&s->ps_pid);
+	s->ps_pid = 0;
+	path = sub_dir(s, s->ps_dir);
+	if (status != 0) {
+		log = xasprintf("%s/page-server.log", path);
+		errors = criu_log_errors(log, 5);
+		return reply_err(s, "criu page-server exited %d: %s", status, errors);
+	}
+	return reply_ok(s, json_pack("{s:I}", "pages_bytes", (json_int_t)pages_bytes(path)));
+}
+
+static int op_lazy_channel(struct session *s, json_t *req)
+{
+	const char *dir = dir_arg(s, req, "dir"), *prev = json_str(req, "prev");
+	__do_free char *path = NULL;
+
+	if (!dir || (prev && !simple_name(prev, 32)) || s->lazy_fd >= 0)
+		return reply_err(s, "bad lazy-channel request");
+	path = sub_dir(s, dir);
+	mkdir(path, 0700);
+	if (prev) {
+		__do_free char *link = xasprintf("%s/parent", path);
+		__do_free char *target = xasprintf("../%s", prev);
+
+		unlink(link);
+		if (symlink(target, link) < 0)
+			return reply_err(s, "cannot link %s to its parent: %s", dir, strerror(errno));
+	}
+	s->lazy_fd = accept_data(s);
+	return s->lazy_fd < 0 ? 0 : reply_ok(s, NULL);
+}
+
+/* Breaks the source's lazy page stream: its criu then fails while serving
+ * and resumes the source. */
+static void break_lazy_stream(struct session *s)
+{
+	static const unsigned char garbage[64] = { [0 ... 63] = 0xff };
+
+	if (s->lazy_fd >= 0) {
+		if (write_full(s->lazy_fd, garbage, sizeof(garbage)) < 0)
+			shutdown(s->lazy_fd, SHUT_RDWR);
+		close_fd(&s->lazy_fd);
+	}
+}
+
+/* ---- restore ------------------------------------------------------------- */
+
+struct restore_ctx {
+	struct session *s;
+	json_t *timing;
+	double start;
+};
+
+static int restore_hook(void *ctx, const char *action)
+{
+	struct restore_ctx *rc = ctx;
+
+	json_object_set_new(rc->timing, action, json_real(now_ms() - rc->start));
+	return 0;
+}
+
+static int wait_for_socket(const char *path, double timeout_s)
+{
+	double deadline = now_ms() + timeout_s * 1000;
+
+	while (access(path, F_OK) < 0) {
+		if (now_ms() > deadline)
+			return -1;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+static int start_lazy_daemon(struct session *s, const char *dir, json_t *argvs, char *err, size_t errlen)
+{
+	__do_free char *sock = xasprintf("%s/lazy-pages.socket", dir);
+	struct criu_call c = { .action = CRIU_LAZY_PAGES, .images_dir = dir, .log_file = "lazy-pages.log",
+			       .page_server = true, .ps_socket = true, .tls = s->page_tls ? &s->tlsp : NULL };
+
+	if (s->lazy_fd < 0) {
+		snprintf(err, errlen, "no lazy page stream from the source");
+		return -1;
+	}
+	s->lazy_pid = spawn_criu(s, &c, s->lazy_fd, argvs);
+	if (s->lazy_pid < 0 || wait_for_socket(sock, 20) < 0) {
+		__do_free char *log = xasprintf("%s/lazy-pages.log", dir);
+		__do_free char *errors = criu_log_errors(log, 5);
+
+		snprintf(err, errlen, "criu lazy-pages did not start: %s", errors);
+		kill_child(&s->lazy_pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_ips(struct session *s, json_t *ips, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(ips, i, v) {
+		struct added_ip *ip;
+		const char *addr = json_str(v, "addr");
+		int prefix = (int)json_int(v, "prefix", 32);
+		char check[64];
+		int p;
+
+		if (s->n_ips >= MAX_LIST || !addr || net_addr_parse(addr, check, sizeof(check), &p) < 0 ||
+		    prefix < 1 || prefix > 32) {
+			snprintf(err, errlen, "bad address in the request");
+			return -1;
+		}
+		ip = &s->ips[s->n_ips];
+		snprintf(ip->addr, sizeof(ip->addr), "%s", addr);
+		ip->prefix = prefix;
+		if (net_iface_for(addr, prefix, false, ip->ifname, sizeof(ip->ifname)) < 0) {
+			snprintf(err, errlen, "no interface here is on the subnet of %s/%d", addr, prefix);
+			return -1;
+		}
+		if (net_addr_add(ip->ifname, addr, prefix) < 0) {
+			snprintf(err, errlen, "cannot add %s/%d to %s", addr, prefix, ip->ifname);
+			return -1;
+		}
+		s->n_ips++;
+	}
+	return 0;
+}
+
+static void remove_ips(struct session *s)
+{
+	for (int i = 0; i < s->n_ips; i++)
+		net_addr_del(s->ips[i].ifname, s->ips[i].addr, s->ips[i].prefix);
+	s->n_ips = 0;
+}
+
+static void announce_ips(struct session *s)
+{
+	for (int i = 0; i < s->n_ips; i++)
+		net_send_garp(s->ips[i].ifname, s->ips[i].addr, 3);
+}
+
+static pid_t restore_pid_tree(struct session *s, const char *dir, json_t *req, const char *hook, json_t *argvs)
+{
+	struct criu_call c = { .action = CRIU_RESTORE, .images_dir = dir, .log_file = "restore.log",
+			       .restore_detached = true, .pidfile = "restore.pid",
+			       .tcp_established = json_bool(req, "tcp_established", true),
+			       .file_locks = json_bool(req, "file_locks", true), .lazy = json_bool(req, "lazy", false),
+			       .action_script = hook };
+
+	return spawn_criu(s, &c, -1, argvs);
+}
+
+static pid_t restore_container(struct session *s, const char *dir, json_t *req, const char *hook)
+{
+	json_t *wl = json_object_get(req, "workload");
+	const char *name = json_str(wl, "name"), *lxcpath = json_str(wl, "lxcpath");
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	{
+		struct criu_call cc = { .action = CRIU_RESTORE, .lazy = json_bool(req, "lazy", false) };
+		__do_free char *conf_text = criu_config_text(&cc);
+		__do_free char *conf = xasprintf("%s/criu.conf", dir);
+		__do_free char *log = xasprintf("%s/lxc.log", dir);
+		struct migrate_opts opts = { .directory = (char *)dir, .verbose = true, .action_script = (char *)hook };
+		struct lxc_container *c;
+
+		if (write_file(conf, conf_text, strlen(conf_text), 0600) < 0 || setenv("CRIU_CONFIG_FILE", conf, 1) < 0)
+			_exit(125);
+		c = lxc_container_new(name, lxcpath);
+		if (!c)
+			_exit(125);
+		c->set_config_item(c, "lxc.log.file", log);
+		c->set_config_item(c, "lxc.log.level", "TRACE");
+		(void)s;
+		_exit(c->migrate(c, MIGRATE_RESTORE, &opts, sizeof(opts)) == 0 ? 0 : 1);
+	}
+}
+
+static int restored_pid(const char *dir, json_t *wl)
+{
+	__do_free char *pidfile = xasprintf("%s/restore.pid", dir);
+	__do_free char *text = read_file(pidfile, NULL);
+
+	if (text)
+		return atoi(text);
+	if (!strcmp(json_str(wl, "kind") ?: "", "lxc")) {
+		struct lxc_container *c = lxc_container_new(json_str(wl, "name"), json_str(wl, "lxcpath"));
+		int pid = c ? c->init_pid(c) : -1;
+
+		if (c)
+			lxc_container_put(c);
+		return pid;
+	}
+	return -1;
+}
+
+/* Test of the rollback path: damage the images so that criu itself fails. */
+static void sabotage_images(const char *dir)
+{
+	__do_free char *inv = xasprintf("%s/inventory.img", dir);
+
+	truncate(inv, 0);
+}
+
+static int op_restore(struct session *s, json_t *req)
+{
+	const char *dir_name = dir_arg(s, req, "dir");
+	json_t *wl = json_object_get(req, "workload");
+	bool lazy = json_bool(req, "lazy", false);
+	bool lxc = !strcmp(json_str(wl, "kind") ?: "", "lxc");
+	__do_free char *dir = NULL;
+	json_t *argvs = json_array();
+	struct restore_ctx rc = { .s = s, .timing = json_object(), .start = now_ms() };
+	struct hook_server hook;
+	char err[2048] = "";
+	pid_t pid;
+	int status = -1;
+
+	if (!dir_name || !wl || json_equal(wl, s->workload) != 1) {
+		json_decref(argvs);
+		json_decref(rc.timing);
+		return reply_err(s, "bad restore request");
+	}
+	dir = sub_dir(s, dir_name);
+	if (json_bool(req, "fail", false))
+		sabotage_images(dir);
+	if (hook_server_open(&hook, s->dir) < 0) {
+		snprintf(err, sizeof(err), "cannot set up criu's action-script socket");
+		goto fail;
+	}
+	if (lazy && start_lazy_daemon(s, dir, argvs, err, sizeof(err)) < 0)
+		goto fail;
+	if (add_ips(s, json_object_get(req, "ips"), err, sizeof(err)) < 0)
+		goto fail;
+	slog(s, "restoring %s%s", lxc ? json_str(wl, "name") : "process tree", lazy ? " (lazy pages)" : "");
+	pid = lxc ? restore_container(s, dir, req, hook.command) : restore_pid_tree(s, dir, req, hook.command, argvs);
+	status = pid > 0 ? hook_serve(&hook, pid, restore_hook, NULL, &rc, 300) : -1;
+	if (status != 0) {
+		__do_free char *log = xasprintf("%s/restore.log", dir);
+		__do_free char *errors = criu_log_errors(log, 6);
+
+		snprintf(err, sizeof(err), "restore failed (exit %d); %s says:\n%s", status, log,
+			 *errors ? errors : "(no error lines)\n");
+		goto fail;
+	}
+	s->restore_end = now_ms();
+	s->restored = true;
+	announce_ips(s);
+	json_object_set_new(rc.timing, "restore_ms", json_real(s->restore_end - rc.start));
+	hook_server_close(&hook);
+	slog(s, "restored in %.0f ms", s->restore_end - rc.start);
+	return reply_ok(s, json_pack("{s:i, s:o, s:o}", "pid", restored_pid(dir, wl), "timing", rc.timing,
+				     "criu_argv", argvs));
+fail:
+	hook_server_close(&hook);
+	kill_child(&s->lazy_pid);
+	break_lazy_stream(s);
+	remove_ips(s);
+	json_decref(argvs);
+	json_decref(rc.timing);
+	return reply_err(s, "%s", err);
+}
+
+static int op_lazy_wait(struct session *s, json_t *req)
+{
+	double timeout = (double)json_int(req, "timeout", 3600);
+	int status;
+
+	if (s->lazy_pid <= 0)
+		return reply_err(s, "no lazy-pages daemon");
+	status = wait_timeout(s->lazy_pid, timeout > 0 ? timeout : 3600);
+	if (status == -2)
+		kill_child(&s->lazy_pid);
+	s->lazy_pid = 0;
+	if (status != 0) {
+		__do_free char *log = xasprintf("%s/final/lazy-pages.log", s->dir);
+		__do_free char *errors = criu_log_errors(log, 5);
+
+		return reply_err(s, "criu lazy-pages exited %d before all pages arrived: %s", status, errors);
+	}
+	return reply_ok(s, json_pack("{s:f}", "lazy_ms", now_ms() - s->restore_end));
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static bool root_allowed(struct session *s, const char *root)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(s->o->roots, i, v)
+		if (!strcmp(json_string_value(v), root))
+			return true;
+	return false;
+}
+
+static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs, uint64_t *bytes)
+{
+	for (int64_t i = 0; i < count; i++) {
+		json_t *hdr = chan_recv_json(&s->ch, MSG_FILE);
+		int64_t n;
+
+		if (!hdr)
+			return -1;
+		n = chan_recv_file(&s->ch, dirfd, hdr, subdirs);
+		json_decref(hdr);
+		if (n < 0)
+			return -1;
+		*bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The files come whatever we answer: refuse only after reading them all. */
+static int op_sync(struct session *s, json_t *req)
+{
+	const char *root = json_str(req, "root");
+	int64_t count = json_int(req, "count", -1);
+	__do_close int dfd = -1;
+	uint64_t bytes = 0;
+	bool ok = root && root_allowed(s, root) && count >= 0 && count <= 1000000;
+
+	if (!ok) { /* the files that follow cannot be skipped: the session ends */
+		reply_err(s, "refusing to mirror files beneath %s", root ? root : "(none)");
+		return -1;
+	}
+	mkdir_p(root, 0755);
+	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (recv_files(s, dfd, count, true, &bytes) < 0) {
+		reply_err(s, "mirroring files: %s", s->ch.err);
+		return -1;
+	}
+	return reply_ok(s, json_pack("{s:I, s:I}", "files", (json_int_t)count, "bytes", (json_int_t)bytes));
+}
+
+static int op_images(struct session *s, json_t *req)
+{
+	const char *dir = dir_arg(s, req, "dir");
+	int64_t count = json_int(req, "count", -1);
+	__do_free char *path = NULL;
+	__do_close int dfd = -1;
+	uint64_t bytes = 0;
+
+	if (!dir || count < 0 || count > 100000) {
+		reply_err(s, "bad images request");
+		return -1;
+	}
+	path = sub_dir(s, dir);
+	mkdir(path, 0700);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || recv_files(s, dfd, count, false, &bytes) < 0) {
+		reply_err(s, "receiving images: %s", s->ch.err);
+		return -1;
+	}
+	return reply_ok(s, json_pack("{s:I}", "bytes", (json_int_t)bytes));
+}
+
+/* Sends the files of subdir whose names pass keep(); returns count or -1. */
+static int send_dir_files(struct session *s, const char *subdir, bool (*keep)(const char *), const char *prefix)
+{
+	__do_free char *path = sub_dir(s, subdir);
+	__do_close int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct stat st;
+		__do_free char *name = NULL;
+
+		if (!keep(e->d_name) || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		name = prefix ? xasprintf("%s/%s", prefix, e->d_name) : xstrdup(e->d_name);
+		if (chan_send_file(&s->ch, dfd, e->d_name, name) < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool is_log(const char *name)
+{
+	return strstr(name, ".log") || !strcmp(name, "criu.out") || !strcmp(name, "criu.conf");
+}
+
+static int count_matching(struct session *s, const char *subdir, bool (*keep)(const char *))
+{
+	__do_free char *path = sub_dir(s, subdir);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_type == DT_REG && keep(e->d_name))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int op_logs(struct session *s, json_t *req)
+{
+	DIR *d = opendir(s->dir);
+	json_t *subs = json_array();
+	struct dirent *e;
+	size_t i;
+	json_t *v;
+	int total = 0;
+
+	(void)req;
+	while (d && (e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' && simple_name(e->d_name, 32))
+			json_array_append_new(subs, json_string(e->d_name));
+	if (d)
+		closedir(d);
+	json_array_foreach(subs, i, v)
+		total += count_matching(s, json_string_value(v), is_log);
+	if (reply_ok(s, json_pack("{s:i}", "count", total)) < 0) {
+		json_decref(subs);
+		return -1;
+	}
+	json_array_foreach(subs, i, v)
+		send_dir_files(s, json_string_value(v), is_log, json_string_value(v));
+	json_decref(subs);
+	return 0;
+}
+
+static bool is_pagemap(const char *name)
+{
+	return !strncmp(name, "pagemap-", 8) || !strcmp(name, "inventory.img");
+}
+
+static int op_fetch_maps(struct session *s, json_t *req)
+{
+	const char *dir = dir_arg(s, req, "dir");
+	__do_free char *path = NULL;
+	json_t *sparse = json_array();
+	DIR *d;
+	struct dirent *e;
+
+	if (!dir) {
+		json_decref(sparse);
+		return reply_err(s, "bad fetch request");
+	}
+	path = sub_dir(s, dir);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		__do_free char *p = NULL;
+
+		if (strncmp(e->d_name, "pages-", 6))
+			continue;
+		p = xasprintf("%s/%s", path, e->d_name);
+		if (stat(p, &st) == 0)
+			json_array_append_new(sparse, json_pack("{s:s, s:I}", "name", e->d_name, "size", (json_int_t)st.st_size));
+	}
+	if (d)
+		closedir(d);
+	if (reply_ok(s, json_pack("{s:i, s:o}", "count", count_matching(s, dir, is_pagemap), "sparse", sparse)) < 0)
+		return -1;
+	send_dir_files(s, dir, is_pagemap, NULL);
+	return 0;
+}
+
+/* ---- the session's life -------------------------------------------------- */
+
+static int check_pids_free(struct session *s, json_t *wl, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(wl, "tids"), i, v) {
+		json_int_t pid = json_integer_value(v);
+
+		if (pid <= 1 || pid > 4194304) {
+			snprintf(err, errlen, "bad pid %lld in the request", (long long)pid);
+			return -1;
+		}
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			snprintf(err, errlen, "pid %lld is in use on %s: criu restores a process tree with its own "
+				 "pids. Give the hosts disjoint pid ranges (kernel.ns_last_pid) or move a container instead",
+				 (long long)pid, s->local_addr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int prepare_container(struct session *s, json_t *wl, char *err, size_t errlen)
+{
+	const char *name = json_str(wl, "name"), *lxcpath = json_str(wl, "lxcpath");
+	struct lxc_container *c;
+	bool running;
+
+	if (!name || !simple_name(name, 63) || !lxcpath || lxcpath[0] != '/' || strstr(lxcpath, "..")) {
+		snprintf(err, errlen, "bad container in the request");
+		return -1;
+	}
+	c = lxc_container_new(name, lxcpath);
+	running = c && c->is_running(c);
+	if (c)
+		lxc_container_put(c);
+	if (running) {
+		snprintf(err, errlen, "a container named %s already runs on %s", name, s->local_addr);
+		return -1;
+	}
+	snprintf(s->lxc_dir, sizeof(s->lxc_dir), "%s/%s", lxcpath, name);
+	s->lxc_dir_created = access(s->lxc_dir, F_OK) < 0;
+	return 0;
+}
+
+static int op_prepare(struct session *s, json_t *req)
+{
+	const char *id = json_str(req, "id");
+	json_t *wl = json_object_get(req, "workload");
+	const char *kind = json_str(wl, "kind");
+	char err[512] = "";
+
+	if (s->dir_fd >= 0)
+		return reply_err(s, "already prepared");
+	if (!id || strlen(id) > 32 || strspn(id, "0123456789abcdef") != strlen(id) || !kind)
+		return reply_err(s, "bad prepare request");
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	if (!strcmp(kind, "pid") ? check_pids_free(s, wl, err, sizeof(err)) < 0
+	    : !strcmp(kind, "lxc") ? prepare_container(s, wl, err, sizeof(err)) < 0
+				   : (snprintf(err, sizeof(err), "unknown workload kind"), 1))
+		return reply_err(s, "%s", err);
+	snprintf(s->dir, sizeof(s->dir), "%s/dst-%s", s->o->state_dir, s->id);
+	if (mkdir_p(s->dir, 0700) < 0 || (s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
+	s->workload = json_incref(wl);
+	s->page_tls = json_bool(req, "page_tls", false) && s->criu.tls;
+	slog(s, "prepared %s migration of %s", kind, kind[0] == 'l' ? json_str(wl, "name") : "a process tree");
+	return reply_ok(s, NULL);
+}
+
+static void cleanup_session(struct session *s, bool handed_over)
+{
+	kill_child(&s->ps_pid);
+	if (!handed_over) {
+		kill_child(&s->lazy_pid);
+		break_lazy_stream(s);
+		remove_ips(s);
+		if (s->lxc_dir_created && s->lxc_dir[0])
+			remove_tree(s->lxc_dir);
+	}
+	s->lxc_dir_created = false;
+	if (s->dir[0] && !getenv("CRMIG_KEEP_DEST"))
+		remove_tree(s->dir);
+}
+
+static int op_abort(struct session *s, json_t *req)
+{
+	(void)req;
+	slog(s, "abort: cleaning up");
+	if (s->restored) {
+		/* Only reachable for post-copy restores refused afterwards: nothing to undo here. */
+		slog(s, "abort after restore: the workload stays");
+	}
+	kill_child(&s->ps_pid);
+	kill_child(&s->lazy_pid);
+	break_lazy_stream(s);
+	remove_ips(s);
+	if (s->lxc_dir_created && s->lxc_dir[0] && !s->restored)
+		remove_tree(s->lxc_dir);
+	s->lxc_dir_created = false;
+	return reply_ok(s, NULL);
+}
+
+static int op_finish(struct session *s, json_t *req)
+{
+	bool ok = json_bool(req, "ok", false);
+
+	slog(s, "finished: %s", ok ? "the workload runs here" : "not migrated");
+	cleanup_session(s, ok && s->restored);
+	s->dir[0] = '\0';
+	return reply_ok(s, NULL);
+}
+
+struct op {
+	const char *name;
+	int (*fn)(struct session *s, json_t *req);
+	bool needs_prepare;
+};
+
+static const struct op ops[] = {
+	{ "prepare", op_prepare, false },
+	{ "sync", op_sync, true },
+	{ "images", op_images, true },
+	{ "page-server", op_page_server, true },
+	{ "page-server-wait", op_page_server_wait, true },
+	{ "lazy-channel", op_lazy_channel, true },
+	{ "restore", op_restore, true },
+	{ "lazy-wait", op_lazy_wait, true },
+	{ "fetch-maps", op_fetch_maps, true },
+	{ "logs", op_logs, true },
+	{ "abort", op_abort, true },
+	{ "finish", op_finish, true },
+};
+
+static json_t *hello_json(struct session *s)
+{
+	struct utsname u;
+
+	uname(&u);
+	return json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:b, s:b, s:b, s:b}, s:O}", "version", PROTO_VERSION,
+			 "role", "destination", "crmig", CRMIG_VERSION, "versions", "criu", s->criu.version, "lxc",
+			 lxc_version_string(), "kernel", u.release, "features", "criu", s->criu.present,
+			 "mem_dirty_track", s->criu.mem_dirty_track, "uffd_noncoop", s->criu.uffd_noncoop, "tls",
+			 s->criu.tls, "sync_roots", s->o->roots);
+}
+
+static int serve_requests(struct session *s)
+{
+	for (;;) {
+		uint16_t type;
+		void *buf = NULL;
+		uint32_t len;
+		json_t *req;
+		const char *name;
+		int ret = -1;
+
+		if (chan_recv(&s->ch, &type, &buf, &len) < 0) {
+			slog(s, "channel closed: %s", s->ch.err);
+			free(buf);
+			return -1;
+		}
+		if (type == MSG_BYE) {
+			free(buf);
+			return 0;
+		}
+		req = type == MSG_REQUEST ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		free(buf);
+		name = json_str(req, "op");
+		if (!name) {
+			json_decref(req);
+			slog(s, "protocol error: a frame that is not a request");
+			return -1;
+		}
+		const struct op *op = NULL;
+		for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+			if (!strcmp(ops[i].name, name))
+				op = &ops[i];
+		if (!op)
+			ret = reply_err(s, "unknown request '%.40s'", name);
+		else if (op->needs_prepare && s->dir_fd < 0)
+			ret = reply_err(s, "%s before prepare", name);
+		else
+			ret = op->fn(s, req);
+		json_decref(req);
+		if (ret < 0)
+			return -1;
+	}
+}
+
+static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd, const char *peer)
+{
+	struct session s = { .o = o, .dir_fd = -1, .data_lfd = -1, .lazy_fd = -1 };
+	char err[512];
+	json_t *hello;
+
+	snprintf(s.peer_host, sizeof(s.peer_host), "%s", peer);
+	net_local_addr(fd, s.local_addr, sizeof(s.local_addr));
+	tls_paths_from_dir(&s.tlsp, o->cert_dir, s.tls_store, sizeof(s.tls_store));
+	s.tls = tls_accept(tls, fd, err, sizeof(err));
+	if (!s.tls) {
+		slog(&s, "refused: %s", err);
+		return;
+	}
+	chan_init_tls(&s.ch, s.tls);
+	hello = chan_recv_json(&s.ch, MSG_HELLO);
+	if (!hello) {
+		slog(&s, "no hello: %s", s.ch.err);
+		tls_close(s.tls);
+		return;
+	}
+	json_decref(hello);
+	criu_probe(&s.criu, o->criu);
+	hello = hello_json(&s);
+	chan_send_json(&s.ch, MSG_HELLO, hello);
+	json_decref(hello);
+	slog(&s, "session from %s (peer %s)", peer, tls_peer_cn(s.tls));
+	serve_requests(&s);
+	cleanup_session(&s, s.restored);
+	close_fd(&s.dir_fd);
+	close_fd(&s.data_lfd);
+	close_fd(&s.lazy_fd);
+	json_decref(s.workload);
+	tls_close(s.tls);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: crmig serve [--listen ADDR:PORT] [--certs DIR] [--allow-sync DIR]... [--once]\n"
+	      "  --listen ADDR:PORT   where to listen (default 0.0.0.0:7077)\n"
+	      "  --certs DIR          CA and host certificate (default " CRMIG_CERT_DIR ")\n"
+	      "  --allow-sync DIR     a directory beneath which sources may mirror files (repeatable;\n"
+	      "                       default /var/lib/lxc /var/tmp /tmp /srv /home /root)\n"
+	      "  --state DIR          where images are received (default " CRMIG_STATE_DIR ")\n"
+	      "  --criu PATH          the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
+	      "  --once               serve one session, then exit\n",
+	      f);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' }, { "certs", required_argument, NULL, 'c' },
+		{ "allow-sync", required_argument, NULL, 'a' }, { "state", required_argument, NULL, 's' },
+		{ "criu", required_argument, NULL, 'C' }, { "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct serve_opts o = { .listen = "0.0.0.0", .cert_dir = getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR,
+				.state_dir = CRMIG_STATE_DIR, .verbosity = 4, .roots = json_array() };
+	struct tls_paths tp;
+	char store[3 * PATH_MAX], err[512], host[256];
+	struct tls_ctx *tls;
+	int c, port, lfd;
+
+	while ((c = getopt_long(argc, argv, "l:c:a:s:C:oh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o.listen = optarg; break;
+		case 'c': o.cert_dir = optarg; break;
+		case 'a':
+			if (optarg[0] != '/' || strstr(optarg, "..")) {
+				fprintf(stderr, "crmig serve: --allow-sync wants an absolute path\n");
+				return 2;
+			}
+			json_array_append_new(o.roots, json_string(optarg));
+			break;
+		case 's': o.state_dir = optarg; break;
+		case 'C': o.criu = optarg; break;
+		case 'o': o.once = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!json_array_size(o.roots)) {
+		static const char *const defaults[] = { "/var/lib/lxc", "/var/tmp", "/tmp", "/srv", "/home", "/root" };
+		for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+			json_array_append_new(o.roots, json_string(defaults[i]));
+	}
+	if (net_split_hostport(o.listen, host, sizeof(host), &port, CRMIG_DEFAULT_PORT) < 0) {
+		fprintf(stderr, "crmig serve: --listen %s: want ADDR or ADDR:PORT\n", o.listen);
+		return 2;
+	}
+	tls_paths_from_dir(&tp, o.cert_dir, store, sizeof(store));
+	tls = tls_ctx_new(&tp, err, sizeof(err));
+	if (!tls) {
+		fprintf(stderr, "crmig serve: TLS: %s\nmake certificates with: crmig cert ca DIR && crmig cert host ...\n", err);
+		return 1;
+	}
+	lfd = net_listen(host, port, 16);
+	if (lfd < 0) {
+		fprintf(stderr, "crmig serve: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
+		tls_ctx_free(tls);
+		return 1;
+	}
+	mkdir_p(o.state_dir, 0700);
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "crmig serve: listening on %s:%d\n", host, port);
+	for (;;) {
+		char peer[64];
+		int fd;
+		pid_t pid;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		fd = net_accept_timeout(lfd, 1);
+		if (fd < 0)
+			continue;
+		net_peer_addr(fd, peer, sizeof(peer));
+		fflush(NULL);
+		pid = o.once ? 0 : fork();
+		if (pid == 0) {
+			if (!o.once)
+				close(lfd);
+			run_session(&o, tls, fd, peer);
+			close(fd);
+			if (!o.once)
+				_exit(0);
+			break;
+		}
+		close(fd);
+	}
+	close(lfd);
+	tls_ctx_free(tls);
+	json_decref(o.roots);
+	return 0;
+}

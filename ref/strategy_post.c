@@ -1,0 +1,104 @@
+/* post-copy: freeze and dump everything but the memory, which criu keeps
+ * behind for the destination to pull on demand (userfaultfd). Only the small
+ * images cross before the restore; the workload runs on the destination at
+ * once, and its pages trickle in (faulted ones first) until all arrived. */
+#include "migrate.h"
+#include "util.h"
+
+static int lazy_hook(void *ctx, const char *action)
+{
+	struct migration *m = ctx;
+
+	if (strcmp(action, "post-dump"))
+		return 0;
+	/* Everything that must cross before the restore, while still frozen. */
+	if (mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0) {
+		m->restore_failed = 1;
+		mig_abort_dest(m);
+		return 1;
+	}
+	report_phase_add(&m->rep, "transfer", m->t_dumped, report_now(&m->rep), 0);
+	return 0;
+}
+
+/* criu is serving the pages now (status-ready): the destination may restore. */
+static void lazy_after(void *ctx, const char *action)
+{
+	struct migration *m = ctx;
+
+	if (!action || strcmp(action, "status-ready") || m->restore_failed)
+		return;
+	if (mig_move_ips(m, true) < 0 || mig_restore(m, "final", true) < 0) {
+		m->restore_failed = 1;
+		mig_progress(m, "destination failed (%s): resuming the source", m->err);
+		/* The destination breaks the page stream: criu stops serving and
+		 * resumes the source (see DESIGN: post-copy rollback). */
+		mig_abort_dest(m);
+		mig_move_ips(m, false);
+		return;
+	}
+	m->committed = true;
+	mig_progress(m, "pages follow on demand");
+}
+
+static int wait_lazy_done(struct migration *m)
+{
+	json_t *reply = mig_request(m, json_pack("{s:s}", "op", "lazy-wait"));
+
+	if (!reply)
+		return mig_fail(m, "failed",
+				"the workload resumed on %s but its memory did not all arrive: %s. Post-copy cannot go "
+				"back: the workload on %s is lost unless the missing pages reach it.",
+				m->host, m->err, m->host);
+	m->rep.lazy_ms = json_real_value(json_object_get(reply, "lazy_ms"));
+	report_phase_add(&m->rep, "lazy", m->t_resumed, m->t_resumed + m->rep.lazy_ms, 0);
+	json_decref(reply);
+	return 0;
+}
+
+int strategy_lazy_dump(struct migration *m, const char *prev, int round)
+{
+	__do_free char *dir = mig_local_dir(m, "final");
+	__do_free char *prev_rel = prev ? xasprintf("../%s", prev) : NULL;
+	json_t *args = json_pack("{s:s}", "dir", "final");
+	struct dump_spec d = { .action = CRIU_DUMP, .dir = dir, .prev = prev_rel, .lazy = true,
+			       .track_mem = prev != NULL };
+	double start;
+	int status;
+
+	if (prev)
+		json_object_set_new(args, "prev", json_string(prev));
+	d.ps_fd = mig_page_channel(m, "lazy-channel", args);
+	if (d.ps_fd < 0)
+		return mig_fail(m, "failed", "%s", m->err);
+	m->lazy_dir = dir;
+	start = report_now(&m->rep);
+	status = mig_dump(m, &d, lazy_hook, lazy_after);
+	m->t_released = report_now(&m->rep);
+	m->lazy_dir = NULL;
+	close(d.ps_fd);
+	mig_read_round_stats(m, dir, round, true, (m->t_dumped ? m->t_dumped : m->t_released) - start, 0);
+	if (m->frozen)
+		report_phase_add(&m->rep, "dump", m->t_freeze, m->t_dumped ? m->t_dumped : m->t_released, 0);
+	if (m->committed) {
+		if (status != 0)
+			mig_progress(m, "criu dump exited %d while serving pages", status);
+		return wait_lazy_done(m);
+	}
+	if (m->restore_failed)
+		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
+	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "criu dump failed (exit %d)%s%s", status,
+			m->err[0] ? ": " : "", m->err);
+}
+
+static int post_run(struct migration *m)
+{
+	return strategy_lazy_dump(m, NULL, 1);
+}
+
+const struct strategy strategy_post = {
+	.name = "post",
+	.summary = "restore at once, pages follow on demand (userfaultfd)",
+	.needs_lazy = true,
+	.run = post_run,
+};

@@ -1,0 +1,86 @@
+/* pre-copy: pre-dump rounds copy the memory while the workload runs (criu
+ * tracks what it dirties in between, soft-dirty), each into the destination's
+ * page server on top of the previous round; the convergence policy decides
+ * when the last round is small enough; then a short frozen final dump sends
+ * only what is still dirty. */
+#include "migrate.h"
+#include "util.h"
+
+static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
+{
+	__do_free char *name = xasprintf("round-%d", round);
+	__do_free char *prev = round > 1 ? xasprintf("round-%d", round - 1) : NULL;
+	__do_free char *dir = mig_local_dir(m, name);
+	__do_free char *prev_rel = prev ? xasprintf("../%s", prev) : NULL;
+	json_t *args = json_pack("{s:s}", "dir", name);
+	struct dump_spec d = { .action = CRIU_PRE_DUMP, .dir = dir, .prev = prev_rel, .page_server = true,
+			       .track_mem = true };
+	struct round_stat *rs;
+	double start = report_now(&m->rep);
+	uint64_t before = mig_bytes(m);
+	int status;
+
+	if (prev)
+		json_object_set_new(args, "prev", json_string(prev));
+	d.ps_fd = mig_page_channel(m, "page-server", args);
+	if (d.ps_fd < 0)
+		return -1;
+	mig_progress(m, "pre-dump round %d", round);
+	status = mig_dump(m, &d, NULL, NULL);
+	close(d.ps_fd);
+	if (status != 0) {
+		if (!m->err[0])
+			snprintf(m->err, sizeof(m->err), "criu pre-dump exited %d", status);
+		return -1;
+	}
+	if (mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0)
+		return -1;
+	mig_read_round_stats(m, dir, round, false, report_now(&m->rep) - start, mig_bytes(m) - before);
+	report_phase_add(&m->rep, name, start, report_now(&m->rep), mig_bytes(m) - before);
+	rs = &m->rep.round_stats[m->rep.nrounds - 1];
+	*pages = rs->pages_written;
+	mig_progress(m, "round %d: %llu pages written, %llu unchanged since the last round", round,
+		     (unsigned long long)rs->pages_written, (unsigned long long)rs->pages_skipped_parent);
+	return 0;
+}
+
+int strategy_precopy_rounds(struct migration *m)
+{
+	uint64_t pages[64];
+	int n = 0;
+
+	for (;;) {
+		enum converge_verdict v;
+
+		if (n >= (int)ARRAY_SIZE(pages) || pre_dump_round(m, n + 1, &pages[n]) < 0)
+			return mig_fail(m, "failed", "pre-dump round %d: %s", n + 1, m->err);
+		n++;
+		v = policy_decide(&m->o->policy, pages, (size_t)n);
+		if (v != CONVERGE_CONTINUE) {
+			free(m->rep.stop_reason);
+			m->rep.stop_reason = xstrdup(policy_verdict_name(v));
+			mig_progress(m, "converged after %d round%s: %s", n, n > 1 ? "s" : "", m->rep.stop_reason);
+			break;
+		}
+	}
+	m->rep.rounds = n;
+	return n;
+}
+
+static int pre_run(struct migration *m)
+{
+	__do_free char *last = NULL;
+	int rounds = strategy_precopy_rounds(m);
+
+	if (rounds < 0)
+		return -1;
+	last = xasprintf("round-%d", rounds);
+	return strategy_final_dump(m, last, rounds + 1);
+}
+
+const struct strategy strategy_pre = {
+	.name = "pre",
+	.summary = "pre-dump rounds while running, then a short final dump",
+	.needs_mem_track = true,
+	.run = pre_run,
+};

@@ -1,0 +1,278 @@
+/* Mirroring files on the destination: the files a process tree has open, the
+ * trees the user names with --sync, a container's config and rootfs. A first
+ * pass before the freeze carries the bulk; a second pass while frozen carries
+ * what changed (and every file the workload holds open, whose content may
+ * change without its mtime telling). The destination accepts files only
+ * beneath the roots it announced (crmig serve --allow-sync). */
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "migrate.h"
+#include "util.h"
+
+#define SYNC_MAX_ENTRIES 200000
+
+struct walk {
+	json_t *entries;   /* path -> "always" | "changed" */
+	int overflow;
+};
+
+static __thread struct walk *current_walk;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	(void)st;
+	if (type == FTW_NS || type == FTW_DNR)
+		return 0;
+	if (json_object_size(current_walk->entries) >= SYNC_MAX_ENTRIES) {
+		current_walk->overflow = 1;
+		return 1;
+	}
+	if (!json_object_get(current_walk->entries, path))
+		json_object_set_new(current_walk->entries, path, json_string("changed"));
+	return 0;
+}
+
+static void add_tree(struct walk *w, const char *root)
+{
+	current_walk = w;
+	nftw(root, walk_one, 32, FTW_PHYS | FTW_MOUNT);
+	current_walk = NULL;
+}
+
+/* The sync root of the destination that holds path, or NULL. */
+static const char *root_for(struct migration *m, const char *path)
+{
+	json_t *roots = json_object_get(m->peer, "sync_roots");
+	const char *best = NULL;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(roots, i, v) {
+		const char *r = json_string_value(v);
+		size_t n = r ? strlen(r) : 0;
+
+		if (!n || r[0] != '/' || strncmp(path, r, n) || (path[n] != '/' && path[n] != '\0'))
+			continue;
+		if (!best || n > strlen(best))
+			best = r;
+	}
+	return best;
+}
+
+/* Files the workload holds are sent with their parent directories, so that
+ * the destination creates them with the right modes. */
+static void add_parents(struct walk *w, const char *root, const char *path)
+{
+	__do_free char *copy = xstrdup(path);
+	size_t rootlen = strlen(root);
+
+	for (char *slash = strrchr(copy, '/'); slash && (size_t)(slash - copy) > rootlen; slash = strrchr(copy, '/')) {
+		*slash = '\0';
+		if (!json_object_get(w->entries, copy))
+			json_object_set_new(w->entries, copy, json_string("changed"));
+	}
+}
+
+static bool changed_since(struct migration *m, const char *path, const struct stat *st)
+{
+	json_t *prev = json_object_get(m->synced, path);
+
+	return !prev || json_int(prev, "size", -1) != (int64_t)st->st_size ||
+	       json_int(prev, "mtime_ns", -1) != (int64_t)(st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec) ||
+	       json_int(prev, "mode", -1) != (int64_t)st->st_mode;
+}
+
+static int gather(struct migration *m, struct walk *w)
+{
+	json_t *paths = json_object();
+	const char *path;
+	json_t *kind;
+
+	for (int i = 0; i < m->o->n_sync; i++)
+		json_object_set_new(paths, m->o->sync_paths[i], json_string("tree"));
+	m->wl->sync_paths(m, paths);
+	json_object_foreach(paths, path, kind) {
+		const char *k = json_string_value(kind);
+		const char *root = root_for(m, path);
+		struct stat st;
+
+		if (!root) {
+			json_t *roots = json_object_get(m->peer, "sync_roots");
+			__do_free char *list = json_dumps(roots, JSON_COMPACT);
+
+			snprintf(m->err, sizeof(m->err), "cannot mirror %s on %s: it accepts files only beneath %s "
+				 "(crmig serve --allow-sync DIR)", path, m->host, list ? list : "[]");
+			json_decref(paths);
+			return -1;
+		}
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && k && !strcmp(k, "tree"))
+			add_tree(w, path);
+		else
+			json_object_set_new(w->entries, path, json_string(k && !strcmp(k, "open") ? "always" : "changed"));
+		add_parents(w, root, path);
+	}
+	json_decref(paths);
+	if (w->overflow) {
+		snprintf(m->err, sizeof(m->err), "more than %d files to mirror: use --rootfs shared or narrower --sync paths",
+			 SYNC_MAX_ENTRIES);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_group(struct migration *m, const char *root, json_t *list, uint64_t *bytes)
+{
+	json_t *req = json_pack("{s:s, s:s, s:I}", "op", "sync", "root", root, "count", (json_int_t)json_array_size(list));
+	json_t *reply;
+	size_t i;
+	json_t *v;
+	size_t rootlen = strlen(root);
+
+	if (chan_send_json(&m->ch, MSG_REQUEST, req) < 0) {
+		json_decref(req);
+		snprintf(m->err, sizeof(m->err), "lost the destination: %s", m->ch.err);
+		return -1;
+	}
+	json_decref(req);
+	json_array_foreach(list, i, v) {
+		const char *path = json_string_value(v);
+		const char *name = path + rootlen + (root[rootlen - 1] == '/' ? 0 : 1);
+
+		if (chan_send_file(&m->ch, AT_FDCWD, path, name) < 0) {
+			snprintf(m->err, sizeof(m->err), "mirroring %s: %s", path, m->ch.err);
+			return -1;
+		}
+	}
+	reply = chan_recv_json(&m->ch, MSG_OK);
+	if (!reply) {
+		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+		return -1;
+	}
+	*bytes += (uint64_t)json_int(reply, "bytes", 0);
+	json_decref(reply);
+	return 0;
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* Sorted so that a directory always comes before what it holds. */
+static void sort_array(json_t *a)
+{
+	size_t n = json_array_size(a);
+	json_t **items = xmalloc((n ? n : 1) * sizeof(*items));
+
+	for (size_t i = 0; i < n; i++)
+		items[i] = json_incref(json_array_get(a, i));
+	qsort(items, n, sizeof(*items), compare_paths);
+	json_array_clear(a);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, items[i]);
+	free(items);
+}
+
+int mig_sync(struct migration *m, bool after_freeze)
+{
+	struct walk w = { .entries = json_object() };
+	json_t *groups = json_object();
+	double start = report_now(&m->rep);
+	uint64_t bytes = 0;
+	size_t files = 0;
+	const char *path, *root;
+	json_t *kind, *list;
+	int ret = 0;
+
+	if (gather(m, &w) < 0) {
+		json_decref(w.entries);
+		json_decref(groups);
+		return -1;
+	}
+	json_object_foreach(w.entries, path, kind) {
+		struct stat st;
+
+		if (lstat(path, &st) < 0)
+			continue;
+		if (after_freeze && strcmp(json_string_value(kind), "always") && !changed_since(m, path, &st))
+			continue;
+		root = root_for(m, path);
+		if (!root || !strcmp(path, root))
+			continue;
+		if (!json_object_get(groups, root))
+			json_object_set_new(groups, root, json_array());
+		json_array_append_new(json_object_get(groups, root), json_string(path));
+		json_object_set_new(m->synced, path, json_pack("{s:I, s:I, s:I}", "size", (json_int_t)st.st_size,
+			"mtime_ns", (json_int_t)(st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec),
+			"mode", (json_int_t)st.st_mode));
+		files++;
+	}
+	json_object_foreach(groups, root, list) {
+		sort_array(list);
+		if (send_group(m, root, list, &bytes) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	json_decref(w.entries);
+	json_decref(groups);
+	m->sync_bytes += bytes;
+	if (files) {
+		report_phase_add(&m->rep, after_freeze ? "sync-frozen" : "sync", start, report_now(&m->rep), bytes);
+		mig_progress(m, "mirrored %zu file%s (%.1f KB)%s", files, files == 1 ? "" : "s", bytes / 1e3,
+			     after_freeze ? " while frozen" : "");
+	}
+	return ret;
+}
+
+/* Hybrid: the destination holds the rounds' page maps (its page server wrote
+ * them); criu's lazy dump reads the parent's maps locally to know what the
+ * destination already has. The page data stays there: criu does not read it
+ * during a dump, so each pages file is stood in by a sparse file of its size. */
+int mig_fetch_pagemaps(struct migration *m, int rounds)
+{
+	for (int r = 1; r <= rounds; r++) {
+		__do_free char *name = xasprintf("round-%d", r);
+		__do_free char *dir = mig_local_dir(m, name);
+		__do_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		json_t *reply = mig_request(m, json_pack("{s:s, s:s}", "op", "fetch-maps", "dir", name));
+		json_t *stubs, *v;
+		int64_t count;
+		size_t i;
+
+		if (!reply || dfd < 0)
+			return -1;
+		count = json_int(reply, "count", 0);
+		stubs = json_object_get(reply, "sparse");
+		json_array_foreach(stubs, i, v) {
+			const char *fname = json_str(v, "name");
+			__do_close int fd = -1;
+
+			if (!fname || !proto_safe_relpath(fname, false))
+				continue;
+			fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd < 0 || ftruncate(fd, (off_t)json_int(v, "size", 0)) < 0) {
+				json_decref(reply);
+				snprintf(m->err, sizeof(m->err), "cannot stand in %s/%s", dir, fname);
+				return -1;
+			}
+		}
+		json_decref(reply);
+		for (int64_t k = 0; k < count && k < 65536; k++) {
+			json_t *hdr = chan_recv_json(&m->ch, MSG_FILE);
+
+			if (!hdr || chan_recv_file(&m->ch, dfd, hdr, false) < 0) {
+				json_decref(hdr);
+				snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+				return -1;
+			}
+			json_decref(hdr);
+		}
+	}
+	return 0;
+}
