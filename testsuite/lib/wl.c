@@ -536,7 +536,8 @@ static __attribute__((noreturn)) void run_init_shim(pid_t worker, const sigset_t
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
-			kill(worker, sig);
+			/* lxc-stop's SIGPWR means "shut down": the workload's word for that is SIGTERM. */
+			kill(worker, sig == SIGPWR ? SIGTERM : sig);
 			continue;
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -554,7 +555,10 @@ static void start_as_init(void)
 	pid_t pid;
 
 	sigemptyset(&mask);
-	for (const int *s = (const int[]){ SIGCHLD, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP, SIGQUIT, 0 }; *s; s++)
+	/* Blocked, so queued for sigwaitinfo(): an init's default-disposition
+	 * signals would otherwise be dropped. */
+	for (const int *s = (const int[]){ SIGCHLD, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPWR, 0 };
+	     *s; s++)
 		sigaddset(&mask, *s);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	pid = fork();

@@ -744,7 +744,8 @@ static bool pid1_unsupported(pid_t helper, pid_t init)
 	return true;
 }
 
-static void run_pid1(struct run *r, const char *name, const char *const *opts, bool kill_worker)
+/* sig: sent to the PID 1 shim; 0: SIGKILL the workload under it instead. */
+static void run_pid1(struct run *r, const char *name, const char *const *opts, int sig)
 {
 	pid_t helper, init;
 	int p[2];
@@ -780,14 +781,14 @@ static void run_pid1(struct run *r, const char *name, const char *const *opts, b
 	ck_assert_msg(wait_file(r->dir, "ready", READY_MS), "never ready as PID 1");
 	ck_assert_int_eq(ready_pid(r), 2);	/* the workload under the PID 1 shim */
 	usleep(SIGNAL_AFTER_MS * 1000);
-	if (kill_worker) {
+	if (!sig) {
 		__do_free char *children = xasprintf("/proc/%d/task/%d/children", init, init);
 		__do_free char *text = read_file(children, NULL);
 
 		ck_assert_ptr_nonnull(text);
 		kill(atoi(text), SIGKILL);
 	} else {
-		kill(init, SIGUSR2);	/* forwarded by the shim */
+		kill(init, sig);	/* forwarded by the shim */
 	}
 	r->status = wait_exit(helper, EXIT_MS);
 	read_verdict(r);
@@ -797,7 +798,7 @@ START_TEST(test_pid1_tree)
 {
 	struct run r;
 
-	run_pid1(&r, "tree", NULL, false);
+	run_pid1(&r, "tree", NULL, SIGUSR2);
 	if (r.verdict != WL_VERDICT_NONE)
 		expect_pass(&r);
 	run_free(&r);
@@ -809,7 +810,7 @@ START_TEST(test_pid1_memory_corrupt)
 	const char *opts[] = { "--size-mb", "16", "--corrupt", NULL };
 	struct run r;
 
-	run_pid1(&r, "memory", opts, false);
+	run_pid1(&r, "memory", opts, SIGUSR2);
 	if (r.verdict != WL_VERDICT_NONE)
 		expect_fail(&r, "1 of 4096 pages bad");
 	run_free(&r);
@@ -821,12 +822,24 @@ START_TEST(test_pid1_worker_killed)
 {
 	struct run r;
 
-	run_pid1(&r, "files", NULL, true);
+	run_pid1(&r, "files", NULL, 0);
 	if (r.verdict != WL_VERDICT_NONE) {
 		ck_assert_int_eq(r.verdict, WL_VERDICT_FAIL);
 		ck_assert_str_eq(r.reason, "workload (pid 2) killed by signal 9");
 		ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 128 + 9);
 	}
+	run_free(&r);
+}
+END_TEST
+
+/* lxc-stop: SIGPWR to the container's init ends the case (as SIGTERM). */
+START_TEST(test_pid1_sigpwr)
+{
+	struct run r;
+
+	run_pid1(&r, "tree", NULL, SIGPWR);
+	if (r.verdict != WL_VERDICT_NONE)
+		expect_fail(&r, "terminated before migration signal");
 	run_free(&r);
 }
 END_TEST
@@ -859,6 +872,7 @@ int main(void)
 	tcase_add_test(tc, test_pid1_tree);
 	tcase_add_test(tc, test_pid1_memory_corrupt);
 	tcase_add_test(tc, test_pid1_worker_killed);
+	tcase_add_test(tc, test_pid1_sigpwr);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
