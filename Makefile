@@ -29,6 +29,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 deps = @ci/install-deps $(1)
 submake = $(MAKE) --no-print-directory
 
+.SECONDARY:
+
 .PHONY: all check check-unit check-lab check-full demo lab-up lab-down lab-shell \
         bench deb rpm clean install binaries guest
 

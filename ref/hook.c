@@ -42,8 +42,16 @@ int hook_server_open(struct hook_server *h, const char *run_dir)
 		hook_server_close(h);
 		return -1;
 	}
-	/* criu runs the script with sh -c: plain words only (checked above). */
-	h->command = xasprintf("%s hook %s", exe, h->sock);
+	/* criu execs the action script itself (no shell, no arguments): a
+	 * two-line script in our private directory carries the arguments. */
+	h->command = xasprintf("%s/action", h->dir);
+	{
+		__do_free char *text = xasprintf("#!/bin/sh\nexec %s hook %s\n", exe, h->sock);
+		if (write_file(h->command, text, strlen(text), 0700) < 0) {
+			hook_server_close(h);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -52,6 +60,8 @@ void hook_server_close(struct hook_server *h)
 	close_fd(&h->lfd);
 	if (h->sock[0])
 		unlink(h->sock);
+	if (h->command)
+		unlink(h->command);
 	if (h->dir[0])
 		rmdir(h->dir);
 	free(h->command);

@@ -43,11 +43,14 @@ void mig_progress(struct migration *m, const char *fmt, ...)
 
 int mig_fail(struct migration *m, const char *result, const char *fmt, ...)
 {
+	char msg[sizeof(m->err)];
 	va_list ap;
 
+	/* fmt's arguments may include m->err itself. */
 	va_start(ap, fmt);
-	vsnprintf(m->err, sizeof(m->err), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(m->err, msg, sizeof(msg));
 	report_set_error(&m->rep, result, "%s", m->err);
 	return -1;
 }
@@ -91,13 +94,41 @@ uint64_t mig_bytes(struct migration *m)
 	return total;
 }
 
+/* criu gets one end of a loopback connection; a relay thread carries the
+ * bytes over TLS to the destination's relay (see relay.h for why). */
+static int page_stream_tls(struct migration *m, int fd)
+{
+	char err[512];
+	gnutls_session_t s;
+	int pair[2];
+
+	if (m->n_relays >= (int)ARRAY_SIZE(m->relays)) {
+		close(fd);
+		return -1;
+	}
+	s = tls_connect(m->tls, fd, m->host, err, sizeof(err));
+	if (!s) {
+		snprintf(m->err, sizeof(m->err), "TLS on the page stream: %s", err);
+		close(fd);
+		return -1;
+	}
+	if (relay_loopback_pair(pair) < 0 || !(m->relays[m->n_relays] = relay_start(pair[1], s, fd))) {
+		snprintf(m->err, sizeof(m->err), "cannot set up the page stream relay: %s", strerror(errno));
+		tls_close(s);
+		close(fd);
+		return -1;
+	}
+	m->n_relays++;
+	return pair[0];
+}
+
 /* Two replies: the first says where to connect, the second that the
  * destination took the connection and started what needs it. */
 int mig_page_channel(struct migration *m, const char *op, json_t *args)
 {
 	json_t *req = args ? args : json_object();
 	json_t *where, *ready;
-	int fd;
+	int fd, criu_fd;
 
 	json_object_set_new(req, "op", json_string(op));
 	where = mig_request(m, req);
@@ -108,18 +139,23 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 	json_decref(where);
 	if (fd < 0)
 		return -1;
-	ready = chan_recv_json(&m->ch, MSG_OK);
-	if (!ready) {
-		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
-		close(fd);
-		return -1;
-	}
-	json_decref(ready);
 	/* A dead destination must fail criu, never hang it: 30 s of silence. */
 	net_stream_opts(fd, 30);
 	if (m->n_data < (int)ARRAY_SIZE(m->data_fds))
 		m->data_fds[m->n_data++] = dup(fd);
-	return fd;
+	/* The handshake comes before the destination's second reply: it
+	 * starts criu only once it holds an authenticated stream. */
+	criu_fd = m->page_tls ? page_stream_tls(m, fd) : fd;
+	if (criu_fd < 0)
+		return -1;
+	ready = chan_recv_json(&m->ch, MSG_OK);
+	if (!ready) {
+		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+		close(criu_fd);
+		return -1;
+	}
+	json_decref(ready);
+	return criu_fd;
 }
 
 char *mig_local_dir(struct migration *m, const char *name)
@@ -297,6 +333,7 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 				"lazy", lazy, "tcp_established", m->o->tcp_established, "file_locks", m->o->file_locks,
 				"ips", ips_json(m), "workload", m->wl->describe(m), "fail", m->o->fail_restore);
 	double start = report_now(&m->rep);
+	uint64_t before = mig_bytes(m);
 	json_t *reply;
 
 	mig_progress(m, "restoring on %s%s", m->host, lazy ? " (pages on demand)" : "");
@@ -307,7 +344,16 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	}
 	m->t_resumed = report_now(&m->rep);
 	m->dest_restored = true;
-	m->rep.bytes_before_resume = mig_bytes(m);
+	/* Post-copy: the destination fetches pages in the background as soon as
+	 * the restore registered them, so "before resume" is what its lazy stream
+	 * had carried when the workload resumed, as the destination counted it. */
+	{
+		json_t *t = json_object_get(reply, "timing");
+		json_t *at_resume = json_object_get(t, "stream_bytes_at_resume");
+
+		m->rep.bytes_before_resume = lazy && at_resume ? before + (uint64_t)json_integer_value(at_resume)
+							       : mig_bytes(m);
+	}
 	report_phase_add(&m->rep, "restore", start, m->t_resumed, 0);
 	json_object_set(m->rep.extra, "destination_pid", json_object_get(reply, "pid"));
 	json_object_set(m->rep.extra, "destination_restore", json_object_get(reply, "timing"));
@@ -430,10 +476,7 @@ static int check_strategy(struct migration *m)
 	if (m->st->needs_lazy && !json_bool(feat, "uffd_noncoop", false))
 		return mig_fail(m, "failed", "strategy %s needs userfaultfd on %s (criu check --feature uffd-noncoop); "
 				"use --strategy stop or pre", m->st->name, m->host);
-	if (!strcmp(m->o->page_tls, "on") && (!m->criu.tls || !json_bool(feat, "tls", false)))
-		return mig_fail(m, "failed", "--page-tls on, but criu on %s was built without TLS",
-				m->criu.tls ? m->host : "this host");
-	m->page_tls = strcmp(m->o->page_tls, "off") && m->criu.tls && json_bool(feat, "tls", false);
+	m->page_tls = strcmp(m->o->page_tls, "off") != 0;
 	return 0;
 }
 
@@ -526,6 +569,8 @@ static void cleanup(struct migration *m)
 	if (m->sess)
 		tls_close(m->sess);
 	close_fd(&m->ctl_fd);
+	for (int i = 0; i < m->n_relays; i++)
+		relay_stop(m->relays[i]);
 	for (int i = 0; i < m->n_data; i++)
 		close_fd(&m->data_fds[i]);
 	tls_ctx_free(m->tls);
@@ -556,7 +601,7 @@ static void usage(FILE *f)
 	      "  --converge-pages N     pre-copy: a round of <= N pages is small enough (default 256)\n"
 	      "  --converge-fraction F  pre-copy: ... or <= F of the first round (default 0.02)\n"
 	      "  --min-shrink F         pre-copy: stop when a round shrinks by less than F (default 0.10)\n"
-	      "  --page-tls auto|on|off criu's page streams over TLS (default auto: when both criu can)\n"
+	      "  --page-tls on|off      page streams over crmig's TLS too (default on)\n"
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
 	      "  --quiet                no progress on stderr\n"
@@ -694,8 +739,8 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		fprintf(stderr, "crmig migrate: --rootfs sync|shared\n");
 		return -1;
 	}
-	if (strcmp(o->page_tls, "auto") && strcmp(o->page_tls, "on") && strcmp(o->page_tls, "off")) {
-		fprintf(stderr, "crmig migrate: --page-tls auto|on|off\n");
+	if (strcmp(o->page_tls, "on") && strcmp(o->page_tls, "off")) {
+		fprintf(stderr, "crmig migrate: --page-tls on|off\n");
 		return -1;
 	}
 	if (policy_check(&o->policy)) {
@@ -734,7 +779,7 @@ int cmd_migrate(int argc, char **argv)
 {
 	struct mig_opts o = {
 		.cert_dir = getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR, .tcp_established = true, .file_locks = true,
-		.auto_sync = true, .rootfs = "sync", .page_tls = "auto", .timeout_s = 900, .verbosity = 4,
+		.auto_sync = true, .rootfs = "sync", .page_tls = "on", .timeout_s = 900, .verbosity = 4,
 	};
 	struct migration m = { .o = &o, .ctl_fd = -1 };
 	int ret;

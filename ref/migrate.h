@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "report.h"
+#include "relay.h"
 #include "tls.h"
 
 #define CRMIG_STATE_DIR "/var/lib/crmig"
@@ -114,6 +115,8 @@ struct migration {
 	struct hook_server hook;
 	int data_fds[64];             /* our copies of every page stream, for byte counts */
 	int n_data;
+	struct relay *relays[64];     /* page streams over our TLS (--page-tls on) */
+	int n_relays;
 
 	struct moved_ip ips[MAX_LIST];
 	int n_ips;

@@ -17,6 +17,7 @@
 #include "hook.h"
 #include "migrate.h"
 #include "net.h"
+#include "relay.h"
 #include "util.h"
 #include "version.h"
 
@@ -57,12 +58,18 @@ struct session {
 	pid_t ps_pid;
 	char ps_dir[64];
 	int lazy_fd;
+	int lazy_tcp;             /* our copy of the lazy stream's TCP socket, for byte counts */
+	int last_tcp;             /* the same for the stream accepted last */
 	pid_t lazy_pid;
 	double restore_end;
 	bool restored;
 
 	struct added_ip ips[MAX_LIST];
 	int n_ips;
+
+	struct tls_ctx *tls_ctx;
+	struct relay *relays[64];
+	int n_relays;
 };
 
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -174,6 +181,34 @@ static int ensure_data_listener(struct session *s)
 	return s->data_lfd < 0 ? -1 : 0;
 }
 
+/* criu gets one end of a loopback connection; a relay carries it over TLS. */
+static int page_stream_tls(struct session *s, int fd)
+{
+	char err[512];
+	gnutls_session_t t;
+	int pair[2];
+
+	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
+		close(fd);
+		reply_err(s, "too many page streams");
+		return -1;
+	}
+	t = tls_accept(s->tls_ctx, fd, err, sizeof(err));
+	if (!t) {
+		close(fd);
+		reply_err(s, "TLS on the page stream: %s", err);
+		return -1;
+	}
+	if (relay_loopback_pair(pair) < 0 || !(s->relays[s->n_relays] = relay_start(pair[1], t, fd))) {
+		tls_close(t);
+		close(fd);
+		reply_err(s, "cannot set up the page stream relay");
+		return -1;
+	}
+	s->n_relays++;
+	return pair[0];
+}
+
 /* First reply: where to connect; then the connection, checked by its token. */
 static int accept_data(struct session *s)
 {
@@ -189,11 +224,14 @@ static int accept_data(struct session *s)
 	if (reply_ok(s, json_pack("{s:i, s:s}", "port", net_local_port(s->data_lfd), "token", token)) < 0)
 		return -1;
 	fd = net_data_accept(s->data_lfd, token, 30, err, sizeof(err));
-	if (fd < 0)
+	if (fd < 0) {
 		reply_err(s, "%s", err);
-	else
-		net_stream_opts(fd, 30);
-	return fd;
+		return -1;
+	}
+	net_stream_opts(fd, 30);
+	close_fd(&s->last_tcp);
+	s->last_tcp = dup(fd);
+	return s->page_tls ? page_stream_tls(s, fd) : fd;
 }
 
 static const char *dir_arg(struct session *s, json_t *req, const char *key)
@@ -227,7 +265,6 @@ static int op_page_server(struct session *s, json_t *req)
 	c.images_dir = path;
 	if (prev)
 		c.prev_images_dir = prev_rel = xasprintf("../%s", prev);
-	c.tls = s->page_tls ? &s->tlsp : NULL;
 	s->ps_pid = spawn_criu(s, &c, fd, argvs);
 	snprintf(s->ps_dir, sizeof(s->ps_dir), "%s", dir);
 	slog(s, "page server for %s (pid %d)", dir, s->ps_pid);
@@ -297,7 +334,10 @@ static int op_lazy_channel(struct session *s, json_t *req)
 			return reply_err(s, "cannot link %s to its parent: %s", dir, strerror(errno));
 	}
 	s->lazy_fd = accept_data(s);
-	return s->lazy_fd < 0 ? 0 : reply_ok(s, NULL);
+	if (s->lazy_fd < 0)
+		return 0;
+	s->lazy_tcp = move_fd(s->last_tcp);
+	return reply_ok(s, NULL);
 }
 
 /* Breaks the source's lazy page stream: its criu then fails while serving
@@ -326,6 +366,13 @@ static int restore_hook(void *ctx, const char *action)
 	struct restore_ctx *rc = ctx;
 
 	json_object_set_new(rc->timing, action, json_real(now_ms() - rc->start));
+	/* What the lazy stream carried until the workload ran again. */
+	if (!strcmp(action, "post-resume") && rc->s->lazy_tcp >= 0) {
+		uint64_t sent, recv;
+
+		net_tcp_bytes(rc->s->lazy_tcp, &sent, &recv);
+		json_object_set_new(rc->timing, "stream_bytes_at_resume", json_integer((json_int_t)(sent + recv)));
+	}
 	return 0;
 }
 
@@ -345,7 +392,7 @@ static int start_lazy_daemon(struct session *s, const char *dir, json_t *argvs, 
 {
 	__do_free char *sock = xasprintf("%s/lazy-pages.socket", dir);
 	struct criu_call c = { .action = CRIU_LAZY_PAGES, .images_dir = dir, .log_file = "lazy-pages.log",
-			       .page_server = true, .ps_socket = true, .tls = s->page_tls ? &s->tlsp : NULL };
+			       .page_server = true, .ps_socket = true };
 
 	if (s->lazy_fd < 0) {
 		snprintf(err, errlen, "no lazy page stream from the source");
@@ -809,7 +856,7 @@ static int op_prepare(struct session *s, json_t *req)
 	if (mkdir_p(s->dir, 0700) < 0 || (s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
 	s->workload = json_incref(wl);
-	s->page_tls = json_bool(req, "page_tls", false) && s->criu.tls;
+	s->page_tls = json_bool(req, "page_tls", false);
 	slog(s, "prepared %s migration of %s", kind, kind[0] == 'l' ? json_str(wl, "name") : "a process tree");
 	return reply_ok(s, NULL);
 }
@@ -817,6 +864,11 @@ static int op_prepare(struct session *s, json_t *req)
 static void cleanup_session(struct session *s, bool handed_over)
 {
 	kill_child(&s->ps_pid);
+	if (!handed_over)
+		kill_child(&s->lazy_pid);
+	for (int i = 0; i < s->n_relays; i++)
+		relay_stop(s->relays[i]);
+	s->n_relays = 0;
 	if (!handed_over) {
 		kill_child(&s->lazy_pid);
 		break_lazy_stream(s);
@@ -935,7 +987,8 @@ static int serve_requests(struct session *s)
 
 static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd, const char *peer)
 {
-	struct session s = { .o = o, .dir_fd = -1, .data_lfd = -1, .lazy_fd = -1 };
+	struct session s = { .o = o, .dir_fd = -1, .data_lfd = -1, .lazy_fd = -1, .lazy_tcp = -1, .last_tcp = -1,
+			     .tls_ctx = tls };
 	char err[512];
 	json_t *hello;
 
@@ -965,6 +1018,8 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	close_fd(&s.dir_fd);
 	close_fd(&s.data_lfd);
 	close_fd(&s.lazy_fd);
+	close_fd(&s.lazy_tcp);
+	close_fd(&s.last_tcp);
 	json_decref(s.workload);
 	tls_close(s.tls);
 }

@@ -87,8 +87,9 @@ int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 	}
 	if (m->restore_failed)
 		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
-	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "criu dump failed (exit %d)%s%s", status,
-			m->err[0] ? ": " : "", m->err);
+	if (!m->err[0])
+		snprintf(m->err, sizeof(m->err), "criu dump failed (exit %d)", status);
+	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "%s", m->err);
 }
 
 static int post_run(struct migration *m)

@@ -46,8 +46,9 @@ int strategy_final_dump(struct migration *m, const char *prev, int round)
 		return mig_progress(m, "warning: criu dump exited %d after the handover", status), 0;
 	if (m->restore_failed)
 		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
-	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "criu dump failed (exit %d)%s%s", status,
-			m->err[0] ? ": " : "", m->err);
+	if (!m->err[0])
+		snprintf(m->err, sizeof(m->err), "criu dump failed (exit %d)", status);
+	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "%s", m->err);
 }
 
 static int stop_run(struct migration *m)

@@ -343,7 +343,10 @@ static gnutls_session_t session_new(struct tls_ctx *t, int fd, bool server, cons
 		tls_fail(err, errlen, "TLS session: %s", gnutls_strerror(ret));
 		return NULL;
 	}
-	ret = gnutls_set_default_priority(s);
+	/* CRMIG_TLS_PRIORITY: a GnuTLS priority string, e.g. to prefer a cipher
+	 * that is fast on the machine at hand. */
+	ret = getenv("CRMIG_TLS_PRIORITY") ? gnutls_priority_set_direct(s, getenv("CRMIG_TLS_PRIORITY"), NULL)
+					   : gnutls_set_default_priority(s);
 	if (ret == 0)
 		ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred);
 	if (ret == 0 && !server && peer_name && !is_ip_address(peer_name))

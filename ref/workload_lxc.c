@@ -79,7 +79,7 @@ static void lxc_sync_paths(struct migration *m, json_t *paths)
 static void child_dump(struct migration *m, const struct dump_spec *d)
 {
 	struct criu_call cc = { .action = d->action, .page_server = d->page_server, .ps_socket = d->ps_fd >= 0,
-				.lazy = d->lazy, .tls = m->page_tls ? &m->tlsp : NULL };
+				.lazy = d->lazy };
 	__do_free char *conf_text = criu_config_text(&cc);
 	__do_free char *conf = xasprintf("%s/criu.conf", d->dir);
 	__do_free char *log = xasprintf("%s/lxc.log", d->dir);

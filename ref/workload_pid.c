@@ -157,7 +157,6 @@ static pid_t pid_dump_start(struct migration *m, const struct dump_spec *d)
 		.page_server = d->page_server, .ps_socket = d->ps_fd >= 0, .lazy = d->lazy,
 		.tcp_established = m->o->tcp_established, .file_locks = m->o->file_locks,
 		.shell_job = m->o->shell_job, .action_script = m->hook.command,
-		.tls = m->page_tls ? &m->tlsp : NULL,
 	};
 	char **argv = criu_argv(&c);
 	pid_t pid;

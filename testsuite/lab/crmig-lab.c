@@ -218,7 +218,7 @@ static void usage(FILE *f)
 		fprintf(f, "  crmig-lab %s\n", commands[i].usage);
 }
 
-int main(int argc, char **argv)
+static int parse_opts(int argc, char **argv, struct args *a, char **hosts)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' }, { "state", required_argument, NULL, 's' },
@@ -228,41 +228,54 @@ int main(int argc, char **argv)
 		{ "harness-addr", required_argument, NULL, 'A' }, { "prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
+	int c;
+
+	/* '+': stop at the first operand (the command, or the command's operands). */
+	while ((c = getopt_long(argc, argv, "+n:s:i:p:m:B:H:k:A:P:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': a->name = optarg; break;
+		case 's': a->state_root = optarg; break;
+		case 'i': a->image = optarg; break;
+		case 'p': a->payload = optarg; break;
+		case 'm': a->mem_mb = atoi(optarg); break;
+		case 'B': a->backend = optarg; break;
+		case 'H': *hosts = optarg; break;
+		case 'k': a->key = optarg; break;
+		case 'A': a->harness = optarg; break;
+		case 'P': a->prefix = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
 	struct args a = { .name = getenv("LAB") };
 	const struct command *cmd = NULL;
 	char *hosts = NULL;
-	int c;
 
-	if (argc < 2) {
+	/* Options may come before the command and after it. */
+	if (parse_opts(argc, argv, &a, &hosts) < 0)
+		return 2;
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
-			fprintf(stderr, "crmig-lab: unknown command '%s'\n", argv[1]);
-		usage(cmd || !strcmp(argv[1], "--help") ? stdout : stderr);
-		return strcmp(argv[1], "--help") ? 2 : 0;
+		fprintf(stderr, "crmig-lab: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
 	}
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "+n:s:i:p:m:B:H:k:A:P:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n': a.name = optarg; break;
-		case 's': a.state_root = optarg; break;
-		case 'i': a.image = optarg; break;
-		case 'p': a.payload = optarg; break;
-		case 'm': a.mem_mb = atoi(optarg); break;
-		case 'B': a.backend = optarg; break;
-		case 'H': hosts = optarg; break;
-		case 'k': a.key = optarg; break;
-		case 'A': a.harness = optarg; break;
-		case 'P': a.prefix = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	argv += optind;
+	argc -= optind;
+	optind = 1;
+	if (parse_opts(argc, argv, &a, &hosts) < 0)
+		return 2;
 	if (hosts) {
 		char *comma = strchr(hosts, ',');
 		if (!comma) {

@@ -1,0 +1,26 @@
+/* A page stream over crmig's own TLS. criu's --tls cannot be combined with
+ * --ps-socket (criu skips its TLS handshake on a socket it is given and then
+ * crashes: criu/page-xfer.c, connect_to_page_server), so criu talks plain TCP
+ * over loopback to a relay thread of crmig, which carries the bytes over a
+ * mutually authenticated TLS connection to the other host's relay. */
+#ifndef CRMIG_RELAY_H
+#define CRMIG_RELAY_H
+
+#include <gnutls/gnutls.h>
+
+struct relay;
+
+/* A connected pair of local stream sockets, one for criu, one for the relay. */
+int relay_loopback_pair(int fds[2]);
+/* Starts relaying between plain_fd and the TLS session (over tcp_fd) in a
+ * thread; takes ownership of plain_fd, the session and tcp_fd. If the TLS
+ * side fails, criu's side gets garbage rather than a clean end, so that a
+ * criu serving lazy pages fails (and resumes its tasks) instead of taking a
+ * broken stream for a finished one. */
+struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd);
+/* Waits for the relay to end (both ways closed) and frees it. */
+void relay_join(struct relay *r);
+/* Ends it now (both sockets shut down), then joins. */
+void relay_stop(struct relay *r);
+
+#endif
