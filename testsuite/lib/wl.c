@@ -71,8 +71,14 @@ static void usage(FILE *out, const struct wl_opt *extra)
 		"  --linger           keep running after the verdict\n"
 		"  --foreground       do not daemonize\n",
 		wl.prog, wl.prog);
-	for (const struct wl_opt *o = extra; o && o->name; o++)
-		fprintf(out, "  --%-17s %s\n", o->name, o->help ? o->help : "");
+	for (const struct wl_opt *o = extra; o && o->name; o++) {
+		const char *help = o->help ? o->help : "", *gap = strstr(help, "  ");
+		int meta = gap ? (int)(gap - help) : 0;
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s %.*s", o->name, meta, help);
+		fprintf(out, "  %-18s %s%s\n", left, gap ? gap + 2 : help, o->required ? " (required)" : "");
+	}
 }
 
 static __attribute__((noreturn, format(printf, 2, 3)))
@@ -167,11 +173,13 @@ static void parse_args(int argc, char **argv, const struct wl_opt *extra)
 {
 	size_t n_extra = 0, n_common = ARRAY_SIZE(common_opts);
 	__do_free struct option *opts = NULL;
+	__do_free bool *seen = NULL;
 	int c;
 
 	while (extra && extra[n_extra].name)
 		n_extra++;
 	opts = xzalloc((n_common + n_extra + 1) * sizeof(*opts));
+	seen = xzalloc(n_extra + 1);
 	memcpy(opts, common_opts, sizeof(common_opts));
 	for (size_t i = 0; i < n_extra; i++)
 		opts[n_common + i] = (struct option){ extra[i].name,
@@ -182,13 +190,18 @@ static void parse_args(int argc, char **argv, const struct wl_opt *extra)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			bad_args(extra, "unknown option or missing argument: '%s'", argv[optind - 1]);
-		if (c >= OPT_BASE)
+		if (c >= OPT_BASE) {
 			parse_extra(&extra[c - OPT_BASE], optarg, extra);
+			seen[c - OPT_BASE] = true;
+		}
 		else
 			parse_common(c, optarg, extra);
 	}
 	if (optind < argc)
 		bad_args(extra, "unexpected argument '%s'", argv[optind]);
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i].required && !seen[i])
+			bad_args(extra, "--%s is required", extra[i].name);
 	if (!wl.dir)
 		bad_args(extra, "--dir is required");
 	if (!wl.id) {
@@ -688,7 +701,7 @@ static __attribute__((noreturn)) void finish(bool pass, const char *reason)
 }
 
 static pthread_mutex_t problems_lock = PTHREAD_MUTEX_INITIALIZER;
-static char first_problem[WL_REASON_MAX - 64];
+static char first_problem[WL_REASON_MAX];
 static int n_problems;
 
 void wl_problem(const char *fmt, ...)

@@ -59,7 +59,8 @@ struct wl_opt {
 	void *dst;
 	long min, max;
 	const char *const *choices;
-	const char *help;
+	const char *help;	/* "METAVAR  what it does" (METAVAR empty for flags) */
+	bool required;
 };
 
 /* The common options, valid after wl_init(). */

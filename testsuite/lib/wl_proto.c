@@ -159,10 +159,10 @@ int wl_write_atomic_paths(const char *tmp, const char *final, const char *conten
 	return 0;
 }
 
-static void set_reason(char *reason, size_t len, const char *fmt, const char *arg)
+static void set_reason(char *reason, size_t len, const char *what, const char *detail)
 {
 	if (reason && len)
-		snprintf(reason, len, fmt, arg);
+		snprintf(reason, len, "%s%.200s", what, detail);
 }
 
 enum wl_verdict wl_read_verdict(const char *path, char *reason, size_t reason_len)
@@ -175,22 +175,23 @@ enum wl_verdict wl_read_verdict(const char *path, char *reason, size_t reason_le
 	if (!text) {
 		if (errno == ENOENT)
 			return WL_VERDICT_NONE;
-		set_reason(reason, reason_len, "cannot read verdict: %s", strerror(errno));
+		set_reason(reason, reason_len, "cannot read verdict: ", strerror(errno));
 		return WL_VERDICT_ERROR;
 	}
 	nl = strchr(text, '\n');
 	if (!nl) {
-		set_reason(reason, reason_len, "malformed verdict (no newline): %.200s", text);
+		set_reason(reason, reason_len, "malformed verdict (no newline): ", text);
 		return WL_VERDICT_ERROR;
 	}
 	*nl = '\0';
 	if (strcmp(text, "PASS") == 0)
 		return WL_VERDICT_PASS;
 	if (strncmp(text, "FAIL: ", 6) == 0 && text[6]) {
-		set_reason(reason, reason_len, "%s", text + 6);
+		if (reason && reason_len)
+			snprintf(reason, reason_len, "%s", text + 6);
 		return WL_VERDICT_FAIL;
 	}
-	set_reason(reason, reason_len, "malformed verdict: %.200s", text);
+	set_reason(reason, reason_len, "malformed verdict: ", text);
 	return WL_VERDICT_ERROR;
 }
 

@@ -36,8 +36,8 @@ static char tmp[PATH_MAX];
 static int case_nr;
 
 struct run {
-	char dir[PATH_MAX + 16];
-	char errfile[PATH_MAX + 16];
+	char dir[PATH_MAX + 64];
+	char errfile[PATH_MAX + 64];
 	char id[32];
 	pid_t pid;
 	int probe;
@@ -654,7 +654,7 @@ START_TEST(test_bad_arguments)
 {
 	static const struct {
 		const char *name;
-		const char *opts[4];
+		const char *opts[6];
 		const char *message;
 	} cases[] = {
 		{ "memory", { "--size-mb", "8" }, "--size-mb must be an integer in 16..1024, got '8'" },
@@ -664,7 +664,8 @@ START_TEST(test_bad_arguments)
 		{ "memory", { "--bogus" }, "unknown option or missing argument: '--bogus'" },
 		{ "memory", { "stray" }, "unexpected argument 'stray'" },
 		{ "tcp", { "--peer", "somehost:80" }, "--peer: expected a numeric ADDR:PORT" },
-		{ "tcp", { "--rate", "0" }, "--rate must be an integer in 1..1048576" },
+		{ "tcp", { "--peer", "127.0.0.1:1", "--rate", "0" }, "--rate must be an integer in 1..1048576" },
+		{ "tcp", { "--rate", "10" }, "--peer is required" },
 		{ "files", { "--hb-ms", "0" }, "--hb-ms must be an integer" },
 		{ "tree", { "--id", "has space" }, "--id: 1..64 characters" },
 	};

@@ -34,7 +34,7 @@ static struct wl_addr peer, bind_ip;
 static long listen_port, rate_kbps = 256, after_ms = 1000, close_ms = 10000, echo_ms = 10000;
 
 static const struct wl_opt opts[] = {
-	{ "peer", WL_OPT_ADDR, &peer, 0, 0, NULL, "ADDR:PORT  the harness's stream peer (required)" },
+	{ "peer", WL_OPT_ADDR, &peer, 0, 0, NULL, "ADDR:PORT  the harness's stream peer", true },
 	{ "listen", WL_OPT_INT, &listen_port, 1, 65535, NULL, "PORT  serve echo exchanges after the signal" },
 	{ "bind", WL_OPT_IP, &bind_ip, 0, 0, NULL, "IP  local address for the connection and the listener" },
 	{ "rate", WL_OPT_INT, &rate_kbps, 1, 1048576, NULL, "KBPS  outgoing stream rate in KiB/s (default 256)" },
@@ -363,8 +363,6 @@ int main(int argc, char **argv)
 	double signal_ms;
 
 	wl_init(argc, argv, opts);
-	if (!peer.set)
-		wl_fail("--peer is required");
 	if (bind_ip.set && bind_ip.ss.ss_family != peer.ss.ss_family)
 		wl_fail("--bind and --peer must be the same address family");
 	seq_init(&c.tx);
