@@ -122,6 +122,12 @@ static void add_region(enum mapping kind, size_t len)
 		break;
 	default:
 		r->base = map_anon(len, MAP_PRIVATE);
+		/* Small pages on purpose: with THP (Debian's default is "always")
+		 * the kernel tracks dirtiness per 2 MiB, so a few random writes
+		 * dirty everything and pre-copy cannot converge. --mapping thp
+		 * measures exactly that. */
+		if (madvise(r->base, len, MADV_NOHUGEPAGE) < 0)
+			wl_log("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
 		break;
 	}
 	n_regions++;
