@@ -1,0 +1,150 @@
+/* crmig-suite: the QA runner. Cases are INI files; each case expands into
+ * instances (case x mode x strategy) that run across the two lab hosts. This
+ * header holds what the runner's pieces share: cases, results, reports, the
+ * heartbeat probe and the TCP peer. */
+#ifndef CRMIG_SUITE_H
+#define CRMIG_SUITE_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SUITE_MAX_LIST 16
+
+enum strategy_bit { ST_STOP = 1, ST_PRE = 2, ST_POST = 4, ST_HYBRID = 8, ST_ALL = 15 };
+enum mode_bit { MODE_BARE = 1, MODE_LXC = 2 };
+
+/* One case file (testsuite/cases/NAME.case):
+ *   [case]
+ *   workload = memory            ; memory | tcp | files | tree
+ *   args = --size-mb 64 --dirty-rate 1
+ *   modes = bare, lxc            ; default both
+ *   strategies = stop, pre, post, hybrid   ; default all four
+ *   requires = mem_dirty_track   ; criu check --feature NAME on both hosts, else SKIP
+ *   flags = excl, nolazy, crfail, tcp-peer, listen, move-ip   ; see cases.c
+ *   tier = lean | full           ; lean runs in make check; full only in check-full
+ *   timeout = 300                ; seconds for the whole instance
+ *   crmig_args = --page-tls off  ; extra arguments for crmig migrate
+ *   expect = pass | fail         ; fail: a test of the tests (the workload must catch its own damage)
+ *   expect_result = ok | rolled-back | failed   ; crmig's report result (default ok)
+ *   expect_error = TEXT          ; a substring crmig's error must contain
+ *   description = ...
+ * Unknown keys and sections are errors (a typo must not silently pass). */
+struct suite_case {
+	char name[64];              /* file name without .case */
+	char file[PATH_MAX];
+	char description[256];
+	char workload[32];
+	char args[512];
+	char crmig_args[512];
+	unsigned modes;             /* MODE_* */
+	unsigned strategies;        /* ST_* */
+	char requires[SUITE_MAX_LIST][32];
+	int nrequires;
+	char flags[SUITE_MAX_LIST][32];
+	int nflags;
+	char tier[16];
+	int timeout_s;
+	bool expect_fail;
+	char expect_result[16];
+	char expect_error[128];
+};
+
+/* One instance to run: a case, a mode and a strategy. */
+struct suite_instance {
+	const struct suite_case *c;
+	unsigned mode;              /* MODE_BARE or MODE_LXC */
+	unsigned strategy;          /* one ST_* bit */
+	char id[96];                /* "memory:bare:stop", unique in a run */
+};
+
+enum outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP };
+
+struct suite_result {
+	struct suite_instance inst;
+	char distro[32];
+	enum outcome outcome;
+	char reason[2048];          /* why it failed or skipped; "" on pass */
+	double probe_gap_ms;        /* longest heartbeat gap around the migration, -1 if none */
+	double duration_ms;
+	json_t *crmig;              /* crmig's report (owned), or NULL */
+	json_t *details;            /* extra facts (owned): verdict text, host diffs, bundle path, replay */
+};
+
+/* cases.c */
+int case_load(const char *path, struct suite_case *c, char *err, size_t errlen);
+/* Loads every *.case in dir, sorted by name; NULL-safe free with free(). */
+int cases_load_dir(const char *dir, struct suite_case **out, size_t *n, char *err, size_t errlen);
+bool case_has_flag(const struct suite_case *c, const char *flag);
+const char *strategy_bit_name(unsigned bit);   /* "stop", ... */
+const char *mode_bit_name(unsigned bit);       /* "bare", "lxc" */
+int parse_strategies(const char *list, unsigned *bits);   /* "stop,post" or "all" -> bits; -1 on unknown/empty */
+/* Expands the cases into instances filtered by: tier ("lean": lean only;
+ * "full": all), a shell glob on the case name (NULL: all), strategies and
+ * modes masks; then keeps shard index/count (1-based index; count 1 = all),
+ * assigned round-robin over the expanded, stably ordered list. */
+int instances_expand(const struct suite_case *cases, size_t ncases, const char *tier, const char *glob,
+		     unsigned strategies, unsigned modes, int shard_index, int shard_count,
+		     struct suite_instance **out, size_t *n);
+int parse_shard(const char *s, int *index, int *count);   /* "2/4" */
+
+/* report_tap.c, report_junit.c, report_json.c, report_html.c */
+void tap_begin(FILE *f, size_t planned);
+void tap_result(FILE *f, size_t number, const struct suite_result *r);  /* streamed as instances finish */
+int junit_write(const char *path, const struct suite_result *r, size_t n);
+/* The contract: a list of {case, strategy, distro, outcome, reason, probe_gap_ms, crmig, mode, ...}. */
+json_t *results_json(const struct suite_result *r, size_t n);
+int results_write_json(const char *path, const struct suite_result *r, size_t n);
+int html_write(const char *path, const struct suite_result *r, size_t n, const char *title);
+const char *outcome_name(enum outcome o);
+/* Helpers the reports share (untrusted text in, well-formed text out):
+ * utf8_decode: length (1..4) of the valid UTF-8 sequence at s (n bytes
+ * available) and its code point, 0 if invalid (overlong, surrogate, > U+10FFFF,
+ * truncated). The others return malloc'd strings in which invalid UTF-8
+ * became U+FFFD: utf8_sanitize changes nothing else; xml_escape also
+ * escapes markup, quotes, tab/CR/LF as character references and drops other
+ * control characters to U+FFFD (XML 1.0 cannot carry them; for attributes,
+ * text and HTML); yaml_quote gives a double-quoted YAML scalar. */
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+char *utf8_sanitize(const char *s);
+char *xml_escape(const char *s);
+char *yaml_quote(const char *s);
+/* buf into path via a temporary file next to it, fsync and rename (0644). 0 or -1 (errno). */
+int report_write_atomic(const char *path, const char *buf, size_t len);
+
+/* probe.c: the harness's UDP heartbeat sink (one clock for downtime). Lines
+ * "HB <id> <seq> <counter>", "READY <id> <pid>", "VERDICT <id> PASS|FAIL ..." */
+struct probe;
+struct probe *probe_start(const char *addr, int port, char *err, size_t errlen);
+void probe_stop(struct probe *p);
+int probe_port(const struct probe *p);       /* the bound port (useful with port 0) */
+long probe_rejected(struct probe *p);        /* datagrams ignored as malformed, oversized or over limits */
+double probe_now(void);                      /* the probe's clock, ms */
+/* Longest interval without a heartbeat from id between from_ms and to_ms
+ * (including the edges: from the last beat before from_ms, to the first
+ * after to_ms; without such a beat, from from_ms / to to_ms); -1 if id never
+ * beat (or to_ms < from_ms). */
+double probe_max_gap(struct probe *p, const char *id, double from_ms, double to_ms);
+/* The same over n sorted arrival times (pure; what probe_max_gap computes). */
+double probe_gap_of(const double *beats, size_t n, double from_ms, double to_ms);
+long probe_beats(struct probe *p, const char *id);
+/* kind "READY" or "VERDICT": the last such datagram of id (as received), waiting up to timeout_s. */
+bool probe_wait_line(struct probe *p, const char *id, const char *kind, double timeout_s, char *line, size_t len);
+void probe_forget(struct probe *p, const char *id);
+
+/* peer.c: the harness end of the tcp workload's stream (seqstream.h). */
+struct tcp_peer;
+/* Listens on addr:port (port 0: any; see tcp_peer_port) and serves one connection in a thread. */
+struct tcp_peer *tcp_peer_start(const char *addr, int port, char *err, size_t errlen);
+int tcp_peer_port(const struct tcp_peer *p);
+/* Waits until the workload ended its stream (its end marker and EOF), sends
+ * ours, and says whether everything it received was intact. 0 pass. */
+int tcp_peer_finish(struct tcp_peer *p, double timeout_s, char *why, size_t len);
+void tcp_peer_stop(struct tcp_peer *p);
+uint64_t tcp_peer_received(const struct tcp_peer *p);
+/* Connects to a workload's --listen port and performs the echo exchange. */
+int echo_check(const char *addr, int port, const char *expect_id, double timeout_s, char *why, size_t len);
+
+#endif
