@@ -873,8 +873,11 @@ static int64_t recv_fifo(struct chan *c, int parent, const struct file_header *h
 		return -1;
 	if (fstatat(parent, h->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode))
 		return 0;
-	if (mkfifoat(parent, h->base, h->mode & 07777) < 0)
+	if (mkfifoat(parent, h->base, 0600) < 0)
 		return chan_fail(c, "%s: mkfifo: %s", h->name, strerror(errno));
+	/* the announced mode exactly, whatever the umask, as for files */
+	if (fchmodat(parent, h->base, h->mode, 0) < 0)
+		return chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));
 	return 0;
 }
 

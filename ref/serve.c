@@ -181,7 +181,7 @@ static int ensure_data_listener(struct session *s)
 	return s->data_lfd < 0 ? -1 : 0;
 }
 
-/* criu gets one end of a loopback connection; a relay carries it over TLS. */
+/* criu gets one end of a local socket pair; a relay carries it over TLS. */
 static int page_stream_tls(struct session *s, int fd)
 {
 	char err[512];
@@ -366,8 +366,10 @@ static int restore_hook(void *ctx, const char *action)
 	struct restore_ctx *rc = ctx;
 
 	json_object_set_new(rc->timing, action, json_real(now_ms() - rc->start));
-	/* What the lazy stream carried until the workload ran again. */
-	if (!strcmp(action, "post-resume") && rc->s->lazy_tcp >= 0) {
+	/* What the lazy stream carried until the tasks were let go: the pages
+	 * the restore itself faulted in (criu starts its background transfer
+	 * only once the restore has finished). */
+	if (!strcmp(action, "pre-resume") && rc->s->lazy_tcp >= 0) {
 		uint64_t sent, recv;
 
 		net_tcp_bytes(rc->s->lazy_tcp, &sent, &recv);

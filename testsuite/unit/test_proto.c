@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -568,7 +570,7 @@ static int64_t recv_one(bool allow_subdirs)
 
 START_TEST(test_tree_round_trip)
 {
-	static const char *const paths[] = { "dir", "dir/inner", "big", "empty", "suid", "link", "abs", NULL };
+	static const char *const paths[] = { "dir", "dir/inner", "big", "empty", "suid", "link", "abs", "fifo", NULL };
 	const size_t big = 3 * 256 * 1024 + 12345; /* several chunks and a partial one */
 	__do_free char *src_path = xasprintf("%s/src", root);
 	__do_close int src = -1;
@@ -586,6 +588,8 @@ START_TEST(test_tree_round_trip)
 	make_file(src, "suid", 10, 04755, 1500000000);
 	ck_assert_int_eq(symlinkat("dir/inner", src, "link"), 0);
 	ck_assert_int_eq(symlinkat("/bin/busybox", src, "abs"), 0);
+	ck_assert_int_eq(mkfifoat(src, "fifo", 0600), 0);
+	ck_assert_int_eq(fchmodat(src, "fifo", 0620, 0), 0);
 	s.dirfd = src;
 
 	ck_assert_int_eq(pthread_create(&t, NULL, send_files, &s), 0);
@@ -606,6 +610,13 @@ START_TEST(test_tree_round_trip)
 	ck_assert(!memcmp(target, "dir/inner", 9));
 	ck_assert_int_eq(readlinkat(dst, "abs", target, sizeof(target)), 12);
 	ck_assert(!memcmp(target, "/bin/busybox", 12));
+	{
+		struct stat st;
+		/* criu reopens FIFOs by path: only the node and its mode cross */
+		ck_assert_int_eq(fstatat(dst, "fifo", &st, AT_SYMLINK_NOFOLLOW), 0);
+		ck_assert(S_ISFIFO(st.st_mode));
+		ck_assert_int_eq(st.st_mode & 07777, 0620);
+	}
 	ck_assert_uint_eq(tx.bytes_sent, rx.bytes_recv);
 	ck_assert_uint_gt(rx.bytes_recv, big);
 	assert_no_temp(dst);
@@ -693,7 +704,7 @@ START_TEST(test_reject_headers)
 	reject(json_pack("{s:s, s:s}", "name", "f", "size", "10"), true, "'size' is not an integer");
 	reject(json_pack("{s:s, s:i, s:s}", "name", "f", "size", 1, "mode", "0644"), true,
 	       "'mode' is not an integer");
-	reject(json_pack("{s:s, s:s}", "name", "f", "type", "fifo"), true, "unknown type 'fifo'");
+	reject(json_pack("{s:s, s:s}", "name", "f", "type", "chardev"), true, "unknown type 'chardev'");
 	reject(json_pack("{s:s, s:i}", "name", "f", "type", 3), true, "unknown type");
 	reject(json_pack("{s:s, s:s}", "name", "l", "type", "symlink"), true, "(missing)");
 	reject(json_array(), true, "not a JSON object");
@@ -833,9 +844,18 @@ START_TEST(test_send_refusals)
 {
 	ck_assert_int_eq(chan_send_file(&tx, dst, "nothing", "nothing"), -1);
 	assert_err(&tx, "No such file");
-	ck_assert_int_eq(mkfifoat(dst, "fifo", 0600), 0);
-	ck_assert_int_eq(chan_send_file(&tx, dst, "fifo", "fifo"), -1);
-	assert_err(&tx, "not a regular file, directory or symlink");
+	{
+		/* a socket node is none of the kinds a file transfer carries */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		__do_close int sk = socket(AF_UNIX, SOCK_STREAM, 0);
+		__do_free char *path = xasprintf("%s/dst/sock", root);
+
+		ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+		strcpy(sa.sun_path, path);
+		ck_assert_int_eq(bind(sk, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	ck_assert_int_eq(chan_send_file(&tx, dst, "sock", "sock"), -1);
+	assert_err(&tx, "not a regular file, directory, symlink or FIFO");
 	make_file(dst, "f", 1, 0644, 1);
 	ck_assert_int_eq(chan_send_file(&tx, dst, "f", "../f"), -1);
 	assert_err(&tx, "unsafe name");
