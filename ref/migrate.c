@@ -344,15 +344,17 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	}
 	m->t_resumed = report_now(&m->rep);
 	m->dest_restored = true;
-	/* Post-copy: the destination fetches pages in the background as soon as
-	 * the restore registered them, so "before resume" is what its lazy stream
-	 * had carried when the workload resumed, as the destination counted it. */
+	/* Post-copy: what had to cross before the workload could run is what
+	 * crossed before the restore request plus the pages the restore faulted
+	 * in, as the destination counted them on the lazy stream when the
+	 * restore was complete; criu's background transfer starts after that
+	 * and belongs to the lazy phase (bytes_total). */
 	{
 		json_t *t = json_object_get(reply, "timing");
-		json_t *at_resume = json_object_get(t, "stream_bytes_at_resume");
+		json_t *needed = json_object_get(t, "stream_bytes_restore");
 
-		m->rep.bytes_before_resume = lazy && at_resume ? before + (uint64_t)json_integer_value(at_resume)
-							       : mig_bytes(m);
+		m->rep.bytes_before_resume = lazy && needed ? before + (uint64_t)json_integer_value(needed)
+							    : mig_bytes(m);
 	}
 	report_phase_add(&m->rep, "restore", start, m->t_resumed, 0);
 	json_object_set(m->rep.extra, "destination_pid", json_object_get(reply, "pid"));

@@ -366,14 +366,16 @@ static int restore_hook(void *ctx, const char *action)
 	struct restore_ctx *rc = ctx;
 
 	json_object_set_new(rc->timing, action, json_real(now_ms() - rc->start));
-	/* What the lazy stream carried until the tasks were let go: the pages
-	 * the restore itself faulted in (criu starts its background transfer
-	 * only once the restore has finished). */
-	if (!strcmp(action, "pre-resume") && rc->s->lazy_tcp >= 0) {
+	/* What the lazy stream had carried when the restore was complete: the
+	 * pages the restore itself faulted in. criu's background transfer starts
+	 * only after that (lazy_pages_finish_restore follows post-restore), and
+	 * the tasks are let go at pre-resume. */
+	if ((!strcmp(action, "post-restore") || !strcmp(action, "pre-resume")) && rc->s->lazy_tcp >= 0) {
 		uint64_t sent, recv;
 
 		net_tcp_bytes(rc->s->lazy_tcp, &sent, &recv);
-		json_object_set_new(rc->timing, "stream_bytes_at_resume", json_integer((json_int_t)(sent + recv)));
+		json_object_set_new(rc->timing, action[1] == 'o' ? "stream_bytes_restore" : "stream_bytes_at_resume",
+				    json_integer((json_int_t)(sent + recv)));
 	}
 	return 0;
 }
