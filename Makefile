@@ -32,7 +32,7 @@ submake = $(MAKE) --no-print-directory
 .SECONDARY:
 
 .PHONY: all check check-unit check-lab check-full demo lab-up lab-down lab-shell \
-        bench deb rpm clean install binaries guest
+        bench deb rpm clean install binaries guest check-full image payload
 
 all:
 	$(call deps,build)
@@ -58,3 +58,40 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- the lab, the suite, the demo ------------------------------------------
+IMAGE_DIR  = $$(cat build/image-$(DISTRO).path)
+LAB_ARGS   = --image "$(IMAGE_DIR)" --payload $(PAYLOAD_IMG)
+CHECK_OUT ?= build/check
+SUITE_REPORTS = --tap $(CHECK_OUT)/results.tap --junit $(CHECK_OUT)/junit.xml \
+                --json $(CHECK_OUT)/results.json --html $(CHECK_OUT)/results.html --keep $(CHECK_OUT)/keep
+
+check-lab:
+	@$(submake) payload
+	@rm -rf $(CHECK_OUT) && mkdir -p $(CHECK_OUT)
+	$(BUILD)/crmig-suite run --tier lean $(LAB_ARGS) $(SUITE_REPORTS)
+
+check-full:
+	$(call deps,check)
+	@$(submake) binaries payload
+	@rm -rf $(CHECK_OUT) && mkdir -p $(CHECK_OUT)
+	$(BUILD)/crmig-suite run --tier full $(LAB_ARGS) $(SUITE_REPORTS)
+
+demo:
+	$(call deps,lab)
+	@$(submake) binaries payload
+	$(BUILD)/crmig-suite demo $(LAB_ARGS)
+
+lab-up:
+	$(call deps,lab)
+	@$(submake) binaries payload
+	$(BUILD)/crmig-lab up --name $(LAB) $(LAB_ARGS)
+
+lab-down:
+	@$(submake) binaries >/dev/null
+	@$(BUILD)/crmig-lab down --name $(LAB)
+
+HOST ?= a
+lab-shell:
+	@$(submake) binaries >/dev/null
+	@$(BUILD)/crmig-lab shell --name $(LAB) $(HOST)

@@ -30,7 +30,7 @@ $(BUILD)/libcrmigsuite.a: $(SUITE_LIB_OBJS)
 $(BUILD)/crmig-suite: $(BUILD)/testsuite/runner/main.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a $(BUILD)/libcrmig.a
+$(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/crmig-fixture: $(BUILD)/testsuite/fixture/crmig-fixture.o $(BUILD)/libcrmig.a

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <signal.h>
 
+#include "../runner/runner.h"
 #include "lab.h"
 #include "util.h"
 
@@ -70,6 +71,12 @@ static int cmd_up(struct args *a)
 	signal(SIGTERM, on_signal);
 	if (lab_up(&lab, &cfg, errbuf, sizeof(errbuf)) < 0) {
 		fprintf(stderr, "crmig-lab: %s\n", errbuf);
+		return 1;
+	}
+	/* Certificates and `crmig serve` on both hosts: ready to migrate. */
+	if (lab_provision_crmig(&lab, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "crmig-lab: %s\n", errbuf);
+		lab_down(&lab);
 		return 1;
 	}
 	signal(SIGINT, SIG_DFL);

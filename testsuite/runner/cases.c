@@ -125,6 +125,8 @@ static unsigned bit_of(const struct named_bit *t, const char *s)
 
 static const char *name_of(const struct named_bit *t, unsigned bit)
 {
+	if (!bit)
+		return "-"; /* the lab's own checks have no mode or strategy */
 	for (; t->name; t++)
 		if (t->bit == bit)
 			return t->name;

@@ -1,0 +1,491 @@
+/* One instance: a workload on host a, bare or in a container; crmig moves it
+ * to host b; the workload checks itself; the runner checks the probe gap,
+ * crmig's report and that both hosts are otherwise as they were.
+ *
+ *	start_workload -> migrate -> signal_workload -> wait_verdict -> check */
+#include <fcntl.h>
+#include <stdarg.h>
+
+#include "runner.h"
+#include "util.h"
+
+struct inst_ctx {
+	struct runner *r;
+	const struct suite_instance *in;
+	struct suite_result *res;
+	char slug[96];            /* the id as a file and container name */
+	char dir[PATH_MAX];       /* the workload's directory, as host a sees it */
+	char container[32];       /* lxc mode */
+	char addr[32];            /* the workload's own address (lxc, or moved with a bare one) */
+	int pid;                  /* bare: the tree's root; lxc: the container's init */
+	int where;                /* host the workload runs on now */
+	struct tcp_peer *peer;
+	json_t *state_before[2];
+	double t_start, t_end;    /* the migration on the probe's clock */
+	char crmig_out[8192];
+};
+
+static int fail(struct inst_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct inst_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->res->outcome == OUTCOME_FAIL)
+		return -1; /* keep the first reason */
+	x->res->outcome = OUTCOME_FAIL;
+	va_start(ap, fmt);
+	vsnprintf(x->res->reason, sizeof(x->res->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int skip(struct inst_ctx *x, const char *why)
+{
+	x->res->outcome = OUTCOME_SKIP;
+	snprintf(x->res->reason, sizeof(x->res->reason), "%s", why);
+	return -1;
+}
+
+static bool flag(struct inst_ctx *x, const char *f)
+{
+	return case_has_flag(x->in->c, f);
+}
+
+static const char *strategy(struct inst_ctx *x)
+{
+	return strategy_bit_name(x->in->strategy);
+}
+
+/* ---- preconditions -------------------------------------------------------- */
+
+static int check_requirements(struct inst_ctx *x)
+{
+	const struct suite_case *c = x->in->c;
+	char why[256];
+
+	if ((x->in->strategy & (ST_PRE | ST_HYBRID)) && !runner_host_has_feature(x->r, "mem_dirty_track", why, sizeof(why)))
+		return skip(x, why);
+	if ((x->in->strategy & (ST_POST | ST_HYBRID)) && !runner_host_has_feature(x->r, "uffd-noncoop", why, sizeof(why)))
+		return skip(x, why);
+	for (int i = 0; i < c->nrequires; i++)
+		if (!runner_host_has_feature(x->r, c->requires[i], why, sizeof(why)))
+			return skip(x, why);
+	return 0;
+}
+
+static json_t *host_state(struct inst_ctx *x, int host)
+{
+	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
+	struct proc_result res;
+	json_t *st = NULL;
+
+	if (host_sh(x->r, host, 60, &res, "%s state", fixture) == 0) {
+		if (res.status == 0)
+			st = json_loads(res.out, 0, NULL);
+		proc_result_free(&res);
+	}
+	return st;
+}
+
+/* ---- the workload --------------------------------------------------------- */
+
+static char *workload_args(struct inst_ctx *x)
+{
+	const struct suite_case *c = x->in->c;
+	char *args = xasprintf("--id %s --probe %s:%d %s", x->in->id, x->r->lab.harness_addr, PROBE_PORT, c->args);
+
+	if (x->peer) {
+		char *more = xasprintf("%s --peer %s:%d", args, x->r->lab.harness_addr, tcp_peer_port(x->peer));
+		free(args);
+		args = more;
+	}
+	if (x->in->mode == MODE_BARE && x->addr[0]) {
+		char *more = xasprintf("%s --bind %s", args, x->addr);
+		free(args);
+		args = more;
+	}
+	return args;
+}
+
+static int start_bare(struct inst_ctx *x)
+{
+	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->in->c->workload);
+	__do_free char *path = guest_path(x->r, bin);
+	__do_free char *args = workload_args(x);
+	struct proc_result res;
+	int ok;
+
+	snprintf(x->dir, sizeof(x->dir), WORK_ROOT "/%s", x->slug);
+	if (x->addr[0] && host_ok(x->r, HOST_A, 30, "ip addr add %s/24 dev br0", x->addr) != 0)
+		return fail(x, "cannot add the workload's address %s on host a", x->addr);
+	/* The workload daemonizes once ready (or says why it could not). */
+	if (host_sh(x->r, HOST_A, 120, &res, "rm -rf %s; %s --dir %s %s && cat %s/ready", x->dir, path, x->dir, args,
+		    x->dir) < 0)
+		return fail(x, "cannot reach host a");
+	ok = res.status == 0 && sscanf(res.out, "pid=%d", &x->pid) == 1;
+	if (!ok)
+		fail(x, "the workload did not start on host a: %.500s%.500s", res.out, res.err);
+	proc_result_free(&res);
+	return ok ? 0 : -1;
+}
+
+static int start_lxc(struct inst_ctx *x)
+{
+	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
+	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->in->c->workload);
+	__do_free char *path = guest_path(x->r, bin);
+	__do_free char *args = workload_args(x);
+	struct proc_result res;
+	json_t *out = NULL;
+
+	snprintf(x->dir, sizeof(x->dir), "/var/lib/lxc/%s/rootfs/w/run", x->container);
+	if (host_sh(x->r, HOST_A, 180, &res, "%s lxc-create %s --ip %s/24 --workload %s -- %s", fixture, x->container,
+		    x->addr, path, args) < 0)
+		return fail(x, "cannot reach host a");
+	if (res.status == 0)
+		out = json_loads(res.out, 0, NULL);
+	if (!out)
+		fail(x, "the container did not start on host a: %.800s", res.err);
+	proc_result_free(&res);
+	if (!out)
+		return -1;
+	x->pid = (int)json_integer_value(json_object_get(out, "init_pid"));
+	json_decref(out);
+	return 0;
+}
+
+static int start_workload(struct inst_ctx *x, char *err, size_t errlen)
+{
+	if (flag(x, "tcp-peer")) {
+		x->peer = tcp_peer_start(x->r->lab.harness_addr, 0, err, errlen);
+		if (!x->peer)
+			return fail(x, "cannot start the harness's TCP peer: %s", err);
+	}
+	if (x->in->mode == MODE_LXC || flag(x, "move-ip"))
+		snprintf(x->addr, sizeof(x->addr), LAB_SUBNET ".%d",
+			 (x->in->mode == MODE_LXC ? 150 : 100) + x->r->next_addr++ % 50);
+	return x->in->mode == MODE_LXC ? start_lxc(x) : start_bare(x);
+}
+
+/* ---- migration ------------------------------------------------------------ */
+
+static int migrate(struct inst_ctx *x, json_t **report)
+{
+	__do_free char *crmig = guest_path(x->r, "bin/crmig");
+	__do_free char *what = x->in->mode == MODE_LXC ? xasprintf("--lxc %s", x->container) : xasprintf("--pid %d", x->pid);
+	__do_free char *move = x->in->mode == MODE_BARE && x->addr[0] ? xasprintf("--move-ip %s/24", x->addr) : xstrdup("");
+	struct proc_result res;
+
+	x->t_start = probe_now();
+	if (host_sh(x->r, HOST_A, x->in->c->timeout_s, &res,
+		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s",
+		    crmig, strategy(x), what, x->r->lab.hosts[HOST_B].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
+		    x->in->c->crmig_args) < 0)
+		return fail(x, "cannot reach host a");
+	x->t_end = probe_now();
+	snprintf(x->crmig_out, sizeof(x->crmig_out), "%s%s", res.out, res.err);
+	json_object_set_new(x->res->details, "crmig_exit", json_integer(res.status));
+	if (res.timed_out)
+		fail(x, "crmig migrate did not finish in %d s", x->in->c->timeout_s);
+	proc_result_free(&res);
+	if (host_sh(x->r, HOST_A, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->slug) == 0) {
+		if (res.status == 0)
+			*report = json_loads(res.out, 0, NULL);
+		proc_result_free(&res);
+	}
+	if (!*report)
+		return fail(x, "crmig wrote no report; it said: %.1500s", x->crmig_out);
+	return 0;
+}
+
+/* ---- after the migration -------------------------------------------------- */
+
+static int signal_workload(struct inst_ctx *x)
+{
+	const char *target = x->in->mode == MODE_LXC ? "$(lxc-info -n %s -p -H)" : "%d";
+	__do_free char *who = x->in->mode == MODE_LXC ? xasprintf(target, x->container) : xasprintf(target, x->pid);
+
+	if (host_ok(x->r, x->where, 30, "kill -USR2 %s", who) != 0)
+		return fail(x, "the workload is not running on host %s after the migration", x->r->lab.hosts[x->where].name);
+	return 0;
+}
+
+static int wait_verdict(struct inst_ctx *x, char *verdict, size_t len)
+{
+	double deadline = now_ms() + 120 * 1000;
+
+	while (now_ms() < deadline && !runner_interrupted) {
+		struct proc_result res;
+		bool got = false;
+
+		if (host_sh(x->r, x->where, 30, &res, "cat %s/verdict 2>/dev/null", x->dir) == 0) {
+			got = res.status == 0 && res.out[0];
+			if (got)
+				snprintf(verdict, len, "%s", res.out);
+			proc_result_free(&res);
+		}
+		if (got)
+			return 0;
+		usleep(300 * 1000);
+	}
+	return fail(x, "the workload gave no verdict within 120 s on host %s", x->r->lab.hosts[x->where].name);
+}
+
+/* The workload's and the harness's view, against what the case expects. */
+static void judge_workload(struct inst_ctx *x, const char *verdict)
+{
+	char why[1024] = "";
+	bool workload_ok = !strncmp(verdict, "PASS", 4);
+	bool peer_ok = true, echo_ok = true;
+
+	if (x->peer) {
+		peer_ok = tcp_peer_finish(x->peer, 60, why, sizeof(why)) == 0;
+		json_object_set_new(x->res->details, "peer", json_string(peer_ok ? "intact" : why));
+	}
+	if (flag(x, "listen") && x->addr[0]) {
+		char ewhy[256] = "";
+		echo_ok = echo_check(x->addr, 7400, x->in->id, 20, ewhy, sizeof(ewhy)) == 0;
+		json_object_set_new(x->res->details, "echo", json_string(echo_ok ? "answered" : ewhy));
+	}
+	json_object_set_new(x->res->details, "verdict", json_string(verdict));
+	if (x->in->c->expect_fail) {
+		if (workload_ok && peer_ok && echo_ok)
+			fail(x, "the damage done by the test was not detected (workload: %.200s)", verdict);
+		return;
+	}
+	if (!workload_ok)
+		fail(x, "the workload failed its own checks on host %s: %.600s", x->r->lab.hosts[x->where].name, verdict);
+	else if (!peer_ok)
+		fail(x, "the harness's TCP peer: %s", why);
+	else if (!echo_ok)
+		fail(x, "the workload's listener did not answer after the migration");
+}
+
+static void judge_report(struct inst_ctx *x, json_t *rep)
+{
+	const char *result = json_string_value(json_object_get(rep, "result"));
+	const char *error = json_string_value(json_object_get(rep, "error"));
+	char why[256];
+
+	if (!crmig_report_complete(rep, why, sizeof(why))) {
+		fail(x, "crmig's report is incomplete: %s", why);
+		return;
+	}
+	if (!result || strcmp(result, x->in->c->expect_result)) {
+		fail(x, "crmig's result is %s, expected %s%s%.1000s", result ? result : "(none)", x->in->c->expect_result,
+		     error ? ": " : "", error ? error : "");
+		return;
+	}
+	if (x->in->c->expect_error[0] && (!error || !strstr(error, x->in->c->expect_error)))
+		fail(x, "crmig's error does not say '%s': %.500s", x->in->c->expect_error, error ? error : "(none)");
+}
+
+/* The source must be gone after a handover, and still be there after a rollback. */
+static void judge_source(struct inst_ctx *x, bool migrated)
+{
+	int gone = x->in->mode == MODE_LXC
+			   ? host_ok(x->r, HOST_A, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) != 0
+			   : host_ok(x->r, HOST_A, 30, "kill -0 %d", x->pid) != 0;
+
+	if (migrated && !gone)
+		fail(x, "the workload still runs on host a after crmig handed it to host b");
+}
+
+static void judge_gap(struct inst_ctx *x, bool migrated)
+{
+	double gap = probe_max_gap(x->r->probe, x->in->id, x->t_start, x->t_end);
+
+	x->res->probe_gap_ms = gap;
+	if (migrated && !x->in->c->expect_fail && probe_beats(x->r->probe, x->in->id) > 0 && gap < 0)
+		fail(x, "no heartbeat around the migration");
+}
+
+/* Everything but the containers list (cleanup removes ours) must be as before. */
+static void judge_hosts(struct inst_ctx *x)
+{
+	static const char *const keys[] = { "cgroup2_mount", "iptables", "nft", "tainted", "stray_processes", "crmig_state" };
+
+	for (int h = 0; h < 2; h++) {
+		json_t *after = host_state(x, h);
+
+		for (size_t k = 0; after && x->state_before[h] && k < ARRAY_SIZE(keys); k++) {
+			json_t *b = json_object_get(x->state_before[h], keys[k]), *a = json_object_get(after, keys[k]);
+
+			if (!json_equal(a, b)) {
+				__do_free char *bs = json_dumps(b, JSON_ENCODE_ANY), *as = json_dumps(a, JSON_ENCODE_ANY);
+				fail(x, "host %s changed: %s was %.300s, is now %.300s", x->r->lab.hosts[h].name, keys[k],
+				     bs ? bs : "?", as ? as : "?");
+			}
+		}
+		json_decref(after);
+	}
+}
+
+/* ---- cleanup and repro bundle -------------------------------------------- */
+
+static void cleanup(struct inst_ctx *x)
+{
+	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
+
+	for (int h = 0; h < 2; h++) {
+		if (x->in->mode == MODE_LXC)
+			host_ok(x->r, h, 60, "%s lxc-destroy %s", fixture, x->container);
+		else
+			/* [-] keeps pkill from matching its own shell */
+			host_ok(x->r, h, 30, "pkill -9 -f -- '[-]-id %s( |$)'; rm -rf %s", x->in->id, x->dir);
+		if (x->addr[0] && x->in->mode == MODE_BARE)
+			host_ok(x->r, h, 30, "ip addr del %s/24 dev br0 2>/dev/null; true", x->addr);
+		host_ok(x->r, h, 30, "rm -rf %s/%s.report.json %s/%s.bundle", WORK_ROOT, x->slug, WORK_ROOT, x->slug);
+	}
+	if (x->peer)
+		tcp_peer_stop(x->peer);
+	x->peer = NULL;
+}
+
+static void save_text(const char *dir, const char *name, const char *text)
+{
+	__do_free char *p = xasprintf("%s/%s", dir, name);
+
+	write_file(p, text, strlen(text), 0644);
+}
+
+static void fetch_to(struct inst_ctx *x, int host, const char *remote, const char *dir, const char *name)
+{
+	__do_free char *p = xasprintf("%s/%s", dir, name);
+
+	lab_copy_from(&x->r->lab, host, remote, p);
+}
+
+/* Everything needed to look at a failure later, and how to replay it. */
+static void keep_bundle(struct inst_ctx *x, json_t *report)
+{
+	__do_free char *dir = xasprintf("%s/%s", x->r->o->keep, x->slug);
+	__do_free char *log = xasprintf("%s/log", x->dir);
+	__do_free char *remote_tar = xasprintf("%s/%s.bundle.tar", WORK_ROOT, x->slug);
+	__do_free char *manifest = xasprintf("%s/manifest.json", x->r->lab.image_dir);
+	__do_free char *replay = NULL;
+
+	if (!x->r->o->keep || mkdir_p(dir, 0755) < 0)
+		return;
+	if (host_ok(x->r, HOST_A, 60, "tar -C %s -cf %s %s.bundle 2>/dev/null", WORK_ROOT, remote_tar, x->slug) == 0)
+		fetch_to(x, HOST_A, remote_tar, dir, "crmig-bundle.tar");
+	fetch_to(x, x->where, log, dir, "workload.log");
+	fetch_to(x, HOST_A, "/var/log/crmig-serve.log", dir, "serve-a.log");
+	fetch_to(x, HOST_B, "/var/log/crmig-serve.log", dir, "serve-b.log");
+	for (int h = 0; h < 2; h++) {
+		__do_free char *name = xasprintf("console-%s.log", x->r->lab.hosts[h].name);
+		__do_free char *text = read_file(x->r->lab.hosts[h].console, NULL);
+		if (text)
+			save_text(dir, name, text);
+	}
+	{
+		__do_free char *m = read_file(manifest, NULL);
+		if (m)
+			save_text(dir, "manifest.json", m);
+	}
+	save_text(dir, "crmig-output.txt", x->crmig_out);
+	if (report) {
+		__do_free char *rep = json_dumps(report, JSON_INDENT(2));
+		if (rep)
+			save_text(dir, "crmig-report.json", rep);
+	}
+	replay = xasprintf("To replay %s by hand:\n"
+			   "  make lab-up && make lab-shell HOST=a\n"
+			   "  # on a: start the workload as the case does (testsuite/cases/%s.case), then\n"
+			   "  crmig migrate --strategy %s %s --to %s --keep-images /var/tmp/replay %s\n"
+			   "  # on b: kill -USR2 <pid>; cat <dir>/verdict\n"
+			   "crmig-bundle.tar holds every criu argv, log and image of the failed run.\n",
+			   x->in->id, x->in->c->name, strategy(x),
+			   x->in->mode == MODE_LXC ? "--lxc NAME" : "--pid PID", x->r->lab.hosts[HOST_B].addr,
+			   x->in->c->crmig_args);
+	save_text(dir, "REPLAY.txt", replay);
+	host_ok(x->r, HOST_A, 30, "rm -f %s", remote_tar);
+	json_object_set_new(x->res->details, "bundle", json_string(dir));
+	fprintf(stderr, "crmig-suite: kept %s (see REPLAY.txt there)\n", dir);
+}
+
+static void slugify(const char *id, char *out, size_t len)
+{
+	snprintf(out, len, "%s", id);
+	for (char *p = out; *p; p++)
+		if (*p == ':')
+			*p = '-';
+}
+
+void run_instance(struct runner *r, const struct suite_instance *in, struct suite_result *res)
+{
+	struct inst_ctx x = { .r = r, .in = in, .res = res };
+	double t0 = now_ms();
+	json_t *report = NULL;
+	char err[512], verdict[2048] = "";
+	bool migrated = false;
+
+	memset(res, 0, sizeof(*res));
+	res->inst = *in;
+	res->probe_gap_ms = -1;
+	res->details = json_object();
+	snprintf(res->distro, sizeof(res->distro), "%s", r->distro);
+	slugify(in->id, x.slug, sizeof(x.slug));
+	snprintf(x.container, sizeof(x.container), "cs%d", r->next_addr % 1000);
+	probe_forget(r->probe, in->id);
+	if (check_requirements(&x) < 0)
+		goto out;
+	x.state_before[HOST_A] = host_state(&x, HOST_A);
+	x.state_before[HOST_B] = host_state(&x, HOST_B);
+	if (start_workload(&x, err, sizeof(err)) < 0)
+		goto done;
+	usleep(500 * 1000); /* a few heartbeats before the freeze */
+	if (migrate(&x, &report) < 0)
+		goto done;
+	res->crmig = json_incref(report);
+	migrated = !strcmp(json_string_value(json_object_get(report, "result")) ?: "", "ok");
+	x.where = migrated ? HOST_B : HOST_A;
+	judge_report(&x, report);
+	if (signal_workload(&x) == 0 && wait_verdict(&x, verdict, sizeof(verdict)) == 0)
+		judge_workload(&x, verdict);
+	judge_source(&x, migrated);
+	judge_gap(&x, migrated);
+done:
+	if (res->outcome == OUTCOME_FAIL)
+		keep_bundle(&x, report);
+	cleanup(&x);
+	if (x.state_before[HOST_A] && res->outcome != OUTCOME_SKIP)
+		judge_hosts(&x);
+out:
+	json_decref(x.state_before[HOST_A]);
+	json_decref(x.state_before[HOST_B]);
+	json_decref(report);
+	res->duration_ms = now_ms() - t0;
+}
+
+bool crmig_report_complete(json_t *rep, char *why, size_t len)
+{
+	static const struct {
+		const char *key;
+		json_type type;
+	} keys[] = {
+		{ "strategy", JSON_STRING }, { "result", JSON_STRING }, { "downtime_ms", JSON_REAL },
+		{ "frozen_ms", JSON_REAL }, { "bytes_before_resume", JSON_INTEGER }, { "bytes_total", JSON_INTEGER },
+		{ "rounds", JSON_INTEGER }, { "lazy_ms", JSON_REAL }, { "phases", JSON_ARRAY },
+		{ "criu_argv", JSON_ARRAY }, { "versions", JSON_OBJECT },
+	};
+	const char *result = json_string_value(json_object_get(rep, "result"));
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(rep, keys[i].key);
+
+		if (!v || (json_typeof(v) != keys[i].type && !(keys[i].type == JSON_REAL && json_is_integer(v)))) {
+			snprintf(why, len, "key %s missing or of the wrong type", keys[i].key);
+			return false;
+		}
+	}
+	if (result && strcmp(result, "ok") && !json_is_string(json_object_get(rep, "error"))) {
+		snprintf(why, len, "result %s without an error", result);
+		return false;
+	}
+	if (result && !strcmp(result, "ok") && json_array_size(json_object_get(rep, "criu_argv")) == 0) {
+		snprintf(why, len, "no criu call recorded");
+		return false;
+	}
+	return true;
+}

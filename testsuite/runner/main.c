@@ -1,0 +1,394 @@
+/* crmig-suite: the QA suite distros run. `run` boots a lab of two QEMU hosts
+ * (or uses one), proves the lab works, runs cases x modes x strategies, and
+ * reports TAP on stdout, JUnit, JSON and HTML. `list` shows the matrix. */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "runner.h"
+#include "util.h"
+
+volatile sig_atomic_t runner_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	runner_interrupted = 1;
+}
+
+/* Where the cases and vm-images live: $CRMIG_SUITE_DATA, next to the binary
+ * when installed, or the source tree when run from build/host. */
+static char *data_dir(const char *what)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("CRMIG_SUITE_DATA");
+	char *candidates[3] = { NULL };
+
+	if (env)
+		candidates[0] = xasprintf("%s/%s", env, what);
+	if (n > 0) {
+		exe[n] = '\0';
+		dirname(exe);
+		candidates[1] = xasprintf("%s/%s", exe, what);
+		candidates[2] = xasprintf("%s/../../%s%s", exe, strcmp(what, "cases") ? "" : "testsuite/", what);
+	}
+	for (int i = 0; i < 3; i++) {
+		if (candidates[i] && access(candidates[i], F_OK) == 0) {
+			char *found = xstrdup(candidates[i]);
+			for (int j = 0; j < 3; j++)
+				free(candidates[j]);
+			return found;
+		}
+	}
+	for (int j = 0; j < 3; j++)
+		free(candidates[j]);
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: crmig-suite run [--distro D] [--cases GLOB] [--strategy S,...] [--mode bare,lxc]\n"
+	      "                       [--tier lean|full] [--tap FILE] [--junit FILE] [--json FILE] [--html FILE]\n"
+	      "                       [--keep DIR] [--shard I/N] [--image DIR --payload FILE | --lab NAME]\n"
+	      "                       [--no-lab-checks] [--mem MB]\n"
+	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
+	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
+	      "Without --image, the image is built (or found in the cache) with vm-images/build --distro D.\n"
+	      "--lab NAME uses a lab started with crmig-lab up (make lab-up) and leaves it running.\n"
+	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
+	      f);
+}
+
+static int parse_modes(const char *s, unsigned *bits)
+{
+	__do_free char *copy = xstrdup(s);
+	char *save;
+
+	*bits = 0;
+	for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+		if (!strcmp(w, "bare"))
+			*bits |= MODE_BARE;
+		else if (!strcmp(w, "lxc"))
+			*bits |= MODE_LXC;
+		else
+			return -1;
+	}
+	return *bits ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, struct runner_opts *o)
+{
+	static const struct option opts[] = {
+		{ "distro", required_argument, NULL, 'd' }, { "cases", required_argument, NULL, 'c' },
+		{ "strategy", required_argument, NULL, 's' }, { "mode", required_argument, NULL, 'm' },
+		{ "tier", required_argument, NULL, 't' }, { "tap", required_argument, NULL, 'T' },
+		{ "junit", required_argument, NULL, 'J' }, { "json", required_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' }, { "keep", required_argument, NULL, 'k' },
+		{ "shard", required_argument, NULL, 'S' }, { "image", required_argument, NULL, 'i' },
+		{ "payload", required_argument, NULL, 'p' }, { "lab", required_argument, NULL, 'l' },
+		{ "cases-dir", required_argument, NULL, 'C' }, { "mem", required_argument, NULL, 'M' },
+		{ "no-lab-checks", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->distro = optarg; break;
+		case 'c': o->glob = optarg; break;
+		case 's':
+			if (parse_strategies(optarg, &o->strategies) < 0) {
+				fprintf(stderr, "crmig-suite: --strategy: stop, pre, post, hybrid\n");
+				return -1;
+			}
+			break;
+		case 'm':
+			if (parse_modes(optarg, &o->modes) < 0) {
+				fprintf(stderr, "crmig-suite: --mode: bare, lxc\n");
+				return -1;
+			}
+			break;
+		case 't':
+			if (strcmp(optarg, "lean") && strcmp(optarg, "full")) {
+				fprintf(stderr, "crmig-suite: --tier lean|full\n");
+				return -1;
+			}
+			o->tier = optarg;
+			break;
+		case 'T': o->tap = optarg; break;
+		case 'J': o->junit = optarg; break;
+		case 'j': o->json = optarg; break;
+		case 'H': o->html = optarg; break;
+		case 'k': o->keep = optarg; break;
+		case 'S':
+			if (parse_shard(optarg, &o->shard_index, &o->shard_count) < 0) {
+				fprintf(stderr, "crmig-suite: --shard I/N with 1 <= I <= N\n");
+				return -1;
+			}
+			break;
+		case 'i': o->image = optarg; break;
+		case 'p': o->payload = optarg; break;
+		case 'l': o->lab_name = optarg; break;
+		case 'C': o->cases_dir = optarg; break;
+		case 'M': o->mem_mb = atoi(optarg); break;
+		case 'n': o->lab_checks = false; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "crmig-suite: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_matrix(struct runner_opts *o, struct suite_case **cases, size_t *ncases,
+		       struct suite_instance **list, size_t *n)
+{
+	__do_free char *dir = o->cases_dir ? xstrdup(o->cases_dir) : data_dir("cases");
+	char err[1024];
+
+	if (!dir) {
+		fprintf(stderr, "crmig-suite: no cases directory (set CRMIG_SUITE_DATA or --cases-dir)\n");
+		return -1;
+	}
+	if (cases_load_dir(dir, cases, ncases, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmig-suite: %s\n", err);
+		return -1;
+	}
+	return instances_expand(*cases, *ncases, o->tier, o->glob, o->strategies, o->modes, o->shard_index,
+				o->shard_count, list, n);
+}
+
+static int cmd_list(int argc, char **argv, struct runner_opts *o)
+{
+	struct suite_case *cases = NULL;
+	struct suite_instance *list = NULL;
+	size_t ncases = 0, n = 0;
+
+	if (parse_args(argc, argv, o) < 0)
+		return 2;
+	if (load_matrix(o, &cases, &ncases, &list, &n) < 0)
+		return 2;
+	for (size_t i = 0; i < n; i++)
+		printf("%-36s %s\n", list[i].id, list[i].c->description);
+	fprintf(stderr, "%zu instances from %zu cases (tier %s)\n", n, ncases, o->tier);
+	free(list);
+	free(cases);
+	return 0;
+}
+
+/* vm-images/build prints the image directory as its last line. */
+static char *build_image(const char *distro)
+{
+	__do_free char *vm = data_dir("vm-images");
+	__do_free char *script = vm ? xasprintf("%s/build", vm) : NULL;
+	char *argv[] = { script, "--distro", (char *)distro, NULL };
+	struct proc_opts po = PROC_OPTS_DEFAULT;
+	struct proc_result res;
+	char *last = NULL;
+
+	if (!script) {
+		fprintf(stderr, "crmig-suite: vm-images/build not found: pass --image DIR\n");
+		return NULL;
+	}
+	po.pass_stderr = true;
+	po.timeout_s = 3600;
+	if (proc_run(argv, &po, &res) < 0)
+		return NULL;
+	if (res.status == 0) {
+		char *end = res.out + strlen(res.out);
+		while (end > res.out && end[-1] == '\n')
+			*--end = '\0';
+		last = xstrdup(strrchr(res.out, '\n') ? strrchr(res.out, '\n') + 1 : res.out);
+	}
+	proc_result_free(&res);
+	return last;
+}
+
+static void distro_of_image(struct runner *r)
+{
+	__do_free char *path = xasprintf("%s/manifest.json", r->lab.image_dir);
+	json_t *m = json_load_file(path, 0, NULL);
+	const char *d = m ? json_string_value(json_object_get(m, "distro")) : NULL;
+
+	snprintf(r->distro, sizeof(r->distro), "%s", d ? d : r->o->distro);
+	json_decref(m);
+}
+
+static void summarize(const struct suite_result *v, size_t n, size_t *pass, size_t *fail, size_t *skip)
+{
+	*pass = *fail = *skip = 0;
+	for (size_t i = 0; i < n; i++)
+		(v[i].outcome == OUTCOME_PASS ? (*pass)++ : v[i].outcome == OUTCOME_FAIL ? (*fail)++ : (*skip)++);
+}
+
+static void write_reports(const struct runner_opts *o, const struct suite_result *v, size_t n)
+{
+	if (o->junit && junit_write(o->junit, v, n) < 0)
+		fprintf(stderr, "crmig-suite: cannot write %s\n", o->junit);
+	if (o->json && results_write_json(o->json, v, n) < 0)
+		fprintf(stderr, "crmig-suite: cannot write %s\n", o->json);
+	if (o->html && html_write(o->html, v, n, "crmig-suite") < 0)
+		fprintf(stderr, "crmig-suite: cannot write %s\n", o->html);
+}
+
+static void free_results(struct suite_result *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(v[i].crmig);
+		json_decref(v[i].details);
+	}
+	free(v);
+}
+
+static int cmd_run(int argc, char **argv, struct runner_opts *o)
+{
+	struct runner r = { .o = o, .features = json_object() };
+	struct suite_case *cases = NULL;
+	struct suite_instance *list = NULL;
+	struct suite_result *results = NULL, *lab_results = NULL;
+	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, migrations = 0, skipped_migrations = 0;
+	__do_free char *built_image = NULL;
+	char err[8192];
+	int ret = 1;
+
+	if (parse_args(argc, argv, o) < 0)
+		return 2;
+	if (load_matrix(o, &cases, &ncases, &list, &n) < 0)
+		return 2;
+	if (!o->image && !o->lab_name) {
+		built_image = build_image(o->distro);
+		if (!built_image) {
+			fprintf(stderr, "crmig-suite: no image for %s (vm-images/build failed above)\n", o->distro);
+			goto out;
+		}
+		o->image = built_image;
+	}
+	r.tap = o->tap ? fopen(o->tap, "w") : stdout;
+	if (!r.tap) {
+		fprintf(stderr, "crmig-suite: cannot write %s\n", o->tap);
+		goto out;
+	}
+	snprintf(r.tmp, sizeof(r.tmp), "/tmp/crmig-suite-XXXXXX");
+	if (!mkdtemp(r.tmp))
+		goto out;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	fprintf(stderr, "crmig-suite: %zu instances; bringing the lab up\n", n);
+	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmig-suite: %s\n", err);
+		runner_lab_down(&r);
+		goto out;
+	}
+	distro_of_image(&r);
+	tap_begin(r.tap, n + (o->lab_checks ? RUNNER_LAB_CHECKS : 0) + (r.own_lab ? 1 : 0));
+	if (o->lab_checks)
+		runner_lab_checks(&r, &lab_results, &nlab);
+	results = xzalloc((n + 1) * sizeof(*results));
+	for (size_t i = 0; i < n && !runner_interrupted; i++) {
+		double t0 = now_ms();
+
+		fprintf(stderr, "crmig-suite: [%zu/%zu] %s ...\n", i + 1, n, list[i].id);
+		run_instance(&r, &list[i], &results[i]);
+		tap_result(r.tap, ++r.tap_n, &results[i]);
+		fflush(r.tap);
+		fprintf(stderr, "crmig-suite: [%zu/%zu] %s: %s%s%s (probe gap %.0f ms, %.0f s)\n", i + 1, n, list[i].id,
+			outcome_name(results[i].outcome), results[i].reason[0] ? ": " : "", results[i].reason,
+			results[i].probe_gap_ms, (now_ms() - t0) / 1000);
+		if (!list[i].c->expect_fail) {
+			migrations++;
+			skipped_migrations += results[i].outcome == OUTCOME_SKIP;
+		}
+	}
+	if (runner_interrupted)
+		fprintf(stderr, "crmig-suite: interrupted: tearing the lab down\n");
+	runner_lab_down(&r);
+	/* All results in one list for the reports: the lab's, the cases', teardown. */
+	results = xrealloc(results, (n + nlab + 1) * sizeof(*results));
+	memmove(results + nlab, results, n * sizeof(*results));
+	memcpy(results, lab_results, nlab * sizeof(*results));
+	n += nlab;
+	if (r.own_lab) {
+		runner_teardown_check(&r, &results[n]);
+		tap_result(r.tap, ++r.tap_n, &results[n]);
+		n++;
+	}
+	write_reports(o, results, n);
+	summarize(results, n, &pass, &fail, &skip);
+	fprintf(stderr, "crmig-suite: %zu passed, %zu failed, %zu skipped (distro %s)\n", pass, fail, skip, r.distro);
+	ret = fail ? 1 : 0;
+	if (migrations && skipped_migrations == migrations) {
+		fprintf(stderr, "crmig-suite: FAIL: every migration case was skipped: nothing was tested\n");
+		ret = 1;
+	}
+	if (runner_interrupted)
+		ret = 130;
+out:
+	if (r.tap && r.tap != stdout)
+		fclose(r.tap);
+	if (r.tmp[0] && strcmp(r.tmp, "/tmp/crmig-suite-XXXXXX"))
+		remove_tree(r.tmp);
+	json_decref(r.features);
+	free(lab_results);
+	free_results(results, n);
+	free(list);
+	free(cases);
+	return ret;
+}
+
+static int cmd_demo(int argc, char **argv, struct runner_opts *o)
+{
+	struct runner r = { .o = o, .features = json_object() };
+	__do_free char *built_image = NULL;
+	char err[8192];
+	int ret = 1;
+
+	if (parse_args(argc, argv, o) < 0)
+		return 2;
+	if (!o->image && !o->lab_name && !(o->image = built_image = build_image(o->distro)))
+		goto out;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	r.tap = fopen("/dev/null", "w");
+	fprintf(stderr, "demo: booting hosts a and b (QEMU under TCG: about half a minute)\n");
+	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0)
+		fprintf(stderr, "demo: %s\n", err);
+	else
+		ret = suite_demo(&r);
+	runner_lab_down(&r);
+out:
+	if (r.tap)
+		fclose(r.tap);
+	json_decref(r.features);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct runner_opts o = { .distro = "trixie", .tier = "full", .strategies = ST_ALL,
+				 .modes = MODE_BARE | MODE_LXC, .shard_index = 1, .shard_count = 1,
+				 .lab_checks = true, .mem_mb = 2048 };
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1, &o);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1, &o);
+	if (!strcmp(argv[1], "demo"))
+		return cmd_demo(argc - 1, argv + 1, &o);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "crmig-suite: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

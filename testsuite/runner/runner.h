@@ -1,0 +1,75 @@
+/* The runner's own state: the lab it drives, the harness's probe, and the
+ * helpers that make each instance read as intent (start the workload,
+ * migrate, signal, collect the verdict, check the hosts). */
+#ifndef CRMIG_RUNNER_H
+#define CRMIG_RUNNER_H
+
+#include <jansson.h>
+#include <signal.h>
+
+#include "../lab/lab.h"
+#include "suite.h"
+
+#define PROBE_PORT 7300
+#define HOST_A 0
+#define HOST_B 1
+#define WORK_ROOT "/var/tmp/crmig-suite"
+#define RUNNER_LAB_CHECKS 10 /* results runner_lab_checks() reports */
+
+struct runner_opts {
+	const char *distro;
+	const char *image;
+	const char *payload;
+	const char *lab_name;       /* attach to this running lab instead of booting one */
+	const char *cases_dir;
+	const char *glob;
+	const char *tier;
+	unsigned strategies, modes;
+	int shard_index, shard_count;
+	const char *tap, *junit, *json, *html, *keep;
+	int mem_mb;
+	bool lab_checks;
+};
+
+struct runner {
+	const struct runner_opts *o;
+	struct lab lab;
+	bool own_lab;               /* booted by us: torn down by us */
+	struct probe *probe;
+	char distro[32];
+	char tmp[PATH_MAX];         /* local scratch */
+	json_t *features;           /* feature name -> {a: bool, b: bool}, cache of criu check --feature */
+	int next_addr;
+	FILE *tap;
+	size_t tap_n;
+};
+
+extern volatile sig_atomic_t runner_interrupted;
+
+/* lab_setup.c */
+int runner_lab_up(struct runner *r, char *err, size_t errlen);
+void runner_lab_down(struct runner *r);
+/* Certificates for both hosts (and a rogue identity on a), `crmig serve` running. */
+int lab_provision_crmig(struct lab *lab, char *err, size_t errlen);
+/* The lab's own checks, as TAP results; returns the number that failed. */
+int runner_lab_checks(struct runner *r, struct suite_result **results, size_t *n);
+/* After teardown: nothing of the lab may be left. */
+void runner_teardown_check(struct runner *r, struct suite_result *res);
+bool runner_host_has_feature(struct runner *r, const char *feature, char *why, size_t len);
+
+/* ssh helpers: run a command line on a host; output into r->out (freed by caller). */
+int host_sh(struct runner *r, int host, double timeout_s, struct proc_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* The same when only the exit status matters (stderr shown on failure). */
+int host_ok(struct runner *r, int host, double timeout_s, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+char *guest_path(struct runner *r, const char *rel);
+
+/* demo.c: migrate a container with each strategy and print the table. */
+int suite_demo(struct runner *r);
+
+/* instance.c */
+void run_instance(struct runner *r, const struct suite_instance *inst, struct suite_result *res);
+/* Checks that a crmig report has every contract key with the right type. */
+bool crmig_report_complete(json_t *rep, char *why, size_t len);
+
+#endif
