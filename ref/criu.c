@@ -141,6 +141,20 @@ char *criu_config_text(const struct criu_call *c)
 	return text;
 }
 
+/* Opens path above CRIU_PS_FD. At the lowest free number, /dev/null could
+ * land on fd 3 when the caller's fd 3 is free (a serve session closes the
+ * listener it inherited): the page stream would then replace it, become
+ * criu's stdin, and fd 3 would be closed on exec. */
+static int open_above_ps_fd(const char *path, int flags)
+{
+	int fd = open(path, flags, 0600);
+	int high = fd >= 0 ? fcntl(fd, F_DUPFD, CRIU_PS_FD + 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return high;
+}
+
 pid_t criu_spawn(char *const argv[], int ps_fd, const char *out_log)
 {
 	pid_t pid = fork();
@@ -149,8 +163,8 @@ pid_t criu_spawn(char *const argv[], int ps_fd, const char *out_log)
 		return pid;
 	/* The child: stdin from /dev/null, outputs to the log, the page stream
 	 * on CRIU_PS_FD and nothing else inherited. */
-	int null = open("/dev/null", O_RDWR);
-	int out = out_log ? open(out_log, O_WRONLY | O_CREAT | O_APPEND, 0600) : null;
+	int null = open_above_ps_fd("/dev/null", O_RDWR);
+	int out = out_log ? open_above_ps_fd(out_log, O_WRONLY | O_CREAT | O_APPEND) : null;
 
 	if (null < 0 || out < 0)
 		_exit(127);
