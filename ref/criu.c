@@ -258,14 +258,26 @@ char *criu_log_errors(const char *log_path, int max_lines)
 
 	if (!log)
 		return out;
-	for (char *save, *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (!strstr(line, "Error") && !strstr(line, "error"))
-			continue;
-		if (n++ >= max_lines)
-			break;
-		char *joined = xasprintf("%s%s\n", out, line);
-		free(out);
-		out = joined;
+	/* criu's own "Error" lines first (its first is the cause, the rest
+	 * follow from it), then other lines that mention an error. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (char *line = log; *line && n < max_lines;) {
+			char *end = strchrnul(line, '\n');
+			char saved = *end;
+			bool upper;
+
+			*end = '\0';
+			upper = strstr(line, "Error") != NULL;
+			if (pass == 0 ? upper : !upper && strstr(line, "error")) {
+				char *joined = xasprintf("%s%s\n", out, line);
+
+				free(out);
+				out = joined;
+				n++;
+			}
+			*end = saved;
+			line = saved ? end + 1 : end;
+		}
 	}
 	return out;
 }

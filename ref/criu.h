@@ -69,7 +69,8 @@ struct criu_info {
 };
 void criu_probe(struct criu_info *info, const char *criu_override);
 
-/* The last lines of a criu log that say what went wrong ("Error" lines first). */
+/* At most max_lines lines of a criu log that say what went wrong: "Error"
+ * lines first, in the log's order, then other lines mentioning an error. */
 char *criu_log_errors(const char *log_path, int max_lines);
 
 #endif
