@@ -100,12 +100,14 @@ static int answer_one(struct hook_server *h, hook_fn fn, void *ctx, char *action
 
 int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after, void *ctx, double timeout_s)
 {
+	/* Without pidfd_open (Linux < 5.3, valgrind < 3.20) the child is
+	 * polled with waitpid every 100 ms instead. */
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	double deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;
+	double next_tick = now_ms() + 1000;
+	bool reaped = false;
 	int status;
 
-	if (pidfd < 0)
-		return -1;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = h->lfd, .events = POLLIN } };
 		int wait_ms = deadline ? (int)(deadline - now_ms()) : 1000;
@@ -119,28 +121,45 @@ int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after
 		}
 		if (wait_ms > 1000)
 			wait_ms = 1000;
+		if (pidfd < 0 && wait_ms > 100)
+			wait_ms = 100;
 		rc = poll(p, 2, wait_ms);
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (rc == 0) { /* a second passed: time for progress */
-			if (after)
-				after(ctx, NULL);
+		if (pidfd < 0 && !(p[1].revents & POLLIN)) {
+			pid_t r = waitpid(pid, &status, WNOHANG);
+
+			if (r == pid) {
+				reaped = true;
+				break;
+			}
+			if (r < 0 && errno != EINTR)
+				return -1; /* not a child of ours */
+		}
+		if (rc == 0) { /* a quiet second passed: time for progress */
+			if (now_ms() >= next_tick) {
+				next_tick = now_ms() + 1000;
+				if (after)
+					after(ctx, NULL);
+			}
 			continue;
 		}
 		/* Hooks first: criu may be waiting on one while it exits. */
 		if (p[1].revents & POLLIN) {
 			if (answer_one(h, fn, ctx, action, sizeof(action)) == 0 && after)
 				after(ctx, action);
+			next_tick = now_ms() + 1000;
 			continue;
 		}
 		if (p[0].revents & POLLIN)
 			break;
 	}
-	close(pidfd);
-	while (waitpid(pid, &status, 0) < 0)
+	if (pidfd >= 0)
+		close(pidfd);
+	while (!reaped && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
