@@ -30,6 +30,8 @@ int net_split_hostport(const char *s, char *host, size_t hostlen, int *port, int
 		const char *end = strchr(s, ']');
 		if (!end)
 			return -1;
+		if (end[1] && end[1] != ':')
+			return -1; /* "[v6]junk": not a port */
 		n = end - s - 1;
 		colon = end[1] == ':' ? end + 1 : NULL;
 		s++;
