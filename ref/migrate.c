@@ -566,6 +566,18 @@ static void finish(struct migration *m)
 	json_object_set_new(m->rep.extra, "id", json_string(m->id));
 }
 
+/* After a handover: lift criu's network lock left for the moved addresses. */
+static void drop_lock_rules(struct migration *m)
+{
+	for (int i = 0; i < m->n_ips; i++) {
+		int n = net_drop_criu_lock_rules(m->ips[i].addr);
+
+		if (n > 0)
+			mig_progress(m, "removed %d network-lock rule%s criu left for %s", n, n == 1 ? "" : "s",
+				     m->ips[i].addr);
+	}
+}
+
 static void cleanup(struct migration *m)
 {
 	if (m->sess)
@@ -801,6 +813,8 @@ int cmd_migrate(int argc, char **argv)
 	}
 	m.rep.destination = xstrdup(m.host);
 	ret = run_migration(&m);
+	if (m.committed)
+		drop_lock_rules(&m);
 	if (ret < 0 && !m.rep.error)
 		mig_fail(&m, m.frozen ? "rolled-back" : "failed", "%s", m.err[0] ? m.err : "unknown error");
 	finish(&m);

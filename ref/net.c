@@ -348,6 +348,72 @@ int net_addr_del(const char *ifname, const char *addr, int prefix)
 	return ip_addr("del", ifname, addr, prefix);
 }
 
+static bool rule_names_addr(const char *rule, const char *addr)
+{
+	__do_free char *host = xasprintf(" %s/32 ", addr);
+	__do_free char *padded = xasprintf("%s ", rule);
+
+	return strstr(padded, host) != NULL;
+}
+
+int net_drop_criu_lock_rules(const char *addr)
+{
+	char *save_argv[] = { "iptables-save", "-t", "filter", NULL };
+	struct proc_opts o = PROC_OPTS_DEFAULT;
+	struct proc_result res;
+	char *save;
+	int dropped = 0;
+
+	o.timeout_s = 20;
+	if (proc_run(save_argv, &o, &res) < 0)
+		return -1;
+	for (char *line = res.status == 0 ? strtok_r(res.out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char *argv[64], *tok, *tsave;
+		size_t n = 0;
+
+		if (strncmp(line, "-A ", 3) || !strstr(line, "--mark 0xc114") || !rule_names_addr(line, addr))
+			continue;
+		argv[n++] = "iptables";
+		argv[n++] = "-t";
+		argv[n++] = "filter";
+		argv[n++] = "-D";
+		for (tok = strtok_r(line + 3, " ", &tsave); tok && n < ARRAY_SIZE(argv) - 1; tok = strtok_r(NULL, " ", &tsave))
+			argv[n++] = tok;
+		argv[n] = NULL;
+		if (proc_simple(argv, 20) == 0)
+			dropped++;
+	}
+	proc_result_free(&res);
+	return dropped;
+}
+
+static int mtu_ioctl(const char *ifname, unsigned long req, int *mtu)
+{
+	__do_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (fd < 0 || strlen(ifname) >= IFNAMSIZ)
+		return -1;
+	strcpy(ifr.ifr_name, ifname);
+	ifr.ifr_mtu = *mtu;
+	if (ioctl(fd, req, &ifr) < 0)
+		return -1;
+	*mtu = ifr.ifr_mtu;
+	return 0;
+}
+
+int net_get_mtu(const char *ifname)
+{
+	int mtu = 0;
+
+	return mtu_ioctl(ifname, SIOCGIFMTU, &mtu) < 0 ? -1 : mtu;
+}
+
+int net_set_mtu(const char *ifname, int mtu)
+{
+	return mtu_ioctl(ifname, SIOCSIFMTU, &mtu);
+}
+
 struct arp_packet {
 	struct ether_header eth;
 	struct arphdr arp;

@@ -42,6 +42,13 @@ int net_addr_parse(const char *cidr, char *addr, size_t addrlen, int *prefix);
 int net_iface_for(const char *addr, int prefix, bool must_hold, char *ifname, size_t len);
 int net_addr_add(const char *ifname, const char *addr, int prefix);
 int net_addr_del(const char *ifname, const char *addr, int prefix);
+/* criu's network lock for connections of a process tree (iptables rules
+ * marked 0xc114) stays on the source after a successful dump: it expects a
+ * restore on the same host to lift it. After a migration they only block a
+ * now foreign address: remove those that name addr. Returns how many. */
+int net_drop_criu_lock_rules(const char *addr);
+int net_get_mtu(const char *ifname);             /* -1 on error */
+int net_set_mtu(const char *ifname, int mtu);
 /* Gratuitous ARP so that neighbours learn the address's new home now. */
 int net_send_garp(const char *ifname, const char *addr, int count);
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <lxc/lxccontainer.h>
+#include <net/if.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "hook.h"
 #include "migrate.h"
 #include "net.h"
+#include "proc.h"
 #include "relay.h"
 #include "util.h"
 #include "version.h"
@@ -519,6 +521,46 @@ static int restored_pid(const char *dir, json_t *wl)
 	return -1;
 }
 
+/* criu recreates the host end of a container's veth with the default MTU
+ * (1500) whatever the container end had: on a jumbo-frame bridge the
+ * container then silently drops every large frame sent to it (its TCP
+ * connections stall). Give each host end its container end's MTU. */
+static void fix_veth_mtus(struct session *s, int pid, json_t *timing)
+{
+	__do_free char *target = xasprintf("%d", pid);
+	char *argv[] = { "nsenter", "-t", target, "-n", "ip", "-o", "link", "show", "type", "veth", NULL };
+	struct proc_opts o = PROC_OPTS_DEFAULT;
+	struct proc_result res;
+	json_t *fixed = json_array();
+	char *save;
+
+	o.timeout_s = 10;
+	if (pid <= 0 || proc_run(argv, &o, &res) < 0) {
+		json_decref(fixed);
+		return;
+	}
+	/* "2: eth0@if5: <...> mtu 9000 qdisc ..." */
+	for (char *line = res.status == 0 ? strtok_r(res.out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char *at = strstr(line, "@if"), *mtu = strstr(line, " mtu ");
+		char host_if[IF_NAMESIZE] = "";
+		int peer, want;
+
+		if (!at || !mtu || sscanf(at + 3, "%d", &peer) != 1 || sscanf(mtu + 5, "%d", &want) != 1)
+			continue;
+		if (!if_indextoname((unsigned)peer, host_if) || net_get_mtu(host_if) == want)
+			continue;
+		if (net_set_mtu(host_if, want) == 0) {
+			slog(s, "set %s's MTU to %d like its container end (criu restored it with the default)", host_if, want);
+			json_array_append_new(fixed, json_pack("{s:s, s:i}", "if", host_if, "mtu", want));
+		}
+	}
+	proc_result_free(&res);
+	if (json_array_size(fixed))
+		json_object_set_new(timing, "veth_mtu_fixed", fixed);
+	else
+		json_decref(fixed);
+}
+
 /* Test of the rollback path: damage the images so that criu itself fails. */
 static void sabotage_images(const char *dir)
 {
@@ -571,6 +613,8 @@ static int op_restore(struct session *s, json_t *req)
 	s->restore_end = now_ms();
 	s->restored = true;
 	announce_ips(s);
+	if (lxc)
+		fix_veth_mtus(s, restored_pid(dir, wl), rc.timing);
 	json_object_set_new(rc.timing, "restore_ms", json_real(s->restore_end - rc.start));
 	hook_server_close(&hook);
 	slog(s, "restored in %.0f ms", s->restore_end - rc.start);

@@ -246,6 +246,15 @@ static int start_qemu(struct lab *l, int i, const struct lab_config *cfg, const 
 	return 0;
 }
 
+/* A qemu we forked is our child (and may not have exec'ed yet); a
+ * daemonized one is recognised by its command line. */
+static bool qemu_exited(struct lab *l, int i, bool persistent, const char *tag)
+{
+	if (!persistent)
+		return waitpid(l->hosts[i].qemu_pid, NULL, WNOHANG) == l->hosts[i].qemu_pid;
+	return !is_our_qemu(l->hosts[i].qemu_pid, tag);
+}
+
 static bool console_ready(const struct lab_host *h)
 {
 	__do_free char *text = read_file(h->console, NULL);
@@ -277,9 +286,7 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 				fprintf(stderr, "lab %s: host %s ready after %.1f s\n", l->name, l->hosts[i].name, elapsed);
 				continue;
 			}
-			if (!cfg->persistent)
-				waitpid(l->hosts[i].qemu_pid, NULL, WNOHANG);
-			if (!is_our_qemu(l->hosts[i].qemu_pid, tag) || elapsed > timeout) {
+			if (qemu_exited(l, i, cfg->persistent, tag) || elapsed > timeout) {
 				__do_free char *tail = lab_console_tail(l, i, 25);
 				__do_free char *qlog = read_file(xasprintf("%s/qemu-%s.log", l->dir, l->hosts[i].name), NULL);
 				snprintf(err, errlen, "host %s %s after %.0f s. Last console lines (%s):\n%s\n%s%s"

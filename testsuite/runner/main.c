@@ -220,11 +220,20 @@ static void distro_of_image(struct runner *r)
 	json_decref(m);
 }
 
-static void summarize(const struct suite_result *v, size_t n, size_t *pass, size_t *fail, size_t *skip)
+static void summarize(const struct suite_result *v, size_t n, size_t *pass, size_t *fail, size_t *skip,
+		      size_t *known)
 {
-	*pass = *fail = *skip = 0;
-	for (size_t i = 0; i < n; i++)
-		(v[i].outcome == OUTCOME_PASS ? (*pass)++ : v[i].outcome == OUTCOME_FAIL ? (*fail)++ : (*skip)++);
+	*pass = *fail = *skip = *known = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].outcome == OUTCOME_PASS)
+			(*pass)++;
+		else if (v[i].outcome == OUTCOME_SKIP)
+			(*skip)++;
+		else if (result_counts_as_failure(&v[i]))
+			(*fail)++;
+		else
+			(*known)++;
+	}
 }
 
 static void write_reports(const struct runner_opts *o, const struct suite_result *v, size_t n)
@@ -239,7 +248,7 @@ static void write_reports(const struct runner_opts *o, const struct suite_result
 
 static void free_results(struct suite_result *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; v && i < n; i++) {
 		json_decref(v[i].crmig);
 		json_decref(v[i].details);
 	}
@@ -252,7 +261,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	struct suite_case *cases = NULL;
 	struct suite_instance *list = NULL;
 	struct suite_result *results = NULL, *lab_results = NULL;
-	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, migrations = 0, skipped_migrations = 0;
+	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, known, migrations = 0, skipped_migrations = 0;
 	__do_free char *built_image = NULL;
 	char err[8192];
 	int ret = 1;
@@ -319,8 +328,12 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		n++;
 	}
 	write_reports(o, results, n);
-	summarize(results, n, &pass, &fail, &skip);
-	fprintf(stderr, "crmig-suite: %zu passed, %zu failed, %zu skipped (distro %s)\n", pass, fail, skip, r.distro);
+	summarize(results, n, &pass, &fail, &skip, &known);
+	fprintf(stderr, "crmig-suite: %zu passed, %zu failed, %zu skipped, %zu known upstream bugs (distro %s)\n", pass,
+		fail, skip, known, r.distro);
+	for (size_t i = 0; i < n; i++)
+		if (results[i].known_bug[0])
+			fprintf(stderr, "crmig-suite: %s: known upstream bug %s\n", results[i].inst.id, results[i].known_bug);
 	ret = fail ? 1 : 0;
 	if (migrations && skipped_migrations == migrations) {
 		fprintf(stderr, "crmig-suite: FAIL: every migration case was skipped: nothing was tested\n");

@@ -151,6 +151,8 @@ static json_t *result_object(const struct suite_result *r)
 	json_object_set_new(o, "id", text_value(in->id));
 	json_object_set_new(o, "duration_ms", number_or_null(r->duration_ms));
 	/* Extra facts may not shadow the contract's keys. */
+	if (r->known_bug[0])
+		json_object_set_new(o, "known_bug", text_value(r->known_bug));
 	if (json_is_object(r->details))
 		json_object_update_missing(o, r->details);
 	return o;

@@ -121,7 +121,12 @@ void tap_result(FILE *f, size_t number, const struct suite_result *r)
 		break;
 	}
 	case OUTCOME_FAIL:
-		fprintf(f, "not ok %zu - %s\n", number, desc);
+		if (r->known_bug[0]) {
+			__do_free char *bug = one_line(r->known_bug);
+			fprintf(f, "not ok %zu - %s # TODO known upstream bug %s\n", number, desc, bug);
+		} else {
+			fprintf(f, "not ok %zu - %s\n", number, desc);
+		}
 		tap_failure_block(f, r);
 		break;
 	}

@@ -71,6 +71,7 @@ struct suite_result {
 	double duration_ms;
 	json_t *crmig;              /* crmig's report (owned), or NULL */
 	json_t *details;            /* extra facts (owned): verdict text, host diffs, bundle path, replay */
+	char known_bug[160];        /* a failure that is a known upstream bug: "criu#3029: ..." (TAP TODO) */
 };
 
 /* cases.c */
@@ -99,6 +100,11 @@ json_t *results_json(const struct suite_result *r, size_t n);
 int results_write_json(const char *path, const struct suite_result *r, size_t n);
 int html_write(const char *path, const struct suite_result *r, size_t n, const char *title);
 const char *outcome_name(enum outcome o);
+/* A failure that is a known upstream bug is reported (TAP "# TODO", JUnit
+ * skipped, JSON known_bug) but does not fail the run. */
+bool result_counts_as_failure(const struct suite_result *r);
+/* known_bugs.c: fills r->known_bug when its failure matches a known bug. */
+void known_bug_classify(struct suite_result *r);
 /* Helpers the reports share (untrusted text in, well-formed text out):
  * utf8_decode: length (1..4) of the valid UTF-8 sequence at s (n bytes
  * available) and its code point, 0 if invalid (overlong, surrogate, > U+10FFFF,
