@@ -454,12 +454,13 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 	migrated = !strcmp(json_string_value(json_object_get(report, "result")) ?: "", "ok");
 	x.where = migrated ? HOST_B : HOST_A;
 	judge_report(&x, report);
+	/* Before the signal: the workload ends once it has given its verdict. */
+	judge_source(&x, migrated);
 	if (signal_workload(&x) == 0) {
 		echo_exchange(&x);
 		if (wait_verdict(&x, verdict, sizeof(verdict)) == 0)
 			judge_workload(&x, verdict);
 	}
-	judge_source(&x, migrated);
 	judge_gap(&x, migrated);
 done:
 	if (res->outcome == OUTCOME_FAIL)
