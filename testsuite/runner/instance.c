@@ -288,19 +288,25 @@ static void judge_report(struct inst_ctx *x, json_t *rep)
 		fail(x, "crmig's error does not say '%s': %.500s", x->in->c->expect_error, error ? error : "(none)");
 }
 
-/* The source must be gone after a handover (a zombie waiting for its
- * reaper counts as gone), and still be there after a rollback. */
+/* Is the workload still on host a? A zombie waiting for its reaper is not;
+ * after a handover give criu's kill a few seconds to land. */
+static bool on_source(struct inst_ctx *x, bool wait_for_gone)
+{
+	if (x->in->mode == MODE_LXC)
+		return host_ok(x->r, HOST_A, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) == 0;
+	return host_ok(x->r, HOST_A, 30,
+		       "for i in $(seq %d); do s=$(cut -d' ' -f3 /proc/%d/stat 2>/dev/null) && [ \"$s\" != Z ] || exit 1; "
+		       "sleep 0.1; done; exit 0", wait_for_gone ? 50 : 1, x->pid) == 0;
+}
+
+/* The source must be gone after a handover, and still there after a rollback. */
 static void judge_source(struct inst_ctx *x, bool migrated)
 {
-	int gone = x->in->mode == MODE_LXC
-			   ? host_ok(x->r, HOST_A, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) != 0
-			   : host_ok(x->r, HOST_A, 30,
-				     "for i in $(seq 50); do s=$(cut -d' ' -f3 /proc/%d/stat 2>/dev/null) || exit 0; "
-				     "[ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1", x->pid) == 0;
+	bool there = on_source(x, migrated);
 
-	if (migrated && !gone)
+	if (migrated && there)
 		fail(x, "the workload still runs on host a after crmig handed it to host b");
-	if (!migrated && gone && x->in->c->expect_result[0] && strcmp(x->in->c->expect_result, "ok"))
+	if (!migrated && !there)
 		fail(x, "crmig did not migrate, but the workload is gone from host a");
 }
 
