@@ -9,6 +9,8 @@
 
 #include "util.h"
 
+volatile sig_atomic_t proc_interrupted;
+
 struct capture {
 	char *buf;
 	size_t len, cap, max;
@@ -99,7 +101,13 @@ int proc_run(char *const argv[], const struct proc_opts *o, struct proc_result *
 	struct pollfd pfd[2] = { { .fd = pout[0], .events = POLLIN }, { .fd = perr[0], .events = POLLIN } };
 	int open_streams = 2;
 	while (open_streams) {
-		int wait = -1;
+		int wait = 500; /* wake up now and then to notice an interruption */
+		if (proc_interrupted) {
+			r->timed_out = true;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			break;
+		}
 		if (deadline) {
 			double left = deadline - now_ms();
 			if (left <= 0) {
@@ -108,7 +116,8 @@ int proc_run(char *const argv[], const struct proc_opts *o, struct proc_result *
 				kill(pid, SIGKILL);
 				break;
 			}
-			wait = (int)left + 1;
+			if ((int)left + 1 < wait)
+				wait = (int)left + 1;
 		}
 		int n = poll(pfd, 2, wait);
 		if (n < 0 && errno == EINTR)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 struct proc_result {
@@ -26,6 +27,11 @@ struct proc_opts {
 };
 
 #define PROC_OPTS_DEFAULT { .stdin_fd = -1, .netns_fd = -1 }
+
+/* Set from a signal handler to make running and future proc_run calls stop
+ * their children at once (reported as timed out): Ctrl-C must not wait for
+ * a long remote command to end. */
+extern volatile sig_atomic_t proc_interrupted;
 
 int proc_run(char *const argv[], const struct proc_opts *o, struct proc_result *r);
 void proc_result_free(struct proc_result *r);

@@ -16,6 +16,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	runner_interrupted = 1;
+	proc_interrupted = 1; /* the commands running now end at once */
 }
 
 /* Where the cases and vm-images live: $CRMIG_SUITE_DATA, next to the binary
@@ -291,6 +292,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	fprintf(stderr, "crmig-suite: %zu instances; bringing the lab up\n", n);
 	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crmig-suite: %s\n", err);
+		proc_interrupted = 0;
 		runner_lab_down(&r);
 		goto out;
 	}
@@ -316,6 +318,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	}
 	if (runner_interrupted)
 		fprintf(stderr, "crmig-suite: interrupted: tearing the lab down\n");
+	proc_interrupted = 0; /* the teardown's own commands must run */
 	runner_lab_down(&r);
 	/* All results in one list for the reports: the lab's, the cases', teardown. */
 	results = xrealloc(results, (n + nlab + 1) * sizeof(*results));
@@ -373,6 +376,7 @@ static int cmd_demo(int argc, char **argv, struct runner_opts *o)
 		fprintf(stderr, "demo: %s\n", err);
 	else
 		ret = suite_demo(&r);
+	proc_interrupted = 0;
 	runner_lab_down(&r);
 out:
 	if (r.tap)
