@@ -274,6 +274,10 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 	while (nready < l->nhosts) {
 		double elapsed = (now_ms() - start) / 1000;
 
+		if (proc_interrupted) {
+			snprintf(err, errlen, "interrupted while the hosts were booting");
+			return -1;
+		}
 		for (int i = 0; i < l->nhosts; i++) {
 			char tag[96];
 

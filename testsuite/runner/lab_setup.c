@@ -358,6 +358,69 @@ static void check_bandwidth(struct check_list *l)
 	       json_pack("{s:f}", "seconds_for_4MiB_at_16mbit", limited_s), "4 MiB at 16 Mbit/s took %.2f s", limited_s);
 }
 
+/* The ssh backend, pointed at the two booted guests, drives them too. */
+static void check_ssh_backend(struct check_list *l)
+{
+	struct runner *r = l->r;
+	struct lab_config cfg = { .name = "sshcheck", .backend = "ssh", .ssh_key = r->lab.key,
+				  .harness_addr = r->lab.harness_addr, .guest_prefix = r->lab.prefix,
+				  .state_root = r->tmp, .hosts = { r->lab.hosts[HOST_A].addr, r->lab.hosts[HOST_B].addr } };
+	struct lab ssh;
+	char err[1024] = "";
+	bool ok = lab_up(&ssh, &cfg, err, sizeof(err)) == 0;
+	struct proc_result res = { 0 };
+
+	if (ok) {
+		ok = lab_sh(&ssh, HOST_B, "hostname", 30, &res) == 0 && res.status == 0 && !strncmp(res.out, "b", 1);
+		if (!ok)
+			snprintf(err, sizeof(err), "hostname on b said %.100s", res.out ? res.out : "nothing");
+		proc_result_free(&res);
+		lab_down(&ssh);
+	}
+	record(l, "ssh-backend-drives-the-hosts", ok, NULL, "the ssh backend: %s", err);
+}
+
+/* A second build of the lab's image must come from the cache in seconds. */
+static void check_image_cache(struct check_list *l)
+{
+	struct runner *r = l->r;
+	__do_free char *vm = suite_data_dir("vm-images");
+	__do_free char *script = vm ? xasprintf("%s/build", vm) : NULL;
+	__do_free char *manifest = xasprintf("%s/manifest.json", r->lab.image_dir);
+	json_t *m = json_load_file(manifest, 0, NULL);
+	const char *distro = json_string_value(json_object_get(m, "distro"));
+	bool debs = json_array_size(json_object_get(json_object_get(m, "inputs"), "debs")) > 0;
+	char *argv[] = { script, "--distro", (char *)(distro ? distro : ""), NULL };
+	struct proc_opts po = PROC_OPTS_DEFAULT;
+	struct proc_result res;
+	double t0 = now_ms(), secs;
+	bool ok = false;
+
+	if (!script || !distro || debs) {
+		struct suite_result *res_skip;
+		record(l, "image-build-cache-hit", true, NULL, "%s", "");
+		res_skip = &l->v[l->n - 1];
+		res_skip->outcome = OUTCOME_SKIP;
+		snprintf(res_skip->reason, sizeof(res_skip->reason), "%s",
+			 !script ? "vm-images/build is not installed here" : debs ? "the image holds candidate .debs (built with --deb)" : "the image has no manifest");
+		json_decref(m);
+		return;
+	}
+	po.timeout_s = 600;
+	if (proc_run(argv, &po, &res) == 0) {
+		char *last = res.out + strlen(res.out);
+		while (last > res.out && last[-1] == '\n')
+			*--last = '\0';
+		last = strrchr(res.out, '\n') ? strrchr(res.out, '\n') + 1 : res.out;
+		ok = res.status == 0 && !strcmp(last, r->lab.image_dir);
+		proc_result_free(&res);
+	}
+	secs = (now_ms() - t0) / 1000;
+	json_decref(m);
+	record(l, "image-build-cache-hit", ok && secs < 60, json_pack("{s:f}", "seconds", secs),
+	       "vm-images/build again took %.1f s and %s", secs, ok ? "found the same image" : "did not find the same image");
+}
+
 int runner_lab_checks(struct runner *r, struct suite_result **results, size_t *n)
 {
 	struct check_list l = { .r = r };
@@ -368,6 +431,8 @@ int runner_lab_checks(struct runner *r, struct suite_result **results, size_t *n
 	check_copy(&l);
 	check_cut(&l);
 	check_bandwidth(&l);
+	check_ssh_backend(&l);
+	check_image_cache(&l);
 	*results = l.v;
 	*n = l.n;
 	return l.failed;

@@ -10,43 +10,12 @@
 #include "runner.h"
 #include "util.h"
 
-volatile sig_atomic_t runner_interrupted;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	runner_interrupted = 1;
 	proc_interrupted = 1; /* the commands running now end at once */
-}
-
-/* Where the cases and vm-images live: $CRMIG_SUITE_DATA, next to the binary
- * when installed, or the source tree when run from build/host. */
-static char *data_dir(const char *what)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char *env = getenv("CRMIG_SUITE_DATA");
-	char *candidates[3] = { NULL };
-
-	if (env)
-		candidates[0] = xasprintf("%s/%s", env, what);
-	if (n > 0) {
-		exe[n] = '\0';
-		dirname(exe);
-		candidates[1] = xasprintf("%s/%s", exe, what);
-		candidates[2] = xasprintf("%s/../../%s%s", exe, strcmp(what, "cases") ? "" : "testsuite/", what);
-	}
-	for (int i = 0; i < 3; i++) {
-		if (candidates[i] && access(candidates[i], F_OK) == 0) {
-			char *found = xstrdup(candidates[i]);
-			for (int j = 0; j < 3; j++)
-				free(candidates[j]);
-			return found;
-		}
-	}
-	for (int j = 0; j < 3; j++)
-		free(candidates[j]);
-	return NULL;
 }
 
 static void usage(FILE *f)
@@ -150,7 +119,7 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 static int load_matrix(struct runner_opts *o, struct suite_case **cases, size_t *ncases,
 		       struct suite_instance **list, size_t *n)
 {
-	__do_free char *dir = o->cases_dir ? xstrdup(o->cases_dir) : data_dir("cases");
+	__do_free char *dir = o->cases_dir ? xstrdup(o->cases_dir) : suite_data_dir("cases");
 	char err[1024];
 
 	if (!dir) {
@@ -186,7 +155,7 @@ static int cmd_list(int argc, char **argv, struct runner_opts *o)
 /* vm-images/build prints the image directory as its last line. */
 static char *build_image(const char *distro)
 {
-	__do_free char *vm = data_dir("vm-images");
+	__do_free char *vm = suite_data_dir("vm-images");
 	__do_free char *script = vm ? xasprintf("%s/build", vm) : NULL;
 	char *argv[] = { script, "--distro", (char *)distro, NULL };
 	struct proc_opts po = PROC_OPTS_DEFAULT;

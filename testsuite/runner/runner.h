@@ -14,7 +14,7 @@
 #define HOST_A 0
 #define HOST_B 1
 #define WORK_ROOT "/var/tmp/crmig-suite"
-#define RUNNER_LAB_CHECKS 10 /* results runner_lab_checks() reports */
+#define RUNNER_LAB_CHECKS 12 /* results runner_lab_checks() reports */
 
 struct runner_opts {
 	const char *distro;
@@ -45,6 +45,10 @@ struct runner {
 };
 
 extern volatile sig_atomic_t runner_interrupted;
+
+/* Where the suite's data lives (cases, vm-images): $CRMIG_SUITE_DATA, next to
+ * the binary when installed, or the source tree. malloc'ed, NULL if absent. */
+char *suite_data_dir(const char *what);
 
 /* lab_setup.c */
 int runner_lab_up(struct runner *r, char *err, size_t errlen);
