@@ -434,6 +434,8 @@ static int connect_dest(struct migration *m)
 	m->ctl_fd = net_connect(m->host, m->port, 15, err, sizeof(err));
 	if (m->ctl_fd < 0)
 		return mig_fail(m, "failed", "%s (is `crmig serve` running there?)", err);
+	/* A destination that vanishes must end the migration, not hang it. */
+	net_stream_opts(m->ctl_fd, 60);
 	m->sess = tls_connect(m->tls, m->ctl_fd, m->host, err, sizeof(err));
 	if (!m->sess)
 		return mig_fail(m, "failed", "TLS with %s: %s", m->host, err);

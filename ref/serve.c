@@ -1042,6 +1042,8 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 
 	snprintf(s.peer_host, sizeof(s.peer_host), "%s", peer);
 	net_local_addr(fd, s.local_addr, sizeof(s.local_addr));
+	/* A source that vanishes ends its session (and cleans up), never hangs it. */
+	net_stream_opts(fd, 60);
 	tls_paths_from_dir(&s.tlsp, o->cert_dir, s.tls_store, sizeof(s.tls_store));
 	s.tls = tls_accept(tls, fd, err, sizeof(err));
 	if (!s.tls) {
