@@ -1074,6 +1074,41 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	tls_close(s.tls);
 }
 
+/* Socket activation (the sd_listen_fds protocol, without libsystemd): when
+ * LISTEN_PID is ours and LISTEN_FDS >= 1, systemd passed the listening socket
+ * as fd 3 (crmig.socket). Returns that fd, -1 when nothing was passed, -2 when
+ * something was passed that is not a listening stream socket. */
+static int inherited_listener(char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int accepting = 0, type = 0;
+	socklen_t len = sizeof(accepting), tlen = sizeof(type);
+	char *end;
+	long p, n;
+
+	if (!pid || !fds)
+		return -1;
+	p = strtol(pid, &end, 10);
+	if (*end || p != (long)getpid())
+		return -1;
+	n = strtol(fds, &end, 10);
+	/* Not for our children: criu and the sessions must not see them. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end || n < 1) {
+		snprintf(err, errlen, "LISTEN_FDS=%s: want at least one socket", fds);
+		return -2;
+	}
+	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 ||
+	    getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || !accepting || type != SOCK_STREAM) {
+		snprintf(err, errlen, "fd 3 from systemd is not a listening stream socket (ListenStream= in crmig.socket)");
+		return -2;
+	}
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	return 3;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: crmig serve [--listen ADDR:PORT] [--certs DIR] [--allow-sync DIR]... [--once]\n"
@@ -1083,7 +1118,8 @@ static void usage(FILE *f)
 	      "                       default /var/lib/lxc /var/tmp /tmp /srv /home /root)\n"
 	      "  --state DIR          where images are received (default " CRMIG_STATE_DIR ")\n"
 	      "  --criu PATH          the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
-	      "  --once               serve one session, then exit\n",
+	      "  --once               serve one session, then exit\n"
+	      "Started by systemd's crmig.socket, it serves the socket passed to it (LISTEN_FDS) and ignores --listen.\n",
 	      f);
 }
 
@@ -1101,6 +1137,7 @@ int cmd_serve(int argc, char **argv)
 	char store[3 * PATH_MAX], err[512], host[256];
 	struct tls_ctx *tls;
 	int c, port, lfd;
+	bool activated;
 
 	while ((c = getopt_long(argc, argv, "l:c:a:s:C:oh", opts, NULL)) != -1) {
 		switch (c) {
@@ -1135,7 +1172,19 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "crmig serve: TLS: %s\nmake certificates with: crmig cert ca DIR && crmig cert host ...\n", err);
 		return 1;
 	}
-	lfd = net_listen(host, port, 16);
+	lfd = inherited_listener(err, sizeof(err));
+	if (lfd == -2) {
+		fprintf(stderr, "crmig serve: %s\n", err);
+		tls_ctx_free(tls);
+		return 1;
+	}
+	activated = lfd >= 0;
+	if (activated) {
+		net_local_addr(lfd, host, sizeof(host));
+		port = net_local_port(lfd);
+	} else {
+		lfd = net_listen(host, port, 16);
+	}
 	if (lfd < 0) {
 		fprintf(stderr, "crmig serve: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
 		tls_ctx_free(tls);
@@ -1143,7 +1192,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	mkdir_p(o.state_dir, 0700);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "crmig serve: listening on %s:%d\n", host, port);
+	fprintf(stderr, "crmig serve: listening on %s:%d%s\n", host, port, activated ? " (socket from systemd)" : "");
 	for (;;) {
 		char peer[64];
 		int fd;
