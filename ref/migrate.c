@@ -94,6 +94,22 @@ uint64_t mig_bytes(struct migration *m)
 	return total;
 }
 
+/* The destination's criu calls, as it ran them: its replies carry them. */
+static void add_dest_argvs(struct migration *m, json_t *reply)
+{
+	size_t i, j;
+	json_t *argv, *arg;
+
+	json_array_foreach(json_object_get(reply, "criu_argv"), i, argv) {
+		char **v = xzalloc((json_array_size(argv) + 1) * sizeof(char *));
+
+		json_array_foreach(argv, j, arg)
+			v[j] = (char *)(json_string_value(arg) ?: "");
+		report_add_argv(&m->rep, "destination", v);
+		free(v);
+	}
+}
+
 /* criu gets one end of a loopback connection; a relay thread carries the
  * bytes over TLS to the destination's relay (see relay.h for why). */
 static int page_stream_tls(struct migration *m, int fd)
@@ -154,6 +170,7 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 		close(criu_fd);
 		return -1;
 	}
+	add_dest_argvs(m, ready);
 	json_decref(ready);
 	return criu_fd;
 }
@@ -357,6 +374,7 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 							    : mig_bytes(m);
 	}
 	report_phase_add(&m->rep, "restore", start, m->t_resumed, 0);
+	add_dest_argvs(m, reply);
 	json_object_set(m->rep.extra, "destination_pid", json_object_get(reply, "pid"));
 	json_object_set(m->rep.extra, "destination_restore", json_object_get(reply, "timing"));
 	mig_progress(m, "running on %s (pid %lld)", m->host, (long long)json_int(reply, "pid", 0));
