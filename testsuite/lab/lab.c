@@ -269,13 +269,38 @@ char **lab_ssh_argv(struct lab *l, int host, bool tty)
 	return argv;
 }
 
-int lab_sh(struct lab *l, int host, const char *cmdline, double timeout_s, struct proc_result *res)
+/* ssh ... HOST -- remote_cmd */
+static char **ssh_command(struct lab *l, int host, const char *remote_cmd)
 {
 	char **argv = lab_ssh_argv(l, host, false);
-	struct proc_opts o = PROC_OPTS_DEFAULT;
 	size_t n = 0;
+
+	if (!argv)
+		return NULL;
+	while (argv[n])
+		n++;
+	argv = xrealloc(argv, (n + 3) * sizeof(char *));
+	argv[n++] = xstrdup("--");
+	argv[n++] = xstrdup(remote_cmd);
+	argv[n] = NULL;
+	return argv;
+}
+
+int lab_sh(struct lab *l, int host, const char *cmdline, double timeout_s, struct proc_result *res)
+{
+	struct proc_opts o = PROC_OPTS_DEFAULT;
+	__do_free char *remote = NULL;
+	char **argv;
 	int ret;
 
+	/* The remote side enforces the timeout too, so a command never outlives it. */
+	if (timeout_s > 0) {
+		__do_free char *quoted = shell_quote(cmdline);
+		remote = xasprintf("timeout -k 5 %d sh -c %s", (int)timeout_s + 1, quoted);
+	} else {
+		remote = xstrdup(cmdline);
+	}
+	argv = ssh_command(l, host, remote);
 	if (!argv) {
 		memset(res, 0, sizeof(*res));
 		res->status = -1;
@@ -283,18 +308,6 @@ int lab_sh(struct lab *l, int host, const char *cmdline, double timeout_s, struc
 		res->err = xasprintf("no host %d in lab %s\n", host, l->name);
 		return -1;
 	}
-	while (argv[n])
-		n++;
-	argv = xrealloc(argv, (n + 3) * sizeof(char *));
-	argv[n++] = xstrdup("--");
-	/* The remote side enforces the timeout too, so a command never outlives it. */
-	if (timeout_s > 0) {
-		__do_free char *quoted = shell_quote(cmdline);
-		argv[n++] = xasprintf("timeout -k 5 %d sh -c %s", (int)timeout_s + 1, quoted);
-	} else {
-		argv[n++] = xstrdup(cmdline);
-	}
-	argv[n] = NULL;
 	o.netns_fd = l->netns_fd;
 	o.timeout_s = timeout_s > 0 ? timeout_s + 15 : 0;
 	ret = proc_run(argv, &o, res);
@@ -315,22 +328,13 @@ int lab_copy_to(struct lab *l, int host, const char *local, const char *remote, 
 	__do_free char *qr = shell_quote(remote);
 	__do_free char *cmd = xasprintf("mkdir -p \"$(dirname %s)\" && cat > %s.part && chmod %o %s.part && mv -f %s.part %s",
 					qr, qr, mode, qr, qr, qr);
-	char **argv = lab_ssh_argv(l, host, false);
+	char **argv = fd >= 0 ? ssh_command(l, host, cmd) : NULL;
 	struct proc_opts o = PROC_OPTS_DEFAULT;
 	struct proc_result r;
-	size_t n = 0;
 	int ret;
 
-	if (fd < 0 || !argv) {
-		lab_free_argv(argv);
+	if (!argv)
 		return -1;
-	}
-	while (argv[n])
-		n++;
-	argv = xrealloc(argv, (n + 3) * sizeof(char *));
-	argv[n++] = xstrdup("--");
-	argv[n++] = xstrdup(cmd);
-	argv[n] = NULL;
 	o.netns_fd = l->netns_fd;
 	o.stdin_fd = fd;
 	o.timeout_s = 600;
@@ -350,20 +354,13 @@ int lab_copy_from(struct lab *l, int host, const char *remote, const char *local
 	__do_free char *qr = shell_quote(remote);
 	__do_free char *cmd = xasprintf("cat %s", qr);
 	__do_free char *tmp = xasprintf("%s.part", local);
-	char **argv = lab_ssh_argv(l, host, false);
+	char **argv = ssh_command(l, host, cmd);
 	struct proc_opts o = PROC_OPTS_DEFAULT;
 	struct proc_result r;
-	size_t n = 0;
 	int ret;
 
 	if (!argv)
 		return -1;
-	while (argv[n])
-		n++;
-	argv = xrealloc(argv, (n + 3) * sizeof(char *));
-	argv[n++] = xstrdup("--");
-	argv[n++] = xstrdup(cmd);
-	argv[n] = NULL;
 	o.netns_fd = l->netns_fd;
 	o.stdout_path = tmp;
 	o.timeout_s = 600;
