@@ -4,6 +4,8 @@
 #
 #   make              build crmig, the suite and the workloads for this host
 #   make check        unit tests + the lean lab tier (boots two QEMU hosts)
+#                     + check-packages (packaging/build.mk: deb, rpm, lint, a case
+#                     run from the .debs installed in a lab host)
 #   make check-full   the whole case x strategy matrix
 #   make demo         boot the lab, migrate a container with every strategy
 #   make lab-up | lab-down | lab-shell HOST=a
@@ -49,6 +51,7 @@ check:
 	@$(submake) binaries
 	@$(submake) check-unit
 	@$(submake) check-lab
+	@$(submake) check-packages
 
 clean:
 	rm -rf build bench/out
