@@ -6,7 +6,7 @@
 #   make check        unit tests + the lean lab tier (boots two QEMU hosts)
 #                     + check-packages (packaging/build.mk: deb, rpm, lint, a case
 #                     run from the .debs installed in a lab host)
-#   make check-full   the whole case x strategy matrix
+#   make check-full   the whole case x strategy matrix [SHARD=I/N: this machine's share]
 #   make demo         boot the lab, migrate a container with every strategy
 #   make lab-up | lab-down | lab-shell HOST=a
 #   make bench | deb | rpm | clean
@@ -78,7 +78,7 @@ check-full:
 	$(call deps,check)
 	@$(submake) binaries payload
 	@rm -rf $(CHECK_OUT) && mkdir -p $(CHECK_OUT)
-	$(BUILD)/crmig-suite run --tier full $(LAB_ARGS) $(SUITE_REPORTS)
+	$(BUILD)/crmig-suite run --tier full $(LAB_ARGS) $(SUITE_REPORTS) $(if $(SHARD),--shard $(SHARD))
 
 demo:
 	$(call deps,lab)

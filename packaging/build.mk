@@ -33,6 +33,7 @@ check-packages:
 	$(call deps,pkg)
 	$(call deps,lab)
 	@t0=$$(date +%s); \
+	packaging/lint-templates && \
 	$(submake) deb-build rpm-build && \
 	packaging/lab-check --debs $(DEB_DIR) --out $(PKG_OUT)/check $(PKG_LAB_CASE) && \
 	echo "check-packages: passed in $$(( $$(date +%s) - t0 )) s"
