@@ -91,9 +91,10 @@ static void slog(struct session *s, const char *fmt, ...)
 
 static int reply_ok(struct session *s, json_t *obj)
 {
-	int ret = chan_send_json(&s->ch, MSG_OK, obj ? obj : json_object());
+	json_t *o = obj ? obj : json_object();
+	int ret = chan_send_json(&s->ch, MSG_OK, o);
 
-	json_decref(obj);
+	json_decref(o);
 	return ret;
 }
 
