@@ -613,6 +613,8 @@ static void cleanup(struct migration *m)
 	json_decref(m->synced);
 	if (!m->o->keep_dir && m->dir[0])
 		remove_tree(m->dir);
+	if (m->wl->release)
+		m->wl->release(m);
 	free(m->wl_state);
 }
 

@@ -75,6 +75,9 @@ struct workload_ops {
 	void (*sync_paths)(struct migration *m, json_t *paths);
 	pid_t (*dump_start)(struct migration *m, const struct dump_spec *d);
 	void (*dump_done)(struct migration *m, const struct dump_spec *d, int status);
+	/* Frees what wl_state holds besides itself (NULL: nothing); wl_state
+	 * may be NULL (preflight never ran). */
+	void (*release)(struct migration *m);
 };
 
 /* A strategy: one file each. run() returns 0 when the destination owns the

@@ -179,6 +179,16 @@ static void pid_dump_done(struct migration *m, const struct dump_spec *d, int st
 		 *errors ? errors : "(no error lines)\n");
 }
 
+static void pid_release(struct migration *m)
+{
+	struct pid_state *s = m->wl_state;
+
+	if (s) {
+		json_decref(s->pids);
+		json_decref(s->tids);
+	}
+}
+
 const struct workload_ops workload_pid = {
 	.kind = "pid",
 	.preflight = pid_preflight,
@@ -186,4 +196,5 @@ const struct workload_ops workload_pid = {
 	.sync_paths = pid_sync_paths,
 	.dump_start = pid_dump_start,
 	.dump_done = pid_dump_done,
+	.release = pid_release,
 };
