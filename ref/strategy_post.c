@@ -2,6 +2,8 @@
  * behind for the destination to pull on demand (userfaultfd). Only the small
  * images cross before the restore; the workload runs on the destination at
  * once, and its pages trickle in (faulted ones first) until all arrived. */
+#include <sys/socket.h>
+
 #include "migrate.h"
 #include "util.h"
 
@@ -76,6 +78,10 @@ int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 	status = mig_dump(m, &d, lazy_hook, lazy_after);
 	m->t_released = report_now(&m->rep);
 	m->lazy_dir = NULL;
+	/* criu is gone: end the stream for the destination's lazy-pages daemon
+	 * too, which would otherwise wait for pages forever (our duplicate of
+	 * the socket, kept for byte counts, holds the connection open). */
+	shutdown(d.ps_fd, SHUT_RDWR);
 	close(d.ps_fd);
 	mig_read_round_stats(m, dir, round, true, (m->t_dumped ? m->t_dumped : m->t_released) - start, 0);
 	if (m->frozen)
