@@ -142,6 +142,12 @@ char *mig_local_dir(struct migration *m, const char *name);        /* creates it
 int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after);
 int mig_send_images(struct migration *m, const char *local_dir, const char *remote_name);
 int mig_sync(struct migration *m, bool after_freeze);
+/* The processes and threads of the tree rooted at pid. */
+void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids);
+/* The files, FIFOs and working directories the processes hold, for
+ * mirroring: root is their root directory on this host ("" for ours). Files
+ * open for writing and shared writable mappings are resent while frozen. */
+void sync_add_held_files(json_t *paths, json_t *pids, const char *root);
 int mig_move_ips(struct migration *m, bool to_dest);
 int mig_restore(struct migration *m, const char *remote_dir, bool lazy);
 void mig_abort_dest(struct migration *m);

@@ -4,6 +4,7 @@
  * what changed (and every file the workload holds open, whose content may
  * change without its mtime telling). The destination accepts files only
  * beneath the roots it announced (crmig serve --allow-sync). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -113,7 +114,7 @@ static int gather(struct migration *m, struct walk *w)
 		if (S_ISDIR(st.st_mode) && k && !strcmp(k, "tree"))
 			add_tree(w, path);
 		else
-			json_object_set_new(w->entries, path, json_string(k && !strcmp(k, "open") ? "always" : "changed"));
+			json_object_set_new(w->entries, path, json_string(k && !strcmp(k, "always") ? "always" : "changed"));
 		add_parents(w, root, path);
 	}
 	json_decref(paths);
@@ -123,6 +124,144 @@ static int gather(struct migration *m, struct walk *w)
 		return -1;
 	}
 	return 0;
+}
+
+static void collect_tree(pid_t pid, json_t *pids, json_t *tids, int depth)
+{
+	__do_free char *taskdir = xasprintf("/proc/%d/task", pid);
+	DIR *d = opendir(taskdir);
+	struct dirent *e;
+
+	if (!d || depth > 64) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	json_array_append_new(pids, json_integer(pid));
+	while ((e = readdir(d))) {
+		__do_free char *children = NULL;
+		__do_free char *path = NULL;
+		char *save, *tok;
+
+		if (e->d_name[0] == '.')
+			continue;
+		json_array_append_new(tids, json_integer(atoi(e->d_name)));
+		path = xasprintf("%s/%s/children", taskdir, e->d_name);
+		children = read_file(path, NULL);
+		for (tok = children ? strtok_r(children, " \n", &save) : NULL; tok; tok = strtok_r(NULL, " \n", &save))
+			collect_tree(atoi(tok), pids, tids, depth + 1);
+	}
+	closedir(d);
+}
+
+void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids)
+{
+	collect_tree(pid, pids, tids, 0);
+}
+
+/* Files under these are the system's and assumed identical on both hosts. */
+static bool system_path(const char *p)
+{
+	static const char *const prefixes[] = { "/usr/", "/lib", "/bin/", "/sbin/", "/etc/", "/opt/", "/boot/",
+						 "/proc/", "/sys/", "/dev/", "/run/", CRMIG_STATE_DIR "/" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (!strncmp(p, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/* A path a process holds, as the host sees it (root: the process's root
+ * directory on the host, "" for the host's own). */
+static void add_held(json_t *paths, const char *root, const char *target, const char *kind)
+{
+	__do_free char *path = NULL;
+	json_t *prev;
+	struct stat st;
+
+	if (target[0] != '/' || strstr(target, " (deleted)") || system_path(target))
+		return;
+	path = xasprintf("%s%s", root, target);
+	if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode)))
+		return;
+	/* "always" wins over a weaker kind seen for the same path elsewhere */
+	prev = json_object_get(paths, path);
+	if (prev && !strcmp(json_string_value(prev) ?: "", "always"))
+		return;
+	json_object_set_new(paths, path, json_string(kind));
+}
+
+static bool fd_writable(pid_t pid, const char *fd)
+{
+	__do_free char *path = xasprintf("/proc/%d/fdinfo/%s", pid, fd);
+	__do_free char *info = read_file(path, NULL);
+	char *flags = info ? strstr(info, "flags:") : NULL;
+
+	return flags && (strtoul(flags + 6, NULL, 8) & O_ACCMODE) != O_RDONLY;
+}
+
+/* Files open for writing may change under an unchanged mtime: they are
+ * sent again while frozen; files only read, when their mtime or size moved. */
+static void add_fds(json_t *paths, pid_t pid, const char *root)
+{
+	__do_free char *dir = xasprintf("/proc/%d/fd", pid);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char target[PATH_MAX];
+		__do_free char *link = NULL;
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		link = xasprintf("%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		add_held(paths, root, target, fd_writable(pid, e->d_name) ? "always" : "changed");
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A shared writable file mapping changes the file without touching its
+ * mtime (a page already dirty is written again silently): always resent. */
+static void add_maps(json_t *paths, pid_t pid, const char *root)
+{
+	__do_free char *path = xasprintf("/proc/%d/maps", pid);
+	__do_free char *maps = read_file(path, NULL);
+	char *save;
+
+	for (char *line = maps ? strtok_r(maps, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char perms[8] = "", *file = strchr(line, '/');
+
+		if (sscanf(line, "%*s %7s", perms) != 1 || !file)
+			continue;
+		if (perms[1] == 'w' && perms[3] == 's')
+			add_held(paths, root, file, "always");
+	}
+}
+
+void sync_add_held_files(json_t *paths, json_t *pids, const char *root)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(pids, i, v) {
+		pid_t pid = (pid_t)json_integer_value(v);
+		__do_free char *cwd = xasprintf("/proc/%d/cwd", pid);
+		char target[PATH_MAX];
+		ssize_t n = readlink(cwd, target, sizeof(target) - 1);
+
+		add_fds(paths, pid, root);
+		add_maps(paths, pid, root);
+		if (n > 0) {
+			target[n] = '\0';
+			add_held(paths, root, target, "dir");
+		}
+	}
 }
 
 static int send_group(struct migration *m, const char *root, json_t *list, uint64_t *bytes)

@@ -10,6 +10,7 @@
 #include "util.h"
 
 struct lxc_state {
+	pid_t init_pid;         /* the container's init, as this host sees it */
 	char lxcpath[PATH_MAX];
 	char dir[PATH_MAX];     /* lxcpath/name: config and (dir backend) rootfs */
 	char rootfs[PATH_MAX];
@@ -46,6 +47,7 @@ static int lxc_preflight(struct migration *m)
 		lxc_container_put(c);
 		return mig_fail(m, "failed", "container %s is not running here", m->o->lxc_name);
 	}
+	s->init_pid = c->init_pid(c);
 	snprintf(s->lxcpath, sizeof(s->lxcpath), "%s", c->config_path);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", c->config_path, c->name);
 	rootfs = c->get_running_config_item(c, "lxc.rootfs.path");
@@ -73,6 +75,16 @@ static void lxc_sync_paths(struct migration *m, json_t *paths)
 		json_object_set_new(paths, s->dir, json_string("tree"));
 		if (s->rootfs[0] && strncmp(s->rootfs, s->dir, strlen(s->dir)))
 			json_object_set_new(paths, s->rootfs, json_string("tree"));
+		/* What the container's processes write may change under an
+		 * unchanged mtime (shared mappings): those files go again while frozen. */
+		if (m->o->auto_sync && s->init_pid > 0 && s->rootfs[0]) {
+			json_t *pids = json_array(), *tids = json_array();
+
+			proc_collect_tree(s->init_pid, pids, tids);
+			sync_add_held_files(paths, pids, s->rootfs);
+			json_decref(pids);
+			json_decref(tids);
+		}
 	}
 }
 
