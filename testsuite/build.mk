@@ -73,3 +73,12 @@ install-tests: binaries
 
 # Unit tests may include headers generated from ref/*.proto.
 $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(SUITE_LIB_OBJS): | $(CRMIG_GEN_H)
+
+# ---- crmig end to end on this host: a fake criu ------------------------------
+# testsuite/unit/fake-criu.c stands in for the criu binary (crmig --criu PATH):
+# test_e2e runs crmig migrate and crmig serve against it over loopback.
+$(BUILD)/testsuite/unit/fake-criu.o: | $(CRMIG_GEN_H)
+$(BUILD)/unit/fake-criu: $(BUILD)/testsuite/unit/fake-criu.o $(BUILD)/libcrmig.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+$(BUILD)/unit/test_e2e: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
