@@ -11,7 +11,8 @@
  * switch in crmig, the destination runs where a second host's processes
  * live: in a pid namespace of its own (this binary, run as
  * "--pidns-run STATUS LOG PROGRAM...", is that namespace's init and reports
- * serve's exit status). The victim is a `sleep` in a session of its own. */
+ * serve's exit status; without root, inside a user namespace of its own).
+ * The victim is a `sleep` in a session of its own. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,6 +62,27 @@ static void put_status(const char *path, int status)
  * PROGRAM leaves behind (restored processes) lives on. Prints the init's pid
  * as seen from here on stdout. Dies with the test. "--hostns-run" does the
  * same in this pid namespace. */
+/* A new pid namespace for our next child; without CAP_SYS_ADMIN, inside a
+ * user namespace of our own (ids mapped to themselves). */
+static int new_pid_namespace(void)
+{
+	char map[64];
+	__do_free char *uidmap = NULL, *gidmap = NULL;
+
+	if (unshare(CLONE_NEWPID) == 0)
+		return 0;
+	snprintf(map, sizeof(map), "%d %d 1\n", (int)geteuid(), (int)geteuid());
+	uidmap = xstrdup(map);
+	snprintf(map, sizeof(map), "%d %d 1\n", (int)getegid(), (int)getegid());
+	gidmap = xstrdup(map);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ||
+	    write_file("/proc/self/setgroups", "deny", 4, 0) < 0 ||
+	    write_file("/proc/self/uid_map", uidmap, strlen(uidmap), 0) < 0 ||
+	    write_file("/proc/self/gid_map", gidmap, strlen(gidmap), 0) < 0)
+		return -1;
+	return 0;
+}
+
 static int pidns_run(int argc, char **argv, bool new_ns)
 {
 	const char *status = argv[2], *log = argv[3];
@@ -69,8 +91,8 @@ static int pidns_run(int argc, char **argv, bool new_ns)
 
 	(void)argc;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (new_ns && unshare(CLONE_NEWPID) < 0) {
-		fprintf(stderr, "unshare(CLONE_NEWPID): %s\n", strerror(errno));
+	if (new_ns && new_pid_namespace() < 0) {
+		fprintf(stderr, "cannot make a pid namespace: %s\n", strerror(errno));
 		return 125;
 	}
 	init = fork();
@@ -1220,7 +1242,7 @@ static bool can_pidns(char *why, size_t len)
 
 	if (st != 0)
 		snprintf(why, len, "cannot make a pid namespace for the destination (unshare(CLONE_NEWPID) needs "
-			 "CAP_SYS_ADMIN)");
+			 "CAP_SYS_ADMIN or unprivileged user namespaces)");
 	return st == 0;
 }
 
@@ -1266,7 +1288,7 @@ int main(int argc, char **argv)
 	if (argc >= 5 && !strcmp(argv[1], "--hostns-run"))
 		return pidns_run(argc, argv, false);
 	if (argc == 2 && !strcmp(argv[1], "--pidns-probe"))
-		return unshare(CLONE_NEWPID) == 0 ? 0 : 1;
+		return new_pid_namespace() == 0 ? 0 : 1;
 	signal(SIGPIPE, SIG_IGN);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	SETUP_CHECK(n > 0, "/proc/self/exe: %s", strerror(errno));
