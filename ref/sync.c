@@ -179,7 +179,8 @@ static void add_held(json_t *paths, const char *root, const char *target, const 
 	json_t *prev;
 	struct stat st;
 
-	if (target[0] != '/' || strstr(target, " (deleted)") || system_path(target))
+	/* "/" is the root itself (a container's working directory, say) */
+	if (target[0] != '/' || !target[1] || strstr(target, " (deleted)") || system_path(target))
 		return;
 	path = xasprintf("%s%s", root, target);
 	if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode)))

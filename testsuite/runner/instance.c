@@ -26,15 +26,22 @@ struct inst_ctx {
 };
 
 static int fail(struct inst_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The first reason leads; later ones are kept after it, so that a known
+ * upstream bug can never hide another failure (see known_bugs.c). */
 static int fail(struct inst_ctx *x, const char *fmt, ...)
 {
+	size_t used = strlen(x->res->reason);
 	va_list ap;
 
-	if (x->res->outcome == OUTCOME_FAIL)
-		return -1; /* keep the first reason */
+	if (x->res->outcome == OUTCOME_FAIL && used + sizeof(REASON_SEP) < sizeof(x->res->reason)) {
+		memcpy(x->res->reason + used, REASON_SEP, sizeof(REASON_SEP));
+		used += sizeof(REASON_SEP) - 1;
+	} else if (x->res->outcome == OUTCOME_FAIL) {
+		return -1;
+	}
 	x->res->outcome = OUTCOME_FAIL;
 	va_start(ap, fmt);
-	vsnprintf(x->res->reason, sizeof(x->res->reason), fmt, ap);
+	vsnprintf(x->res->reason + used, sizeof(x->res->reason) - used, fmt, ap);
 	va_end(ap);
 	return -1;
 }

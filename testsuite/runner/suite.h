@@ -62,6 +62,9 @@ struct suite_instance {
 
 enum outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP };
 
+/* Between the reasons of one failure that has several. */
+#define REASON_SEP " | also: "
+
 struct suite_result {
 	struct suite_instance inst;
 	char distro[32];
