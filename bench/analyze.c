@@ -1,0 +1,557 @@
+/* From raw samples to what the benchmark reports: medians per
+ * configuration, the baselines per size, the targets; and the text table. */
+#include <math.h>
+#include <string.h>
+
+#include "bench.h"
+#include "util.h"
+
+const char *const bench_strategies[] = { "stop", "pre", "post", "hybrid", NULL };
+
+double jnum(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double median(double *v, size_t n)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			v[m++] = v[i];
+	if (!m)
+		return NAN;
+	qsort(v, m, sizeof(*v), cmp_double);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+void fmt_ms(double ms, char *buf, size_t len)
+{
+	if (!isfinite(ms))
+		snprintf(buf, len, "-");
+	else if (ms < 1000)
+		snprintf(buf, len, "%.0f ms", ms);
+	else if (ms < 100000)
+		snprintf(buf, len, "%.2f s", ms / 1000);
+	else
+		snprintf(buf, len, "%.0f s", ms / 1000);
+}
+
+void fmt_bytes(double b, char *buf, size_t len)
+{
+	if (!isfinite(b))
+		snprintf(buf, len, "-");
+	else if (b < 1e3)
+		snprintf(buf, len, "%.0f B", b);
+	else if (b < 1e6)
+		snprintf(buf, len, "%.1f KB", b / 1e3);
+	else if (b < 1e9)
+		snprintf(buf, len, "%.1f MB", b / 1e6);
+	else
+		snprintf(buf, len, "%.2f GB", b / 1e9);
+}
+
+void fmt_size(int mb, char *buf, size_t len)
+{
+	if (mb >= 1024 && mb % 1024 == 0)
+		snprintf(buf, len, "%d GB", mb / 1024);
+	else
+		snprintf(buf, len, "%d MB", mb);
+}
+
+void fmt_rate(int rate, char *buf, size_t len)
+{
+	if (rate == 0)
+		snprintf(buf, len, "idle");
+	else
+		snprintf(buf, len, "%d %%/s", rate);
+}
+
+/* ---- medians per configuration ------------------------------------------- */
+
+static bool same_config(const json_t *a, const json_t *b)
+{
+	return !strcmp(json_string_value(json_object_get(a, "strategy")) ?: "",
+		       json_string_value(json_object_get(b, "strategy")) ?: "") &&
+	       json_is_true(json_object_get(a, "page_tls")) == json_is_true(json_object_get(b, "page_tls")) &&
+	       jnum(a, "size_mb") == jnum(b, "size_mb") && jnum(a, "dirty_rate") == jnum(b, "dirty_rate") &&
+	       !strcmp(json_string_value(json_object_get(a, "container")) ?: "",
+		       json_string_value(json_object_get(b, "container")) ?: "");
+}
+
+/* Median of key over the valid samples of one configuration (or baseline). */
+static double med_of(json_t *samples, const char *key)
+{
+	size_t n = json_array_size(samples), i;
+	double *v = xmalloc((n + 1) * sizeof(*v)), m;
+	json_t *s;
+
+	json_array_foreach(samples, i, s)
+		v[i] = jnum(s, key);
+	m = median(v, n);
+	free(v);
+	return m;
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(round(v * 10) / 10) : json_null();
+}
+
+static json_t *int_or_null(double v)
+{
+	return isfinite(v) ? json_integer((json_int_t)llround(v)) : json_null();
+}
+
+static const char *const median_keys[] = { "downtime_ms", "crmig_downtime_ms", "frozen_ms", "bytes_before_resume",
+					   "bytes_total", "rounds", "lazy_ms", "total_ms", "final_round_pages",
+					   "final_round_pct", "page_stream_MBps", NULL };
+static const bool median_int[] = { false, false, false, true, true, true, false, false, true, false, false };
+
+static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
+{
+	json_t *c = json_object();
+	json_t *failures = json_array(), *s;
+	size_t i;
+
+	json_object_set(c, "strategy", json_object_get(first, "strategy"));
+	json_object_set(c, "page_tls", json_object_get(first, "page_tls"));
+	json_object_set(c, "size_mb", json_object_get(first, "size_mb"));
+	json_object_set(c, "dirty_rate", json_object_get(first, "dirty_rate"));
+	json_object_set(c, "container", json_object_get(first, "container"));
+	for (size_t k = 0; median_keys[k]; k++) {
+		double m = med_of(valid, median_keys[k]);
+		json_object_set_new(c, median_keys[k], median_int[k] ? int_or_null(m) : num_or_null(m));
+	}
+	json_object_set_new(c, "repetitions", json_integer((json_int_t)json_array_size(valid)));
+	json_object_set_new(c, "attempts", json_integer((json_int_t)json_array_size(all)));
+	json_array_foreach(all, i, s)
+		if (!json_is_true(json_object_get(s, "valid")))
+			json_array_append_new(failures, json_pack("{s:I, s:s}", "rep", (json_int_t)jnum(s, "rep"), "reason",
+								  json_string_value(json_object_get(s, "reason")) ?: "?"));
+	json_object_set_new(c, "failures", failures);
+	return c;
+}
+
+static void analyze_configs(json_t *doc)
+{
+	json_t *runs = json_object_get(doc, "runs"), *out = json_array(), *r;
+	size_t n = json_array_size(runs), i;
+	bool *done = xzalloc(n + 1);
+
+	json_array_foreach(runs, i, r) {
+		json_t *valid = json_array(), *all = json_array(), *o;
+		size_t j;
+
+		if (done[i])
+			continue;
+		for (j = i; j < n; j++) {
+			o = json_array_get(runs, j);
+			if (done[j] || !same_config(r, o))
+				continue;
+			done[j] = true;
+			json_array_append(all, o);
+			if (json_is_true(json_object_get(o, "valid")))
+				json_array_append(valid, o);
+		}
+		json_array_append_new(out, aggregate_config(r, valid, all));
+		json_decref(valid);
+		json_decref(all);
+	}
+	free(done);
+	json_object_set_new(doc, "configurations", out);
+}
+
+/* ---- baselines ------------------------------------------------------------ */
+
+static double link_MBps(json_t *doc)
+{
+	json_t *link = json_object_get(doc, "link"), *v;
+	json_t *samples = json_object_get(link, "samples_MBps");
+	size_t n = json_array_size(samples), i;
+	double *a = xmalloc((n + 1) * sizeof(*a)), m;
+
+	json_array_foreach(samples, i, v)
+		a[i] = json_number_value(v);
+	m = median(a, n);
+	free(a);
+	json_object_set_new(link, "MBps", num_or_null(m));
+	return m;
+}
+
+/* floor = local dump + RSS / link bandwidth + local restore, per sample. */
+static void analyze_baselines(json_t *doc)
+{
+	json_t *runs = json_object_get(doc, "baseline_runs"), *out = json_array(), *r;
+	double bw = link_MBps(doc);
+	size_t n = json_array_size(runs), i;
+	bool *done = xzalloc(n + 1);
+
+	json_array_foreach(runs, i, r) {
+		double floor_ms = jnum(r, "dump_ms") + jnum(r, "rss_bytes") / (bw * 1e6) * 1000 + jnum(r, "local_restore_ms");
+
+		json_object_set_new(r, "link_MBps", num_or_null(bw));
+		json_object_set_new(r, "floor_transfer_ms", num_or_null(jnum(r, "rss_bytes") / (bw * 1e6) * 1000));
+		json_object_set_new(r, "floor_downtime_ms", num_or_null(floor_ms));
+	}
+	json_array_foreach(runs, i, r) {
+		json_t *valid = json_array(), *failures = json_array(), *b, *o;
+		size_t j, attempts = 0;
+
+		if (done[i])
+			continue;
+		for (j = i; j < n; j++) {
+			o = json_array_get(runs, j);
+			if (done[j] || jnum(o, "size_mb") != jnum(r, "size_mb") ||
+			    strcmp(json_string_value(json_object_get(o, "container")) ?: "",
+				   json_string_value(json_object_get(r, "container")) ?: ""))
+				continue;
+			done[j] = true;
+			attempts++;
+			if (json_is_true(json_object_get(o, "valid")))
+				json_array_append(valid, o);
+			else
+				json_array_append_new(failures,
+						      json_pack("{s:I, s:s}", "rep", (json_int_t)jnum(o, "rep"), "reason",
+								json_string_value(json_object_get(o, "reason")) ?: "?"));
+		}
+		b = json_object();
+		json_object_set(b, "size_mb", json_object_get(r, "size_mb"));
+		json_object_set(b, "container", json_object_get(r, "container"));
+		json_object_set(b, "dirty_rate", json_object_get(r, "dirty_rate"));
+		json_object_set(b, "method", json_object_get(r, "method"));
+		json_object_set_new(b, "baseline_user_downtime_ms", num_or_null(med_of(valid, "downtime_ms")));
+		json_object_set_new(b, "floor_downtime_ms", num_or_null(med_of(valid, "floor_downtime_ms")));
+		json_object_set_new(b, "user_steps_ms",
+				    json_pack("{s:o, s:o, s:o, s:o}", "dump", num_or_null(med_of(valid, "dump_ms")), "copy",
+					      num_or_null(med_of(valid, "copy_ms")), "restore",
+					      num_or_null(med_of(valid, "restore_ms")), "script",
+					      num_or_null(med_of(valid, "script_ms"))));
+		json_object_set_new(b, "floor",
+				    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "dump_ms", num_or_null(med_of(valid, "dump_ms")),
+					      "rss_bytes", int_or_null(med_of(valid, "rss_bytes")), "link_MBps",
+					      num_or_null(bw), "transfer_ms", num_or_null(med_of(valid, "floor_transfer_ms")),
+					      "local_restore_ms", num_or_null(med_of(valid, "local_restore_ms")),
+					      "image_bytes", int_or_null(med_of(valid, "image_bytes"))));
+		json_object_set_new(b, "repetitions", json_integer((json_int_t)json_array_size(valid)));
+		json_object_set_new(b, "attempts", json_integer((json_int_t)attempts));
+		json_object_set_new(b, "failures", failures);
+		json_array_append_new(out, b);
+		json_decref(valid);
+	}
+	free(done);
+	json_object_set_new(doc, "baselines", out);
+}
+
+json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int size_mb, int rate,
+		     const char *container)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "configurations"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "strategy")) ?: "", strategy) &&
+		    json_is_true(json_object_get(c, "page_tls")) == page_tls && jnum(c, "size_mb") == size_mb &&
+		    jnum(c, "dirty_rate") == rate &&
+		    !strcmp(json_string_value(json_object_get(c, "container")) ?: "", container))
+			return c;
+	return NULL;
+}
+
+json_t *bench_baseline(const json_t *doc, int size_mb, const char *container)
+{
+	json_t *b;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "baselines"), i, b)
+		if (jnum(b, "size_mb") == size_mb &&
+		    !strcmp(json_string_value(json_object_get(b, "container")) ?: "", container))
+			return b;
+	return NULL;
+}
+
+/* ---- targets ---------------------------------------------------------------- */
+
+/* The matrix's axes as the run recorded them. */
+static size_t axis(const json_t *doc, const char *key, int *out, size_t max)
+{
+	json_t *v;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(json_object_get(doc, "matrix"), key), i, v)
+		if (n < max)
+			out[n++] = (int)json_integer_value(v);
+	return n;
+}
+
+static size_t modes_of(const json_t *doc, const char **out)
+{
+	json_t *v;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(json_object_get(doc, "matrix"), "modes"), i, v)
+		if (n < 2)
+			out[n++] = json_string_value(v);
+	return n;
+}
+
+/* The reference dirty rate for the targets: ~1 %/s if the run had it. */
+static int ref_rate(const json_t *doc)
+{
+	int rates[16];
+	size_t n = axis(doc, "rates", rates, 16);
+
+	for (size_t i = 0; i < n; i++)
+		if (rates[i] == 1)
+			return 1;
+	return n ? rates[0] : 1;
+}
+
+static void target(json_t *list, const char *id, const char *text, int size_mb, const char *container, int rate,
+		   double measured, double limit, const char *unit, const char *detail)
+{
+	json_t *t = json_object();
+
+	json_object_set_new(t, "id", json_string(id));
+	json_object_set_new(t, "target", json_string(text));
+	json_object_set_new(t, "size_mb", json_integer(size_mb));
+	json_object_set_new(t, "container", json_string(container));
+	if (rate >= 0)
+		json_object_set_new(t, "dirty_rate", json_integer(rate));
+	json_object_set_new(t, "measured", isfinite(measured) ? json_real(round(measured * 10000) / 10000) : json_null());
+	json_object_set_new(t, "limit", json_real(limit));
+	json_object_set_new(t, "unit", json_string(unit));
+	json_object_set_new(t, "holds", isfinite(measured) ? json_boolean(measured <= limit) : json_null());
+	json_object_set_new(t, "detail", json_string(isfinite(measured) ? detail : "not measured in this run"));
+	json_array_append_new(list, t);
+}
+
+static double cfg(const json_t *doc, const char *strategy, int size, int rate, const char *mode, const char *key)
+{
+	return jnum(bench_config(doc, strategy, false, size, rate, mode), key);
+}
+
+static void analyze_targets(json_t *doc)
+{
+	json_t *list = json_array();
+	int sizes[16], rates[16], rate = ref_rate(doc);
+	const char *modes[2];
+	size_t nsizes = axis(doc, "sizes", sizes, 16), nrates = axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
+	char d[512], a[32], b[32];
+
+	for (size_t m = 0; m < nmodes; m++) {
+		for (size_t s = 0; s < nsizes; s++) {
+			int size = sizes[s];
+			double stop = cfg(doc, "stop", size, rate, modes[m], "downtime_ms");
+
+			/* post-copy: at most 64 KB before resume (200 MB and 1 GB; the talk: 116 KB), at every rate. */
+			if (size == 200 || size == 1024) {
+				double worst = NAN;
+				int worst_rate = -1;
+				for (size_t r = 0; r < nrates; r++) {
+					double v = cfg(doc, "post", size, rates[r], modes[m], "bytes_before_resume");
+					if (isfinite(v) && (!isfinite(worst) || v > worst)) {
+						worst = v;
+						worst_rate = rates[r];
+					}
+				}
+				fmt_bytes(worst, a, sizeof(a));
+				fmt_rate(worst_rate, b, sizeof(b));
+				snprintf(d, sizeof(d), "post-copy moved %s before resume (worst over the dirty rates: at %s)", a, b);
+				target(list, "post_bytes_before_resume", "post-copy moves <= 64 KB before resume", size,
+				       modes[m], -1, worst / 1024, 64, "KiB", d);
+			}
+			/* post-copy downtime <= 0.10 x stop at 200 MB */
+			if (size == 200) {
+				double post = cfg(doc, "post", size, rate, modes[m], "downtime_ms");
+				fmt_ms(post, a, sizeof(a));
+				fmt_ms(stop, b, sizeof(b));
+				snprintf(d, sizeof(d), "post %s / stop %s (probe)", a, b);
+				target(list, "post_downtime_vs_stop", "post-copy downtime <= 0.10 x stop-and-copy", size,
+				       modes[m], rate, post / stop, 0.10, "ratio", d);
+			}
+			/* pre-copy: final round <= 5 % of memory, downtime <= 0.35 x stop */
+			{
+				double pages = cfg(doc, "pre", size, rate, modes[m], "final_round_pages");
+				double pct = pages * BENCH_PAGE / (size * BENCH_MIB) * 100;
+				double pre = cfg(doc, "pre", size, rate, modes[m], "downtime_ms");
+				double rounds = cfg(doc, "pre", size, rate, modes[m], "rounds");
+
+				snprintf(d, sizeof(d), "final round %.0f pages of %.0f (%.0f pre-dump rounds)", pages,
+					 size * BENCH_MIB / BENCH_PAGE, rounds);
+				target(list, "pre_final_round", "pre-copy final round <= 5 % of the workload's memory", size,
+				       modes[m], rate, pct, 5, "%", d);
+				fmt_ms(pre, a, sizeof(a));
+				fmt_ms(stop, b, sizeof(b));
+				snprintf(d, sizeof(d), "pre %s / stop %s (probe)", a, b);
+				target(list, "pre_downtime_vs_stop", "pre-copy downtime <= 0.35 x stop-and-copy", size, modes[m],
+				       rate, pre / stop, 0.35, "ratio", d);
+			}
+			/* stop vs the baselines */
+			{
+				json_t *bl = bench_baseline(doc, size, modes[m]);
+				double user = jnum(bl, "baseline_user_downtime_ms"), fl = jnum(bl, "floor_downtime_ms");
+				int brate = bl ? (int)jnum(bl, "dirty_rate") : rate;
+				double st = cfg(doc, "stop", size, brate, modes[m], "downtime_ms");
+				const char *what = !strcmp(modes[m], "lxc") ? "lxc-checkpoint + ssh" : "criu dump + scp + restore";
+
+				fmt_ms(st, a, sizeof(a));
+				fmt_ms(user, b, sizeof(b));
+				snprintf(d, sizeof(d), "crmig stop %s / %s %s (probe)", a, what, b);
+				target(list, "stop_vs_user_baseline", "crmig stop-and-copy downtime <= 0.25 x the user's baseline",
+				       size, modes[m], brate, st / user, 0.25, "ratio", d);
+				fmt_ms(fl, b, sizeof(b));
+				snprintf(d, sizeof(d), "crmig stop %s / floor %s", a, b);
+				target(list, "stop_vs_floor", "crmig stop-and-copy downtime <= 1.2 x the physical floor", size,
+				       modes[m], brate, st / fl, 1.2, "ratio", d);
+			}
+			/* hybrid's lazy window <= 0.25 x post's */
+			{
+				double h = cfg(doc, "hybrid", size, rate, modes[m], "lazy_ms");
+				double p = cfg(doc, "post", size, rate, modes[m], "lazy_ms");
+
+				fmt_ms(h, a, sizeof(a));
+				fmt_ms(p, b, sizeof(b));
+				snprintf(d, sizeof(d), "hybrid lazy %s / post lazy %s", a, b);
+				target(list, "hybrid_lazy_vs_post", "hybrid's lazy window <= 0.25 x post-copy's", size, modes[m],
+				       rate, h / p, 0.25, "ratio", d);
+			}
+		}
+	}
+	json_object_set_new(doc, "targets", list);
+}
+
+void bench_analyze(json_t *doc)
+{
+	analyze_configs(doc);
+	analyze_baselines(doc);
+	analyze_targets(doc);
+}
+
+/* ---- the text table ------------------------------------------------------- */
+
+static const char *strategy_label(const json_t *c)
+{
+	const char *s = json_string_value(json_object_get(c, "strategy")) ?: "?";
+
+	return !strcmp(s, "stop") && json_is_true(json_object_get(c, "page_tls")) ? "stop+tls" : s;
+}
+
+void bench_print_table(const json_t *doc, FILE *out)
+{
+	int sizes[16], rates[16];
+	const char *modes[2];
+	size_t nsizes = axis(doc, "sizes", sizes, 16), nrates = axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
+	static const struct { const char *s; bool tls; } order[] = {
+		{ "stop", false }, { "stop", true }, { "pre", false }, { "post", false }, { "hybrid", false },
+	};
+
+	fprintf(out, "%-6s %-6s %-5s %-8s %9s %9s %10s %10s %6s %7s %8s %8s %4s\n", "size", "rate", "mode", "strategy",
+		"downtime", "crmig dt", "pre-resume", "total", "rounds", "final%", "lazy", "time", "n");
+	for (size_t m = 0; m < nmodes; m++)
+		for (size_t s = 0; s < nsizes; s++)
+			for (size_t r = 0; r < nrates; r++)
+				for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+					json_t *c = bench_config(doc, order[k].s, order[k].tls, sizes[s], rates[r], modes[m]);
+					char sz[16], rt[16], dt[16], cdt[16], br[16], bt[16], lz[16], tt[16], fr[16];
+					double pct = jnum(c, "final_round_pct");
+
+					if (!c)
+						continue;
+					fmt_size(sizes[s], sz, sizeof(sz));
+					fmt_rate(rates[r], rt, sizeof(rt));
+					fmt_ms(jnum(c, "downtime_ms"), dt, sizeof(dt));
+					fmt_ms(jnum(c, "crmig_downtime_ms"), cdt, sizeof(cdt));
+					fmt_bytes(jnum(c, "bytes_before_resume"), br, sizeof(br));
+					fmt_bytes(jnum(c, "bytes_total"), bt, sizeof(bt));
+					fmt_ms(jnum(c, "lazy_ms") > 0 ? jnum(c, "lazy_ms") : NAN, lz, sizeof(lz));
+					fmt_ms(jnum(c, "total_ms"), tt, sizeof(tt));
+					if (isfinite(pct) && (!strcmp(order[k].s, "pre") || !strcmp(order[k].s, "hybrid")))
+						snprintf(fr, sizeof(fr), "%.2f", pct);
+					else
+						snprintf(fr, sizeof(fr), "-");
+					fprintf(out, "%-6s %-6s %-5s %-8s %9s %9s %10s %10s %6.0f %7s %8s %8s %2.0f/%.0f\n", sz, rt,
+						modes[m], strategy_label(c), dt, cdt, br, bt, jnum(c, "rounds"), fr, lz, tt,
+						jnum(c, "repetitions"), jnum(c, "attempts"));
+				}
+	if (json_array_size(json_object_get(doc, "baselines"))) {
+		json_t *link = json_object_get(doc, "link");
+
+		fprintf(out, "\nbaselines (probe downtime; workload at %s; link a->b %.1f MB/s by nc)\n",
+			"1 %/s", jnum(link, "MBps"));
+		fprintf(out, "%-6s %-5s %11s %8s %8s %8s   %9s %8s %9s %8s %9s %4s\n", "size", "mode", "user", "dump",
+			"copy", "restore", "floor", "dump", "RSS/bw", "restore", "stop/usr", "n");
+		for (size_t m = 0; m < nmodes; m++)
+			for (size_t s = 0; s < nsizes; s++) {
+				json_t *b = bench_baseline(doc, sizes[s], modes[m]), *st = json_object_get(b, "user_steps_ms"),
+				       *fl = json_object_get(b, "floor");
+				json_t *stop = bench_config(doc, "stop", false, sizes[s], (int)jnum(b, "dirty_rate"), modes[m]);
+				char sz[16], u[16], d1[16], c1[16], r1[16], f[16], d2[16], t2[16], r2[16];
+
+				if (!b)
+					continue;
+				fmt_size(sizes[s], sz, sizeof(sz));
+				fmt_ms(jnum(b, "baseline_user_downtime_ms"), u, sizeof(u));
+				fmt_ms(jnum(st, "dump"), d1, sizeof(d1));
+				fmt_ms(jnum(st, "copy"), c1, sizeof(c1));
+				fmt_ms(jnum(st, "restore"), r1, sizeof(r1));
+				fmt_ms(jnum(b, "floor_downtime_ms"), f, sizeof(f));
+				fmt_ms(jnum(fl, "dump_ms"), d2, sizeof(d2));
+				fmt_ms(jnum(fl, "transfer_ms"), t2, sizeof(t2));
+				fmt_ms(jnum(fl, "local_restore_ms"), r2, sizeof(r2));
+				fprintf(out, "%-6s %-5s %11s %8s %8s %8s   %9s %8s %9s %8s %9.2f %2.0f/%.0f\n", sz, modes[m], u,
+					d1, c1, r1, f, d2, t2, r2,
+					jnum(stop, "downtime_ms") / jnum(b, "baseline_user_downtime_ms"), jnum(b, "repetitions"),
+					jnum(b, "attempts"));
+			}
+	}
+	fprintf(out, "\ndowntime: the probe's heartbeat gap (the one clock); crmig dt: crmig's own freeze->resumed;\n"
+		     "pre-resume: bytes that crossed before the workload ran again; final%%: the last (frozen) round's\n"
+		     "pages as %% of the workload's memory; time: crmig migrate from start to end; n: valid/attempts.\n"
+		     "Rows run with --page-tls off except stop+tls. Medians over the valid repetitions.\n");
+}
+
+void bench_print_targets(const json_t *doc, FILE *out)
+{
+	json_t *t;
+	size_t i;
+
+	static const char *const ids[] = { "post_bytes_before_resume", "post_downtime_vs_stop", "pre_final_round",
+					   "pre_downtime_vs_stop", "stop_vs_user_baseline", "stop_vs_floor",
+					   "hybrid_lazy_vs_post" };
+
+	fprintf(out, "\ntargets (at the reference dirty rate, page TLS off; medians)\n");
+	for (size_t k = 0; k < ARRAY_SIZE(ids); k++)
+	json_array_foreach(json_object_get(doc, "targets"), i, t) {
+		json_t *holds = json_object_get(t, "holds");
+
+		if (strcmp(json_string_value(json_object_get(t, "id")) ?: "", ids[k]))
+			continue;
+		const char *unit = json_string_value(json_object_get(t, "unit"));
+		char sz[16], meas[32];
+
+		fmt_size((int)jnum(t, "size_mb"), sz, sizeof(sz));
+		if (!isfinite(jnum(t, "measured")))
+			snprintf(meas, sizeof(meas), "n/a");
+		else if (!strcmp(unit, "ratio"))
+			snprintf(meas, sizeof(meas), "%.2f x", jnum(t, "measured"));
+		else
+			snprintf(meas, sizeof(meas), "%.2f %s", jnum(t, "measured"), unit);
+		fprintf(out, "  [%s] %-62s %-6s %-4s %10s (limit %g%s) %s\n",
+			json_is_true(holds) ? "ok  " : json_is_false(holds) ? "MISS" : " -- ",
+			json_string_value(json_object_get(t, "target")), sz,
+			json_string_value(json_object_get(t, "container")), meas, jnum(t, "limit"),
+			!strcmp(unit, "ratio") ? " x" : unit[0] == '%' ? " %" : " KiB",
+			json_string_value(json_object_get(t, "detail")));
+	}
+}

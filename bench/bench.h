@@ -1,0 +1,47 @@
+/* crmig-bench: what the benchmark's pieces share. The run (crmig-bench.c)
+ * collects raw samples into one JSON document; everything after that
+ * (medians, baselines, targets, the table, the plots: analyze.c, plots.c)
+ * works on that document alone, so `crmig-bench --replot FILE` can redo it
+ * without a lab. */
+#ifndef CRMIG_BENCH_H
+#define CRMIG_BENCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define BENCH_PAGE 4096.0
+#define BENCH_MIB (1024.0 * 1024.0)
+
+/* The strategies in the order tables and plots show them. "stop-tls" is
+ * stop-and-copy with crmig's page TLS relay on (the other rows run with
+ * --page-tls off): its own row, so the relay's cost under TCG is visible. */
+extern const char *const bench_strategies[]; /* stop, pre, post, hybrid, NULL */
+
+/* A number from an object; NAN when absent or not a number. */
+double jnum(const json_t *o, const char *key);
+/* The median of the finite values; NAN when there is none. */
+double median(double *v, size_t n);
+
+/* analyze.c */
+/* Recomputes "configurations" and "baselines" (medians) from the samples
+ * in doc["runs"] and doc["baseline_runs"], then "targets". */
+void bench_analyze(json_t *doc);
+/* The aggregated row of one configuration, or NULL. container "bare"|"lxc". */
+json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int size_mb, int rate,
+		     const char *container);
+json_t *bench_baseline(const json_t *doc, int size_mb, const char *container);
+/* The text table and the targets, as the run prints them. */
+void bench_print_table(const json_t *doc, FILE *out);
+void bench_print_targets(const json_t *doc, FILE *out);
+
+/* plots.c: downtime_vs_size.svg, bytes_before_resume_vs_size.svg, timeline.svg in dir. */
+int bench_plots(const json_t *doc, const char *dir);
+
+/* Human figures. */
+void fmt_ms(double ms, char *buf, size_t len);      /* "1.84 s", "420 ms", "-" */
+void fmt_bytes(double b, char *buf, size_t len);    /* "47.1 KB", "210 MB", "-" */
+void fmt_size(int mb, char *buf, size_t len);       /* "64 MB", "1 GB" */
+void fmt_rate(int rate, char *buf, size_t len);     /* "idle", "1 %/s" */
+
+#endif

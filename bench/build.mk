@@ -1,0 +1,23 @@
+# bench/: the benchmark (make bench). crmig-bench runs on the harness and
+# drives the lab like crmig-suite does (same runner pieces, same payload).
+#   make bench                full matrix (about 2-4 hours under TCG)
+#   make bench QUICK=1        a first look (64 and 200 MB, 1 %/s, one repetition)
+#   make bench BENCH_ARGS='--sizes 64 --mode bare --reps 1'   anything crmig-bench takes
+# Output: bench/out/results.json, *.svg, table.txt. Only one lab at a time on
+# a small machine: wrap it, e.g. `flock /tmp/crmig-lab.lock make bench`.
+BENCH_SRCS := bench/crmig-bench.c bench/analyze.c bench/plots.c bench/svg.c
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
+BENCH_BIN  := $(BUILD)/crmig-bench
+BENCH_OUT  ?= bench/out
+BENCH_ARGS ?=
+
+$(BENCH_OBJS): | $(CRMIG_GEN_H)
+
+$(BENCH_BIN): $(BENCH_OBJS) $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+bench:
+	$(call deps,bench)
+	@$(submake) binaries payload $(BENCH_BIN)
+	@mkdir -p $(BENCH_OUT)
+	$(BENCH_BIN) $(LAB_ARGS) --out $(BENCH_OUT) $(if $(QUICK),--quick) $(BENCH_ARGS)
