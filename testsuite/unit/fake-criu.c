@@ -623,11 +623,14 @@ static int do_lazy_pages(void)
 	return 0;
 }
 
-/* The "restored" tree: `sleep 1000` in a session of its own, reparented. */
+/* The "restored" tree: `sleep 1000` in a session of its own, reparented.
+ * Returns once it runs sleep (criu -d exits with its tasks resumed): the
+ * pipe's close-on-exec end closes at the exec. */
 static pid_t start_restored(void)
 {
 	int p[2];
 	pid_t child, pid = -1;
+	char c;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
@@ -653,6 +656,8 @@ static pid_t start_restored(void)
 	if (child > 0) {
 		if (read_full(p[0], &pid, sizeof(pid)) < 0)
 			pid = -1;
+		while (read(p[0], &c, 1) > 0) /* until the exec */
+			;
 		waitpid(child, NULL, 0);
 	}
 	close(p[0]);
