@@ -834,6 +834,12 @@ int cmd_migrate(int argc, char **argv)
 		return 2;
 	}
 	m.rep.destination = xstrdup(m.host);
+	{
+		struct utsname u;
+
+		uname(&u);
+		m.rep.source = xstrdup(u.nodename);
+	}
 	ret = run_migration(&m);
 	if (m.committed)
 		drop_lock_rules(&m);

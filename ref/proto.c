@@ -243,11 +243,18 @@ int chan_send_json(struct chan *c, uint16_t type, json_t *obj)
 }
 
 /* An ERROR message from the peer becomes our error, quoted safely. */
+/* The peer's own words, e.g. the error lines of its criu log: newlines
+ * survive, other control characters do not. */
 static void take_peer_error(struct chan *c, json_t *obj)
 {
-	char why[200];
+	const char *e = json_str(obj, "error");
+	char why[sizeof(c->err) - 8];
+	size_t i = 0;
 
-	chan_fail(c, "peer: %s", printable(json_str(obj, "error"), why, sizeof(why)));
+	for (; e && e[i] && i + 1 < sizeof(why); i++)
+		why[i] = e[i] == '\n' || ((unsigned char)e[i] >= 0x20 && e[i] != 0x7f) ? e[i] : '?';
+	why[i] = '\0';
+	chan_fail(c, "peer: %s", e ? why : "(none)");
 }
 
 json_t *chan_recv_json(struct chan *c, uint16_t expect)

@@ -44,7 +44,7 @@ struct chan {
 	struct chan_io io;
 	uint64_t bytes_sent;  /* frame bytes, headers included */
 	uint64_t bytes_recv;
-	char err[256];        /* why the last call failed */
+	char err[2048];       /* why the last call failed (a peer's criu log excerpt fits) */
 };
 
 /* A channel over a plain fd (tests, and the unix socket of the hook). */
