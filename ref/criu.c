@@ -2,6 +2,8 @@
 #include "criu.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "proc.h"
@@ -176,13 +178,14 @@ pid_t criu_spawn(char *const argv[], int ps_fd, const char *out_log)
 	dup2(null, 0);
 	dup2(out, 1);
 	dup2(out, 2);
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != CRIU_PS_FD || ps_fd < 0)
-			if (fd != null && fd != out)
-				fcntl(fd, F_SETFD, FD_CLOEXEC);
-	fcntl(null, F_SETFD, FD_CLOEXEC);
-	if (out != null)
-		fcntl(out, F_SETFD, FD_CLOEXEC);
+	/* Everything but 0-2 and the page stream closes on exec, however many
+	 * fds the limit allows (close_range with CLOEXEC; a loop without it).
+	 * The page stream is fd 3 (CRIU_PS_FD), so the range starts after it. */
+	if (syscall(SYS_close_range, ps_fd >= 0 ? CRIU_PS_FD + 1u : 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = ps_fd >= 0 ? CRIU_PS_FD + 1 : 3; fd < 65536; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (ps_fd < 0)
+		fcntl(CRIU_PS_FD, F_SETFD, FD_CLOEXEC);
 	execvp(argv[0], argv);
 	dprintf(2, "crmig: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
