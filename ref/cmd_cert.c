@@ -25,6 +25,10 @@ int cmd_cert(int argc, char **argv)
 	char err[512];
 	const char *what;
 
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -214,12 +214,11 @@ struct check_list {
 	struct runner *r;
 };
 
-static void record(struct check_list *l, const char *name, bool ok, json_t *details, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void record(struct check_list *l, const char *name, bool ok, json_t *details, const char *fmt, ...)
+static void record_outcome(struct check_list *l, const char *name, enum outcome outcome, json_t *details,
+			   const char *fmt, va_list ap)
 {
 	struct suite_result *res;
-	va_list ap;
+	bool ok = outcome != OUTCOME_FAIL;
 
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	res = &l->v[l->n++];
@@ -227,18 +226,37 @@ static void record(struct check_list *l, const char *name, bool ok, json_t *deta
 	res->inst.c = &lab_case;
 	snprintf(res->inst.id, sizeof(res->inst.id), "lab:%s", name);
 	snprintf(res->distro, sizeof(res->distro), "%s", l->r->distro);
-	res->outcome = ok ? OUTCOME_PASS : OUTCOME_FAIL;
+	res->outcome = outcome;
 	res->probe_gap_ms = -1;
 	res->details = details ? details : json_object();
-	if (!ok) {
-		va_start(ap, fmt);
+	if (outcome != OUTCOME_PASS)
 		vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-		va_end(ap);
-		l->failed++;
-	}
+	l->failed += !ok;
 	tap_result(l->r->tap, ++l->r->tap_n, res);
 	fflush(l->r->tap);
-	fprintf(stderr, "crmig-suite: %s: %s%s%s\n", res->inst.id, ok ? "pass" : "FAIL", ok ? "" : ": ", res->reason);
+	fprintf(stderr, "crmig-suite: %s: %s%s%s\n", res->inst.id, outcome_name(outcome), res->reason[0] ? ": " : "",
+		res->reason);
+}
+
+static void record(struct check_list *l, const char *name, bool ok, json_t *details, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void record(struct check_list *l, const char *name, bool ok, json_t *details, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_outcome(l, name, ok ? OUTCOME_PASS : OUTCOME_FAIL, details, fmt, ap);
+	va_end(ap);
+}
+
+static void record_skip(struct check_list *l, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void record_skip(struct check_list *l, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_outcome(l, name, OUTCOME_SKIP, NULL, fmt, ap);
+	va_end(ap);
 }
 
 static void check_answers(struct check_list *l)
@@ -397,12 +415,10 @@ static void check_image_cache(struct check_list *l)
 	bool ok = false;
 
 	if (!script || !distro || debs) {
-		struct suite_result *res_skip;
-		record(l, "image-build-cache-hit", true, NULL, "%s", "");
-		res_skip = &l->v[l->n - 1];
-		res_skip->outcome = OUTCOME_SKIP;
-		snprintf(res_skip->reason, sizeof(res_skip->reason), "%s",
-			 !script ? "vm-images/build is not installed here" : debs ? "the image holds candidate .debs (built with --deb)" : "the image has no manifest");
+		record_skip(l, "image-build-cache-hit", "%s",
+			    !script ? "vm-images/build is not installed here"
+			    : debs  ? "the image holds candidate .debs (built with --deb): it cannot be rebuilt from a mirror"
+				    : "the image has no manifest");
 		json_decref(m);
 		return;
 	}
