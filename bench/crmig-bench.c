@@ -24,6 +24,10 @@
 #define LINK_MB 128
 #define LINK_PORT 7398
 #define KEY_ON_A "/root/.ssh/crmig-bench-key"
+/* crmig's own limit (its default, 900 s, can end a long post-copy lazy
+ * window), and the runner's for the whole migration command. */
+#define CRMIG_TIMEOUT_S 3000
+#define INSTANCE_TIMEOUT_S 3300
 
 struct bench_opts {
 	const char *image, *payload, *lab_name, *distro, *out, *replot;
@@ -31,6 +35,7 @@ struct bench_opts {
 	size_t nsizes, nrates;
 	unsigned modes, strategies;
 	int reps, baseline_reps;
+	int budget_min;         /* no more repetitions of a configuration past this (0: none) */
 	bool quick, baselines, tls_rows;
 	int mem_mb;
 };
@@ -44,6 +49,7 @@ struct bench {
 	double weight_total, weight_done, t_work;  /* progress and ETA */
 	size_t steps_total, steps_done;
 	int failures;
+	json_t *spent;          /* configuration -> seconds its repetitions took */
 };
 
 static void on_signal(int sig)
@@ -55,14 +61,26 @@ static void on_signal(int sig)
 
 /* ---- progress ---------------------------------------------------------------- */
 
-static double weight_migration(int size_mb)
+/* Expected seconds of a step (measured in this lab, TCG): the ETA scales
+ * them by what the finished steps really took. Post-copy's lazy window with
+ * a dirtying workload grows much faster than its size (criu's lazy-pages). */
+static double weight_migration(int size_mb, unsigned strategy, int rate, unsigned mode)
 {
-	return 35 + size_mb * 0.12;
+	double w = 12 + size_mb * 0.04 + (mode == MODE_LXC ? 10 : 0);
+
+	if (strategy == ST_POST && rate > 0)
+		w += size_mb * size_mb / 1500.0;
+	return w;
+}
+
+static double step_weight(int size_mb, unsigned strategy, bool tls, int rate, unsigned mode)
+{
+	return weight_migration(size_mb, strategy, rate, mode) * (tls ? 1.6 : 1);
 }
 
 static double weight_baseline(int size_mb)
 {
-	return 60 + size_mb * 0.35;
+	return 15 + size_mb * 0.11;
 }
 
 static void progress(struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -202,13 +220,35 @@ static struct suite_case *make_case(int size, int rate, bool tls)
 	snprintf(c->description, sizeof(c->description), "the memory workload, %d MiB, dirtying %d %%/s", size, rate);
 	snprintf(c->workload, sizeof(c->workload), "memory");
 	snprintf(c->args, sizeof(c->args), "--size-mb %d --dirty-rate %d", size, rate);
-	snprintf(c->crmig_args, sizeof(c->crmig_args), "--page-tls %s", tls ? "on" : "off");
+	snprintf(c->crmig_args, sizeof(c->crmig_args), "--page-tls %s --timeout %d", tls ? "on" : "off", CRMIG_TIMEOUT_S);
 	c->modes = MODE_BARE | MODE_LXC;
 	c->strategies = ST_ALL;
 	snprintf(c->tier, sizeof(c->tier), "full");
-	c->timeout_s = 600 + size * 2;
+	c->timeout_s = INSTANCE_TIMEOUT_S;
 	snprintf(c->expect_result, sizeof(c->expect_result), "ok");
 	return c;
+}
+
+/* A configuration whose repetitions already took the budget is not repeated
+ * again (post-copy's lazy window can take many minutes at 1 GB): the
+ * results say so. */
+static bool over_budget(struct bench *b, unsigned strategy, bool tls, int size, int rate, unsigned mode, int rep)
+{
+	__do_free char *key = xasprintf("%s%s:%d:%d:%s", strategy_bit_name(strategy), tls ? "+tls" : "", size, rate,
+					mode_name(mode));
+	double spent = jnum(b->spent, key);
+
+	if (rep == 1 || !b->o->budget_min || !isfinite(spent) || spent < b->o->budget_min * 60)
+		return false;
+	json_array_append_new(json_object_get(b->doc, "capped"),
+			      json_pack("{s:s, s:b, s:i, s:i, s:s, s:i, s:f}", "strategy", strategy_bit_name(strategy),
+					"page_tls", tls, "size_mb", size, "dirty_rate", rate, "container", mode_name(mode),
+					"skipped_rep", rep, "spent_s", round(spent)));
+	b->steps_total--;
+	b->weight_total -= step_weight(size, strategy, tls, rate, mode);
+	progress(b, "%s: its repetitions took %.0f min already (budget %d min): not repeated", key, spent / 60,
+		 b->o->budget_min);
+	return true;
 }
 
 static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size, int rate, unsigned mode, int rep)
@@ -230,8 +270,13 @@ static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size,
 	s = sample_of(&res, sname, tls, size, rate, mode, rep);
 	json_array_append_new(json_object_get(b->doc, "runs"), s);
 	b->steps_done++;
-	b->weight_done += weight_migration(size);
+	b->weight_done += step_weight(size, strategy, tls, rate, mode);
 	b->t_work += (now_ms() - t) / 1000;
+	{
+		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, tls ? "+tls" : "", size, rate, mode_name(mode));
+		double spent = jnum(b->spent, key);
+		json_object_set_new(b->spent, key, json_real((isfinite(spent) ? spent : 0) + (now_ms() - t) / 1000));
+	}
 	fmt_ms(jnum(s, "downtime_ms"), dt, sizeof(dt));
 	fmt_ms(jnum(s, "crmig_downtime_ms"), cdt, sizeof(cdt));
 	fmt_bytes(jnum(s, "bytes_before_resume"), br, sizeof(br));
@@ -634,16 +679,22 @@ static int give_a_the_key(struct bench *b)
 static void plan(struct bench *b)
 {
 	struct bench_opts *o = b->o;
-	int nstrat = __builtin_popcount(o->strategies);
+	static const unsigned all[] = { ST_STOP, ST_PRE, ST_POST, ST_HYBRID };
 
 	for (size_t s = 0; s < o->nsizes; s++) {
 		for (size_t r = 0; r < o->nrates; r++)
 			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1) {
 				if (!(o->modes & m))
 					continue;
-				int per_rep = nstrat + (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1 ? 1 : 0);
-				b->steps_total += (size_t)per_rep * o->reps;
-				b->weight_total += per_rep * o->reps * weight_migration(o->sizes[s]);
+				for (size_t k = 0; k < ARRAY_SIZE(all); k++)
+					if (o->strategies & all[k]) {
+						b->steps_total += o->reps;
+						b->weight_total += o->reps * weight_migration(o->sizes[s], all[k], o->rates[r], m);
+					}
+				if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1) {
+					b->steps_total += o->reps;
+					b->weight_total += o->reps * step_weight(o->sizes[s], ST_STOP, true, 1, m);
+				}
 			}
 		if (o->baselines)
 			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
@@ -679,10 +730,11 @@ static void run_matrix(struct bench *b)
 					 * the hosts does not always favour the same one. */
 					for (size_t k = 0; k < ARRAY_SIZE(order) && !runner_interrupted; k++) {
 						unsigned st = order[(k + rep - 1) % ARRAY_SIZE(order)];
-						if (o->strategies & st)
+						if ((o->strategies & st) && !over_budget(b, st, false, size, o->rates[r], m, rep))
 							migrate_once(b, st, false, size, o->rates[r], m, rep);
 					}
-					if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1 && !runner_interrupted)
+					if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1 && !runner_interrupted &&
+					    !over_budget(b, ST_STOP, true, size, o->rates[r], m, rep))
 						migrate_once(b, ST_STOP, true, size, o->rates[r], m, rep);
 				}
 			}
@@ -750,7 +802,7 @@ static int cmd_run(struct bench_opts *o)
 				  .modes = MODE_BARE | MODE_LXC, .shard_index = 1, .shard_count = 1,
 				  .mem_mb = o->mem_mb };
 	struct runner r = { .o = &ro, .features = json_object() };
-	struct bench b = { .o = o, .r = &r, .t0 = now_ms() };
+	struct bench b = { .o = o, .r = &r, .t0 = now_ms(), .spent = json_object() };
 	char err[8192], stamp[64];
 	time_t now = time(NULL);
 	int ret = 1;
@@ -767,6 +819,8 @@ static int cmd_run(struct bench_opts *o)
 			  json_pack("[]"), "strategies", json_pack("[]"), "repetitions", o->reps, "baseline_repetitions",
 			  o->baselines ? o->baseline_reps : 0, "tls_rows", o->tls_rows, "link", "method",
 			  "nc a->b, " "128 MiB of zeros, timed on a", "samples_MBps", "runs", "baseline_runs");
+	json_object_set_new(json_object_get(b.doc, "matrix"), "budget_min_per_configuration", json_integer(o->budget_min));
+	json_object_set_new(b.doc, "capped", json_array());
 	for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
 		if (o->modes & m)
 			json_array_append_new(json_object_get(json_object_get(b.doc, "matrix"), "modes"),
@@ -829,6 +883,7 @@ out:
 		remove_tree(r.tmp);
 	json_decref(r.features);
 	json_decref(b.doc);
+	json_decref(b.spent);
 	return runner_interrupted ? 130 : ret;
 }
 
@@ -839,11 +894,13 @@ static void usage(FILE *f)
 	fputs("usage: crmig-bench [--quick] (--image DIR --payload FILE | --lab NAME) [--out DIR]\n"
 	      "                   [--sizes MB,...] [--rates PCT,...] [--mode bare,lxc] [--strategy S,...]\n"
 	      "                   [--reps N] [--baseline-reps N] [--no-baselines] [--no-tls-rows] [--mem MB]\n"
+	      "                   [--budget MIN]\n"
 	      "       crmig-bench --replot results.json [--out DIR]\n"
 	      "Migrates the memory workload at each size x dirty rate x mode with each strategy, --reps times,\n"
 	      "and measures the baselines per size; writes DIR/results.json, DIR/*.svg, DIR/table.txt\n"
 	      "(default bench/out). Defaults: sizes 64,200,1024; rates 0,1,10; both modes; all strategies;\n"
 	      "3 repetitions; guests with 3072 MB. --quick: sizes 64,200, rate 1, 1 repetition.\n"
+	      "--budget: a configuration is not repeated once its repetitions took MIN minutes (10; 0: no limit).\n"
 	      "--replot redoes the medians, targets, table and plots from a results.json without a lab.\n",
 	      f);
 }
@@ -891,16 +948,17 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'n' }, { "baseline-reps", required_argument, NULL, 'N' },
 		{ "no-baselines", no_argument, NULL, 'B' }, { "no-tls-rows", no_argument, NULL, 'T' },
 		{ "mem", required_argument, NULL, 'M' }, { "replot", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "budget", required_argument, NULL, 'b' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_opts o = { .distro = "trixie", .out = "bench/out", .modes = MODE_BARE | MODE_LXC,
 				.strategies = ST_ALL, .reps = -1, .baseline_reps = -1, .baselines = true,
-				.tls_rows = true, .mem_mb = 3072 };
+				.tls_rows = true, .mem_mb = 3072, .budget_min = 10 };
 	bool sizes_set = false, rates_set = false;
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "qi:p:l:d:o:z:r:m:s:n:N:BTM:R:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qi:p:l:d:o:z:r:m:s:n:N:BTM:R:b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': o.quick = true; break;
 		case 'i': o.image = optarg; break;
@@ -940,6 +998,7 @@ int main(int argc, char **argv)
 		case 'T': o.tls_rows = false; break;
 		case 'M': o.mem_mb = atoi(optarg); break;
 		case 'R': o.replot = optarg; break;
+		case 'b': o.budget_min = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
