@@ -254,7 +254,7 @@ static int timeline(const json_t *doc, const char *dir)
 	int size, rate;
 	const char *mode;
 	json_t *samples[4];
-	double tmax = 0, y;
+	double tmax = 0, ends[4] = { 0 }, y;
 	size_t rows = 0;
 	__do_free char *path = xasprintf("%s/timeline.svg", dir);
 	struct svg *s;
@@ -286,10 +286,23 @@ static int timeline(const json_t *doc, const char *dir)
 		ph = json_object_get(samples[k], "phases");
 		rows += json_array_size(ph) + 1;
 		json_array_foreach(ph, i, x)
-			if (jnum(x, "end_ms") > tmax)
-				tmax = jnum(x, "end_ms");
-		if (jnum(samples[k], "total_ms") > tmax)
-			tmax = jnum(samples[k], "total_ms");
+			if (jnum(x, "end_ms") > ends[k])
+				ends[k] = jnum(x, "end_ms");
+		if (jnum(samples[k], "total_ms") > ends[k])
+			ends[k] = jnum(samples[k], "total_ms");
+	}
+	/* One very long migration (post-copy's lazy window) would squash the
+	 * others: the axis ends at 3x the second longest, longer bars are cut. */
+	{
+		double first = 0, second = 0;
+		for (size_t k = 0; k < 4; k++) {
+			if (ends[k] > first) {
+				second = first;
+				first = ends[k];
+			} else if (ends[k] > second)
+				second = ends[k];
+		}
+		tmax = second > 0 && first > 3 * second ? 3 * second : first;
 	}
 	fmt_size(size, sz, sizeof(sz));
 	fmt_rate(rate, rt, sizeof(rt));
@@ -299,10 +312,10 @@ static int timeline(const json_t *doc, const char *dir)
 	p.y = 80;
 	p.w = 760;
 	p.h = rows * 18 + 4 * 26;
-	p.xa = (struct svg_axis){ .min = 0, .max = tmax > 0 ? tmax / 1000 * 1.04 : 1, .fmt = svg_fmt_s,
+	p.xa = (struct svg_axis){ .min = 0, .max = tmax > 0 ? tmax / 1000 * 1.02 : 1, .fmt = svg_fmt_s,
 				  .label = "seconds since crmig migrate started (the source's clock)" };
 	p.ya = (struct svg_axis){ .min = 0, .max = 1 };
-	s = svg_new(p.x + p.w + 90, p.y + p.h + 70, title);
+	s = svg_new(p.x + p.w + 150, p.y + p.h + 70, title);
 	svg_text(s, 20, 28, "start", 16, "#111111", true, "%s", title);
 	svg_text(s, 20, 48, "start", 11.5, "#555555", false,
 		 "the repetition with the median downtime; shaded: freeze to resumed on the destination (crmig's downtime)");
@@ -355,16 +368,23 @@ static int timeline(const json_t *doc, const char *dir)
 		y += 18;
 		for (i = 0; i < n; i++) {
 			const char *name = json_string_value(json_object_get(sorted[i], "name")) ?: "?";
-			char bytes[16] = "";
+			char bytes[64] = "";
 
 			if (jnum(sorted[i], "bytes") > 0)
 				fmt_bytes(jnum(sorted[i], "bytes"), bytes, sizeof(bytes));
 			svg_text(s, p.x - 8, y + 12, "end", 11, "#333333", false, "%s", name);
-			svg_hbar(s, &p, jnum(sorted[i], "start_ms") / 1000, jnum(sorted[i], "end_ms") / 1000, y + 3, 12,
-				 phase_color(name), 0.9);
-			if (bytes[0])
-				svg_text(s, svg_px(&p, jnum(sorted[i], "end_ms") / 1000) + 4, y + 13, "start", 10, "#555555", false,
-					 "%s", bytes);
+			{
+				double end = jnum(sorted[i], "end_ms") / 1000, shown = end > p.xa.max ? p.xa.max : end;
+				svg_hbar(s, &p, jnum(sorted[i], "start_ms") / 1000, shown, y + 3, 12, phase_color(name), 0.9);
+				if (end > p.xa.max) {
+					char until[16];
+					fmt_ms(end * 1000, until, sizeof(until));
+					snprintf(bytes + strlen(bytes), sizeof(bytes) - strlen(bytes), "%s>> ends at %s",
+						 bytes[0] ? " " : "", until);
+				}
+				if (bytes[0])
+					svg_text(s, svg_px(&p, shown) + 4, y + 13, "start", 10, "#555555", false, "%s", bytes);
+			}
 			y += 18;
 		}
 		svg_line(s, 20, y + 7, p.x + p.w, y + 7, &(struct svg_style){ "#cccccc", NULL, 1, MK_NONE });
