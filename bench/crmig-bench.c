@@ -920,23 +920,6 @@ static int parse_ints(const char *s, int *out, size_t *n, int lo, int hi)
 	return *n ? 0 : -1;
 }
 
-static int parse_modes(const char *s, unsigned *bits)
-{
-	__do_free char *copy = xstrdup(s);
-	char *save;
-
-	*bits = 0;
-	for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
-		if (!strcmp(w, "bare"))
-			*bits |= MODE_BARE;
-		else if (!strcmp(w, "lxc"))
-			*bits |= MODE_LXC;
-		else
-			return -1;
-	}
-	return *bits ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

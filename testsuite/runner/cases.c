@@ -214,6 +214,13 @@ int parse_strategies(const char *list, unsigned *bits)
 	return parse_bits(list, strategy_bits, bits, why, sizeof(why));
 }
 
+int parse_modes(const char *list, unsigned *bits)
+{
+	char why[80];
+
+	return parse_bits(list, mode_bits, bits, why, sizeof(why));
+}
+
 static bool feature_name(const char *s)
 {
 	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);

@@ -85,6 +85,7 @@ bool case_has_flag(const struct suite_case *c, const char *flag);
 const char *strategy_bit_name(unsigned bit);   /* "stop", ... */
 const char *mode_bit_name(unsigned bit);       /* "bare", "lxc" */
 int parse_strategies(const char *list, unsigned *bits);   /* "stop,post" or "all" -> bits; -1 on unknown/empty */
+int parse_modes(const char *list, unsigned *bits);        /* "bare,lxc" -> bits; -1 on unknown/empty */
 /* Expands the cases into instances filtered by: tier ("lean": lean only;
  * "full": all), a shell glob on the case name (NULL: all), strategies and
  * modes masks; then keeps shard index/count (1-based index; count 1 = all),
