@@ -282,8 +282,7 @@ json_t *bench_baseline(const json_t *doc, int size_mb, const char *container)
 
 /* ---- targets ---------------------------------------------------------------- */
 
-/* The matrix's axes as the run recorded them. */
-static size_t axis(const json_t *doc, const char *key, int *out, size_t max)
+size_t matrix_axis(const json_t *doc, const char *key, int *out, size_t max)
 {
 	json_t *v;
 	size_t i, n = 0;
@@ -309,7 +308,7 @@ static size_t modes_of(const json_t *doc, const char **out)
 static int ref_rate(const json_t *doc)
 {
 	int rates[16];
-	size_t n = axis(doc, "rates", rates, 16);
+	size_t n = matrix_axis(doc, "rates", rates, 16);
 
 	for (size_t i = 0; i < n; i++)
 		if (rates[i] == 1)
@@ -346,7 +345,7 @@ static void analyze_targets(json_t *doc)
 	json_t *list = json_array();
 	int sizes[16], rates[16], rate = ref_rate(doc);
 	const char *modes[2];
-	size_t nsizes = axis(doc, "sizes", sizes, 16), nrates = axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
+	size_t nsizes = matrix_axis(doc, "sizes", sizes, 16), nrates = matrix_axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
 	char d[512], a[32], b[32];
 
 	for (size_t m = 0; m < nmodes; m++) {
@@ -451,7 +450,7 @@ void bench_print_table(const json_t *doc, FILE *out)
 {
 	int sizes[16], rates[16];
 	const char *modes[2];
-	size_t nsizes = axis(doc, "sizes", sizes, 16), nrates = axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
+	size_t nsizes = matrix_axis(doc, "sizes", sizes, 16), nrates = matrix_axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
 	static const struct { const char *s; bool tls; } order[] = {
 		{ "stop", false }, { "stop", true }, { "pre", false }, { "post", false }, { "hybrid", false },
 	};

@@ -24,6 +24,8 @@ double jnum(const json_t *o, const char *key);
 double median(double *v, size_t n);
 
 /* analyze.c */
+/* One axis of the run's matrix ("sizes", "rates") as results.json recorded it; at most max values. */
+size_t matrix_axis(const json_t *doc, const char *key, int *out, size_t max);
 /* Recomputes "configurations" and "baselines" (medians) from the samples
  * in doc["runs"] and doc["baseline_runs"], then "targets". */
 void bench_analyze(json_t *doc);

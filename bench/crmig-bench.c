@@ -434,27 +434,6 @@ static char *user_script(struct baseline_ctx *x)
 		x->pid, x->img, bhost, x->wdir);
 }
 
-static int wait_verdict_on(struct baseline_ctx *x, int host, char *verdict, size_t len)
-{
-	double deadline = now_ms() + 180 * 1000;
-
-	while (now_ms() < deadline && !runner_interrupted) {
-		struct proc_result res;
-		bool got = false;
-
-		if (host_sh(x->b->r, host, 30, &res, "cat %s/verdict 2>/dev/null", x->wdir) == 0) {
-			got = res.status == 0 && res.out[0];
-			if (got)
-				snprintf(verdict, len, "%s", res.out);
-			proc_result_free(&res);
-		}
-		if (got)
-			return 0;
-		usleep(300 * 1000);
-	}
-	return -1;
-}
-
 /* Restores the same images on a itself: the floor's "local restore". */
 static int local_restore(struct baseline_ctx *x)
 {
@@ -575,7 +554,7 @@ static void baseline_once(struct bench *b, int size, int rate, unsigned mode, in
 
 		if (host_ok(r, HOST_B, 30, "kill -USR2 %s", who) != 0)
 			bl_fail(&x, "the workload does not run on b after the restore");
-		else if (wait_verdict_on(&x, HOST_B, verdict, sizeof(verdict)) < 0)
+		else if (host_wait_verdict(x.b->r, HOST_B, x.wdir, 180, verdict, sizeof(verdict)) < 0)
 			bl_fail(&x, "no verdict from the workload on b");
 		else if (strncmp(verdict, "PASS", 4))
 			bl_fail(&x, "the workload failed its checks on b: %.300s", verdict);

@@ -42,16 +42,6 @@ struct grid {
 	double xs[16];
 };
 
-static size_t ints(const json_t *doc, const char *key, int *out, size_t max)
-{
-	json_t *v;
-	size_t i, n = 0;
-
-	json_array_foreach(json_object_get(json_object_get(doc, "matrix"), key), i, v)
-		if (n < max)
-			out[n++] = (int)json_integer_value(v);
-	return n;
-}
 
 static void grid_of(const json_t *doc, struct grid *g)
 {
@@ -59,8 +49,8 @@ static void grid_of(const json_t *doc, struct grid *g)
 	size_t i;
 
 	memset(g, 0, sizeof(*g));
-	g->nsizes = ints(doc, "sizes", g->sizes, 16);
-	g->nrates = ints(doc, "rates", g->rates, 16);
+	g->nsizes = matrix_axis(doc, "sizes", g->sizes, 16);
+	g->nrates = matrix_axis(doc, "rates", g->rates, 16);
 	json_array_foreach(json_object_get(json_object_get(doc, "matrix"), "modes"), i, v)
 		if (g->nmodes < 2)
 			g->modes[g->nmodes++] = json_string_value(v);

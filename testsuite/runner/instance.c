@@ -219,22 +219,8 @@ static int signal_workload(struct inst_ctx *x)
 
 static int wait_verdict(struct inst_ctx *x, char *verdict, size_t len)
 {
-	double deadline = now_ms() + 120 * 1000;
-
-	while (now_ms() < deadline && !runner_interrupted) {
-		struct proc_result res;
-		bool got = false;
-
-		if (host_sh(x->r, x->where, 30, &res, "cat %s/verdict 2>/dev/null", x->dir) == 0) {
-			got = res.status == 0 && res.out[0];
-			if (got)
-				snprintf(verdict, len, "%s", res.out);
-			proc_result_free(&res);
-		}
-		if (got)
-			return 0;
-		usleep(300 * 1000);
-	}
+	if (host_wait_verdict(x->r, x->where, x->dir, 120, verdict, len) == 0)
+		return 0;
 	return fail(x, "the workload gave no verdict within 120 s on host %s", x->r->lab.hosts[x->where].name);
 }
 

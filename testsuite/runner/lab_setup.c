@@ -42,6 +42,27 @@ int host_ok(struct runner *r, int host, double timeout_s, const char *fmt, ...)
 	return status;
 }
 
+int host_wait_verdict(struct runner *r, int host, const char *dir, double timeout_s, char *verdict, size_t len)
+{
+	double deadline = now_ms() + timeout_s * 1000;
+
+	while (now_ms() < deadline && !runner_interrupted) {
+		struct proc_result res;
+		bool got = false;
+
+		if (host_sh(r, host, 30, &res, "cat %s/verdict 2>/dev/null", dir) == 0) {
+			got = res.status == 0 && res.out[0];
+			if (got)
+				snprintf(verdict, len, "%s", res.out);
+			proc_result_free(&res);
+		}
+		if (got)
+			return 0;
+		usleep(300 * 1000);
+	}
+	return -1;
+}
+
 char *guest_path(struct runner *r, const char *rel)
 {
 	return lab_guest_path(&r->lab, rel);

@@ -66,6 +66,9 @@ int host_sh(struct runner *r, int host, double timeout_s, struct proc_result *re
 	__attribute__((format(printf, 5, 6)));
 /* The same when only the exit status matters (stderr shown on failure). */
 int host_ok(struct runner *r, int host, double timeout_s, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Polls DIR/verdict on a host (a workload writes it once it has checked its state): 0 and the
+ * verdict's text, or -1 after timeout_s or an interrupt. */
+int host_wait_verdict(struct runner *r, int host, const char *dir, double timeout_s, char *verdict, size_t len);
 char *guest_path(struct runner *r, const char *rel);
 
 /* demo.c: migrate a container with each strategy and print the table. */
