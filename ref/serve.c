@@ -383,11 +383,17 @@ static int restore_hook(void *ctx, const char *action)
 	return 0;
 }
 
-static int wait_for_socket(const char *path, double timeout_s)
+/* Waits until the daemon pid has made its socket; -1 at once when the daemon
+ * exits first (it failed: its log says why), or after timeout_s. */
+static int wait_for_socket(pid_t *pid, const char *path, double timeout_s)
 {
 	double deadline = now_ms() + timeout_s * 1000;
 
 	while (access(path, F_OK) < 0) {
+		if (wait_timeout(*pid, 0) != -2) {
+			*pid = 0;
+			return -1;
+		}
 		if (now_ms() > deadline)
 			return -1;
 		usleep(10 * 1000);
@@ -406,7 +412,7 @@ static int start_lazy_daemon(struct session *s, const char *dir, json_t *argvs, 
 		return -1;
 	}
 	s->lazy_pid = spawn_criu(s, &c, s->lazy_fd, argvs);
-	if (s->lazy_pid < 0 || wait_for_socket(sock, 20) < 0) {
+	if (s->lazy_pid < 0 || wait_for_socket(&s->lazy_pid, sock, 20) < 0) {
 		__do_free char *log = xasprintf("%s/lazy-pages.log", dir);
 		__do_free char *errors = criu_log_errors(log, 5);
 

@@ -561,6 +561,8 @@ static int do_page_server(void)
 	}
 }
 
+static int check_inventory(void);
+
 static int do_lazy_pages(void)
 {
 	__do_free char *sock = in_dir("lazy-pages.socket");
@@ -576,6 +578,8 @@ static int do_lazy_pages(void)
 		error("lazy-pages without --page-server --ps-socket 3");
 		return 1;
 	}
+	if (check_inventory() < 0)
+		return 1;
 	if (read_pagemap(o.dir, &id, &vaddr, &nr) < 0) {
 		error("no lazy page map in %s", o.dir);
 		return 1;
@@ -684,9 +688,21 @@ static int connect_lazy_daemon(void)
 	return write_full(fd, "restored\n", 9);
 }
 
-static int do_restore(void)
+/* Real criu reads the inventory first, in restore and in lazy-pages alike. */
+static int check_inventory(void)
 {
 	__do_free char *inv = in_dir("inventory.img");
+	struct stat st;
+
+	if (stat(inv, &st) < 0 || st.st_size == 0) {
+		error("inventory.img is empty or missing (%s)", errno ? strerror(errno) : "0 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+static int do_restore(void)
+{
 	__do_free char *parent = in_dir("parent");
 	__do_free char *pidtext = NULL, *pidfile = NULL;
 	struct stat st;
@@ -698,8 +714,7 @@ static int do_restore(void)
 		error("restore wants --restore-detached and --pidfile here");
 		return 1;
 	}
-	if (stat(inv, &st) < 0 || st.st_size == 0) {
-		error("inventory.img is empty or missing (%s)", errno ? strerror(errno) : "0 bytes");
+	if (check_inventory() < 0) {
 		error("Restoring FAILED.");
 		return 1;
 	}
