@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 $(BENCH_OBJS): | $(CRMIG_GEN_H)
 
 $(BENCH_BIN): $(BENCH_OBJS) $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 bench:
 	$(call deps,bench)

@@ -11,7 +11,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: ref/%.proto
 	protoc-c --c_out=$(BUILD)/gen --proto_path=ref $<
 
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(CRMIG_LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/ref/crmig.o: | $(CRMIG_GEN_H)
 
@@ -20,7 +20,7 @@ $(BUILD)/libcrmig.a: $(CRMIG_LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/crmig: $(BUILD)/ref/crmig.o $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 binaries: $(BUILD)/crmig
 

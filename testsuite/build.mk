@@ -16,7 +16,7 @@ $(BUILD)/libwl.a: $(WL_OBJS)
 
 $(BUILD)/workloads/%: $(BUILD)/testsuite/workloads/%.o $(BUILD)/libwl.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -static -o $@ $^ -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lpthread
 
 # The harness side: lab library, runner pieces (everything but the mains).
 SUITE_MAINS    := testsuite/runner/main.c testsuite/lab/crmig-lab.c
@@ -28,13 +28,13 @@ $(BUILD)/libcrmigsuite.a: $(SUITE_LIB_OBJS)
 	ar rcs $@ $^ $(if $^,,$(BUILD)/ref/util.o)
 
 $(BUILD)/crmig-suite: $(BUILD)/testsuite/runner/main.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/crmig-fixture: $(BUILD)/testsuite/fixture/crmig-fixture.o $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 SUITE_BINS := $(if $(wildcard testsuite/runner/main.c),$(BUILD)/crmig-suite) \
               $(if $(wildcard testsuite/lab/crmig-lab.c),$(BUILD)/crmig-lab) \
@@ -48,7 +48,7 @@ UNIT_BINS := $(UNIT_SRCS:testsuite/unit/%.c=$(BUILD)/unit/%)
 
 $(BUILD)/unit/%: $(BUILD)/testsuite/unit/%.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check 2>/dev/null) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check 2>/dev/null) -lpthread
 
 # Each unit binary runs once plainly, then under valgrind (no fork, so that
 # valgrind sees the code under test): leaks and invalid accesses fail the run.
@@ -80,5 +80,5 @@ $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(SUITE_LIB_OBJS): | $(CRMIG_GEN_H)
 $(BUILD)/testsuite/unit/fake-criu.o: | $(CRMIG_GEN_H)
 $(BUILD)/unit/fake-criu: $(BUILD)/testsuite/unit/fake-criu.o $(BUILD)/libcrmig.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(BUILD)/unit/test_e2e: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
