@@ -237,34 +237,95 @@ static bool token_equal(const char *a, const char *b, size_t n)
 	return diff == 0;
 }
 
+/* A connection on the data port that has not yet said its first words. */
+struct data_caller {
+	int fd;
+	size_t got;
+	double until;
+	char pre[DATA_MAGIC_LEN + 2 * DATA_TOKEN_LEN];
+};
+
+#define DATA_CALLERS_MAX 16
+#define DATA_CALLER_MS 5000
+
+static void drop_caller(struct data_caller *c, size_t *n, size_t i)
+{
+	close(c[i].fd);
+	c[i] = c[--*n];
+}
+
+/* Reads what caller i has sent: 1 when it said the magic and the token, 0
+ * when it may still, -1 when it is out (wrong words, gone, or too slow). */
+static int hear_caller(struct data_caller *c, const char *token_hex)
+{
+	ssize_t r = read(c->fd, c->pre + c->got, sizeof(c->pre) - c->got);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0)
+		return -1;
+	c->got += (size_t)r;
+	if (c->got < sizeof(c->pre))
+		return 0;
+	return !memcmp(c->pre, DATA_MAGIC, DATA_MAGIC_LEN) &&
+	       token_equal(c->pre + DATA_MAGIC_LEN, token_hex, 2 * DATA_TOKEN_LEN) ? 1 : -1;
+}
+
+/* Strangers are heard side by side, each for 5 s at most, so that none of
+ * them holds the source back; at most DATA_CALLERS_MAX wait at once. */
 int net_data_accept(int lfd, const char *token_hex, double timeout_s, char *err, size_t errlen)
 {
+	struct data_caller c[DATA_CALLERS_MAX];
+	struct pollfd p[DATA_CALLERS_MAX + 1];
 	double deadline = now_ms() + timeout_s * 1000;
+	size_t n = 0;
+	int winner = -1;
 
-	for (;;) {
-		char pre[DATA_MAGIC_LEN + 2 * DATA_TOKEN_LEN];
-		struct timeval tv = { .tv_sec = 5 };
-		double left = (deadline - now_ms()) / 1000;
-		__do_close int fd = -1;
+	while (winner < 0) {
+		double now = now_ms(), wake = deadline;
 
-		if (left <= 0) {
-			snprintf(err, errlen, "the source did not open its page stream within %.0f s", timeout_s);
-			return -1;
+		if (now >= deadline)
+			break;
+		for (size_t i = n; i-- > 0;)
+			if (c[i].until <= now)
+				drop_caller(c, &n, i);
+		p[0] = (struct pollfd){ .fd = lfd, .events = n < DATA_CALLERS_MAX ? POLLIN : 0 };
+		for (size_t i = 0; i < n; i++) {
+			p[i + 1] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
+			wake = c[i].until < wake ? c[i].until : wake;
 		}
-		fd = net_accept_timeout(lfd, left);
-		if (fd < 0)
-			continue;
-		/* A stranger gets 5 s to say the right words, then the door. */
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (read_full(fd, pre, sizeof(pre)) < 0 || memcmp(pre, DATA_MAGIC, DATA_MAGIC_LEN) ||
-		    !token_equal(pre + DATA_MAGIC_LEN, token_hex, 2 * DATA_TOKEN_LEN))
-			continue;
-		tv.tv_sec = 0;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (write_full(fd, "K", 1) < 0)
-			continue;
-		return move_fd(fd);
+		if (poll(p, n + 1, (int)(wake - now) + 1) < 0 && errno != EINTR)
+			break;
+		for (size_t i = n; i-- > 0;) {
+			int heard = p[i + 1].revents ? hear_caller(&c[i], token_hex) : 0;
+
+			if (heard > 0 && winner < 0) {
+				winner = c[i].fd;
+				c[i] = c[--n];
+			} else if (heard < 0) {
+				drop_caller(c, &n, i);
+			}
+		}
+		if (winner < 0 && (p[0].revents & POLLIN)) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (fd >= 0)
+				c[n++] = (struct data_caller){ .fd = fd, .until = now_ms() + DATA_CALLER_MS };
+		}
 	}
+	while (n > 0)
+		drop_caller(c, &n, n - 1);
+	if (winner < 0) {
+		snprintf(err, errlen, "the source did not open its page stream within %.0f s", timeout_s);
+		return -1;
+	}
+	fcntl(winner, F_SETFL, fcntl(winner, F_GETFL) & ~O_NONBLOCK);
+	if (write_full(winner, "K", 1) < 0) {
+		close(winner);
+		snprintf(err, errlen, "the source hung up as its page stream opened");
+		return -1;
+	}
+	return winner;
 }
 
 int net_addr_parse(const char *cidr, char *addr, size_t addrlen, int *prefix)

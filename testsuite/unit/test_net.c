@@ -335,6 +335,37 @@ START_TEST(test_data_strangers_then_the_source)
 }
 END_TEST
 
+/* Callers that connect and say nothing are heard side by side with the
+ * source: three of them, 5 s each, do not hold it back for 15 s. */
+START_TEST(test_data_silent_strangers_do_not_hold_the_source)
+{
+	struct acceptor a = { .timeout_s = 30, .fd = -1 };
+	int port, fd, silent[3];
+	pthread_t t;
+	double start;
+
+	a.lfd = loopback_listener(&port);
+	net_new_token(a.token);
+	ck_assert_int_eq(pthread_create(&t, NULL, accept_main, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		silent[i] = net_connect("127.0.0.1", port, 5, err, sizeof(err));
+		ck_assert_msg(silent[i] >= 0, "%s", err);
+	}
+	usleep(200 * 1000); /* the acceptor has them all by now */
+	start = now_ms();
+	fd = net_data_connect("127.0.0.1", port, a.token, 5, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "%s", err);
+	ck_assert_msg(now_ms() - start < 4000, "the source waited %.0f ms behind silent callers", now_ms() - start);
+	pthread_join(t, NULL);
+	ck_assert_msg(a.fd >= 0, "%s", a.err);
+	for (int i = 0; i < 3; i++)
+		close(silent[i]);
+	close(fd);
+	close(a.fd);
+	close(a.lfd);
+}
+END_TEST
+
 START_TEST(test_data_nobody_comes)
 {
 	struct acceptor a = { .timeout_s = 1, .fd = -1 };
@@ -615,6 +646,7 @@ int main(void)
 	tcase_add_test(conn, test_ipv6_loopback);
 	tcase_add_test(conn, test_data_right_token);
 	tcase_add_test(conn, test_data_strangers_then_the_source);
+	tcase_add_test(conn, test_data_silent_strangers_do_not_hold_the_source);
 	tcase_add_test(conn, test_data_nobody_comes);
 	tcase_add_test(conn, test_tcp_bytes);
 	suite_add_tcase(s, conn);
