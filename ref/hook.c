@@ -34,8 +34,10 @@ int hook_server_open(struct hook_server *h, const char *run_dir)
 	if (mkdir_p(run_dir, 0700) < 0 || !mkdtemp(h->dir))
 		return -1;
 	snprintf(h->sock, sizeof(h->sock), "%s/sock", h->dir);
-	if (strlen(h->sock) >= sizeof(sa.sun_path))
+	if (strlen(h->sock) >= sizeof(sa.sun_path)) {
+		hook_server_close(h); /* removes the directory just made */
 		return -1;
+	}
 	strcpy(sa.sun_path, h->sock);
 	h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (h->lfd < 0 || bind(h->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(h->lfd, 8) < 0) {

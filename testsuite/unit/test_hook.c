@@ -8,6 +8,7 @@
  * EXIT (a negative EXIT: killed by that signal). It is exec'd (not forked),
  * so that under valgrind it runs natively like a real criu would. */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -228,6 +229,18 @@ START_TEST(test_open_failures)
 	ck_assert_int_eq(hook_server_open(&h, longdir), -1);
 	ck_assert_int_eq(h.lfd, -1);
 	ck_assert_ptr_null(h.command);
+	/* and nothing of it is left behind: the run directory is empty */
+	{
+		DIR *d = opendir(longdir);
+		struct dirent *e;
+		int entries = 0;
+
+		ck_assert_ptr_nonnull(d);
+		while ((e = readdir(d)))
+			entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+		closedir(d);
+		ck_assert_int_eq(entries, 0);
+	}
 }
 END_TEST
 
