@@ -254,7 +254,7 @@ static void drop_caller(struct data_caller *c, size_t *n, size_t i)
 	c[i] = c[--*n];
 }
 
-/* Reads what caller i has sent: 1 when it said the magic and the token, 0
+/* Reads what a caller has sent: 1 when it said the magic and the token, 0
  * when it may still, -1 when it is out (wrong words, gone, or too slow). */
 static int hear_caller(struct data_caller *c, const char *token_hex)
 {
