@@ -81,6 +81,22 @@ int mig_call(struct migration *m, json_t *req)
 	return reply ? 0 : -1;
 }
 
+void mig_page_server_blame(struct migration *m)
+{
+	char mine[sizeof(m->err)];
+	size_t len;
+
+	memcpy(mine, m->err, sizeof(mine));
+	if (mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) == 0) {
+		memcpy(m->err, mine, sizeof(mine));
+		return;
+	}
+	/* m->err is the destination's word now; put ours first. */
+	len = strlen(mine);
+	snprintf(mine + len, sizeof(mine) - len, "%s; the other side: %s", len ? "" : "criu failed", m->err);
+	memcpy(m->err, mine, sizeof(mine));
+}
+
 uint64_t mig_bytes(struct migration *m)
 {
 	uint64_t total = 0, s, r;

@@ -136,6 +136,9 @@ struct migration {
 /* Helpers for strategies (migrate.c). */
 json_t *mig_request(struct migration *m, json_t *req);            /* steals req; NULL on error (m->err) */
 int mig_call(struct migration *m, json_t *req); /* the same when only success matters: 0 or -1 */
+/* After a dump or pre-dump into the destination's page server failed: the
+ * page server's own error (a full disk, say) is appended to m->err. */
+void mig_page_server_blame(struct migration *m);
 int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd or -1 */
 char *mig_local_dir(struct migration *m, const char *name);        /* creates it */
 /* Runs one dump with the hook handler `on_hook` (NULL: default bookkeeping). */

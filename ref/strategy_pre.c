@@ -31,6 +31,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
 	if (status != 0) {
 		if (!m->err[0])
 			snprintf(m->err, sizeof(m->err), "criu pre-dump exited %d", status);
+		mig_page_server_blame(m);
 		return -1;
 	}
 	if (mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0)

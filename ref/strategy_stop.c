@@ -48,6 +48,7 @@ int strategy_final_dump(struct migration *m, const char *prev, int round)
 		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
 	if (!m->err[0])
 		snprintf(m->err, sizeof(m->err), "criu dump failed (exit %d)", status);
+	mig_page_server_blame(m);
 	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "%s", m->err);
 }
 

@@ -20,7 +20,8 @@
  * Environment: FAKE_CRIU_NO_FEATURES=a,b makes `check --feature a` fail;
  * FAKE_CRIU_TRACE=FILE appends each argv (fields separated by \x1f) to FILE;
  * FAKE_CRIU_FAIL=serving makes a lazy dump fail after the first page it
- * served (the tasks resumed, as criu does).
+ * served (the tasks resumed, as criu does); FAKE_CRIU_FAIL=disk-full makes
+ * a page server fail on its first pages, as criu does when the disk is full.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -554,6 +555,10 @@ static int do_page_server(void)
 		if (!total) {
 			id = h.id;
 			first = h.vaddr;
+		}
+		if (!strcmp(getenv("FAKE_CRIU_FAIL") ?: "", "disk-full")) {
+			error("Can't write pages: No space left on device (FAKE_CRIU_FAIL=disk-full)");
+			return 1;
 		}
 		if (recv_pages(3, &h, out) < 0)
 			return 1;

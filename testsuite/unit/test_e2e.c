@@ -906,6 +906,45 @@ static void lazy_source_gives_up(const char *page_tls)
 	dest_stop(&d);
 }
 
+/* The destination's page server dies (its disk is full) while the source
+ * dumps into it: the source is resumed, and the report says why in the
+ * destination's words, not only the source's broken stream. */
+static void dest_disk_full(const char *strategy, const char *page_tls)
+{
+	__do_free char *dir = test_dir("disk-full");
+	const char *env[] = { "FAKE_CRIU_FAIL=disk-full", NULL };
+	struct dest_opts dopt = { .env = env };
+	struct mig_opts mopt = { .strategy = strategy, .page_tls = page_tls };
+	struct dest d;
+	struct run r;
+	pid_t victim;
+	const char *error;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 1, &r, &d, "%s, page-tls %s: crmig migrate exited %d, want 1\n%s", strategy, page_tls,
+	       r.status, __s);
+	error = str(r.report, "error");
+	ck_assert_msg(strstr(error, "No space left on device"), "error: %s", error);
+	expect_victim_running(victim);
+	victim_end(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+
+START_TEST(test_dest_disk_full_stop)
+{
+	dest_disk_full("stop", "on");
+}
+END_TEST
+
+START_TEST(test_dest_disk_full_pre)
+{
+	dest_disk_full("pre", "off");
+}
+END_TEST
+
 START_TEST(test_lazy_source_gives_up_tls)
 {
 	lazy_source_gives_up("on");
@@ -1330,6 +1369,8 @@ int main(int argc, char **argv)
 	add_or_skip(back, test_rollback_pre, ns, why);
 	add_or_skip(back, test_rollback_post, ns, why);
 	add_or_skip(back, test_rollback_hybrid, ns, why);
+	add_or_skip(back, test_dest_disk_full_stop, ns, why);
+	add_or_skip(back, test_dest_disk_full_pre, ns, why);
 	add_or_skip(back, test_lazy_source_gives_up_tls, ns, why);
 	add_or_skip(back, test_lazy_source_gives_up_plain, ns, why);
 	suite_add_tcase(s, back);
