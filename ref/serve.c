@@ -8,7 +8,11 @@
 #include <getopt.h>
 #include <lxc/lxccontainer.h>
 #include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -22,6 +26,17 @@
 #include "relay.h"
 #include "util.h"
 #include "version.h"
+
+/* Watches the page server of the round in flight. When it dies before the
+ * source's criu is done (a full disk, a crash), our copy of its stream, the
+ * last one left, is closed at once: the kernel resets the connection and the
+ * source's criu fails now, not after its stream's 30 s user timeout with the
+ * workload frozen. (Over page TLS the relay ends the stream itself.) */
+struct ps_watch {
+	pthread_t thread;
+	bool running;
+	int pidfd, stop_fd, devnull, stream_fd;
+};
 
 struct serve_opts {
 	const char *listen;
@@ -58,6 +73,7 @@ struct session {
 
 	int data_lfd;
 	pid_t ps_pid;
+	struct ps_watch ps_watch;
 	char ps_dir[64];
 	int lazy_fd;
 	int lazy_tcp;             /* our copy of the lazy stream's TCP socket, for byte counts */
@@ -245,6 +261,46 @@ static const char *dir_arg(struct session *s, json_t *req, const char *key)
 	return d && simple_name(d, 32) ? d : NULL;
 }
 
+static void *ps_watch_main(void *arg)
+{
+	struct ps_watch *w = arg;
+	struct pollfd p[2] = { { .fd = w->pidfd, .events = POLLIN }, { .fd = w->stop_fd, .events = POLLIN } };
+	siginfo_t si = { 0 };
+
+	while (poll(p, 2, -1) < 0 && errno == EINTR)
+		;
+	if ((p[0].revents & POLLIN) && !(p[1].revents & POLLIN) &&
+	    waitid(P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid &&
+	    !(si.si_code == CLD_EXITED && si.si_status == 0))
+		dup2(w->devnull, w->stream_fd); /* closes the socket; the number stays valid */
+	return NULL;
+}
+
+static void ps_watch_start(struct ps_watch *w, pid_t pid, int stream_fd)
+{
+	*w = (struct ps_watch){ .pidfd = pidfd_open(pid, 0), .stop_fd = eventfd(0, EFD_CLOEXEC),
+				.devnull = open("/dev/null", O_RDWR | O_CLOEXEC), .stream_fd = stream_fd };
+	w->running = w->pidfd >= 0 && w->stop_fd >= 0 && w->devnull >= 0 && stream_fd >= 0 &&
+		     pthread_create(&w->thread, NULL, ps_watch_main, w) == 0;
+	if (!w->running) {
+		close_fd(&w->pidfd);
+		close_fd(&w->stop_fd);
+		close_fd(&w->devnull);
+	}
+}
+
+static void ps_watch_stop(struct ps_watch *w)
+{
+	if (!w->running)
+		return;
+	if (eventfd_write(w->stop_fd, 1) == 0)
+		pthread_join(w->thread, NULL);
+	w->running = false;
+	close_fd(&w->pidfd);
+	close_fd(&w->stop_fd);
+	close_fd(&w->devnull);
+}
+
 static int op_page_server(struct session *s, json_t *req)
 {
 	const char *dir = dir_arg(s, req, "dir"), *prev = json_str(req, "prev");
@@ -269,6 +325,8 @@ static int op_page_server(struct session *s, json_t *req)
 	if (prev)
 		c.prev_images_dir = prev_rel = xasprintf("../%s", prev);
 	s->ps_pid = spawn_criu(s, &c, fd, argvs);
+	if (s->ps_pid > 0 && !s->page_tls)
+		ps_watch_start(&s->ps_watch, s->ps_pid, s->last_tcp);
 	snprintf(s->ps_dir, sizeof(s->ps_dir), "%s", dir);
 	slog(s, "page server for %s (pid %d)", dir, s->ps_pid);
 	return reply_ok(s, json_pack("{s:o}", "criu_argv", argvs));
@@ -307,6 +365,7 @@ static int op_page_server_wait(struct session *s, json_t *req)
 	if (s->ps_pid <= 0)
 		return reply_err(s, "no page server is running");
 	status = wait_timeout(s->ps_pid, 120);
+	ps_watch_stop(&s->ps_watch);
 	if (status == -2)
 		kill_child(&s->ps_pid);
 	s->ps_pid = 0;
@@ -922,6 +981,7 @@ static int op_prepare(struct session *s, json_t *req)
 static void cleanup_session(struct session *s, bool handed_over)
 {
 	kill_child(&s->ps_pid);
+	ps_watch_stop(&s->ps_watch);
 	if (!handed_over)
 		kill_child(&s->lazy_pid);
 	for (int i = 0; i < s->n_relays; i++)

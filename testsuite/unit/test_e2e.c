@@ -919,12 +919,16 @@ static void dest_disk_full(const char *strategy, const char *page_tls)
 	struct run r;
 	pid_t victim;
 	const char *error;
+	double start;
 
 	dest_start(&d, dir, &dopt);
 	victim = victim_start(true);
+	start = now_ms();
 	migrate(&r, dir, victim, &d, &mopt);
 	ck_run(r.status == 1, &r, &d, "%s, page-tls %s: crmig migrate exited %d, want 1\n%s", strategy, page_tls,
 	       r.status, __s);
+	/* at once, not after the page stream's 30 s user timeout */
+	ck_assert_msg(now_ms() - start < 20000, "%s, page-tls %s: took %.0f ms", strategy, page_tls, now_ms() - start);
 	error = str(r.report, "error");
 	ck_assert_msg(strstr(error, "No space left on device"), "error: %s", error);
 	expect_victim_running(victim);
@@ -936,11 +940,13 @@ static void dest_disk_full(const char *strategy, const char *page_tls)
 START_TEST(test_dest_disk_full_stop)
 {
 	dest_disk_full("stop", "on");
+	dest_disk_full("stop", "off");
 }
 END_TEST
 
 START_TEST(test_dest_disk_full_pre)
 {
+	dest_disk_full("pre", "on");
 	dest_disk_full("pre", "off");
 }
 END_TEST
