@@ -91,9 +91,9 @@ void mig_page_server_blame(struct migration *m)
 		memcpy(m->err, mine, sizeof(mine));
 		return;
 	}
-	/* m->err is the destination's word now; put ours first. */
+	/* m->err is the destination's word now; ours goes first. */
 	len = strlen(mine);
-	snprintf(mine + len, sizeof(mine) - len, "%s; the other side: %s", len ? "" : "criu failed", m->err);
+	snprintf(mine + len, sizeof(mine) - len, "%s%s", len ? "; the other side: " : "", m->err);
 	memcpy(m->err, mine, sizeof(mine));
 }
 
