@@ -101,7 +101,7 @@ int suite_demo(struct runner *r)
 		fprintf(stderr, "demo: migrating the container from a to b with strategy %s...\n", strategy_bit_name(order[i]));
 		run_instance(r, &in, &results[i]);
 		failed += result_counts_as_failure(&results[i]);
-		fprintf(stderr, "demo: %s: %s%s%s\n", in.id, outcome_name(results[i].outcome),
+		fprintf(stderr, "demo: %s: %s%s%s\n", in.id, result_label(&results[i]),
 			results[i].reason[0] ? ": " : "", results[i].reason);
 	}
 	print_table(results, ARRAY_SIZE(order));

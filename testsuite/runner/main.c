@@ -261,7 +261,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		tap_result(r.tap, ++r.tap_n, &results[i]);
 		fflush(r.tap);
 		fprintf(stderr, "crmig-suite: [%zu/%zu] %s: %s%s%s (probe gap %.0f ms, %.0f s)\n", i + 1, n, list[i].id,
-			outcome_name(results[i].outcome), results[i].reason[0] ? ": " : "", results[i].reason,
+			result_label(&results[i]), results[i].reason[0] ? ": " : "", results[i].reason,
 			results[i].probe_gap_ms, (now_ms() - t0) / 1000);
 		if (!list[i].c->expect_fail) {
 			migrations++;

@@ -24,6 +24,11 @@ const char *outcome_name(enum outcome o)
 	return "?";
 }
 
+const char *result_label(const struct suite_result *r)
+{
+	return r->outcome == OUTCOME_FAIL && r->known_bug[0] ? "known upstream bug" : outcome_name(r->outcome);
+}
+
 /* ---------------------------------------------------------------- UTF-8 */
 
 static bool continuation(unsigned char c)

@@ -104,6 +104,8 @@ json_t *results_json(const struct suite_result *r, size_t n);
 int results_write_json(const char *path, const struct suite_result *r, size_t n);
 int html_write(const char *path, const struct suite_result *r, size_t n, const char *title);
 const char *outcome_name(enum outcome o);
+/* For progress lines: the outcome, or "known upstream bug" for a failure that is one (TAP says TODO). */
+const char *result_label(const struct suite_result *r);
 /* A failure that is a known upstream bug is reported (TAP "# TODO", JUnit
  * skipped, JSON known_bug) but does not fail the run. */
 bool result_counts_as_failure(const struct suite_result *r);

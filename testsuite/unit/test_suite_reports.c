@@ -451,6 +451,11 @@ START_TEST(test_json_empty_and_odd)
 	ck_assert(json_is_null(json_object_get(json_array_get(list, 0), "duration_ms")));
 	ck_assert_uint_eq(json_object_size(json_array_get(list, 0)), 10);
 	json_decref(list);
+	ck_assert_str_eq(result_label(&r[0]), "fail");
+	snprintf(r[0].known_bug, sizeof(r[0].known_bug), "criu#3029");
+	ck_assert_str_eq(result_label(&r[0]), "known upstream bug");
+	r[0].outcome = OUTCOME_PASS;
+	ck_assert_str_eq(result_label(&r[0]), "pass");
 	free_results(r, 1);
 	ck_assert_str_eq(outcome_name(OUTCOME_SKIP), "skip");
 }
