@@ -124,15 +124,10 @@ static const bool median_int[] = { false, false, false, true, true, true, true, 
  * --replot of an older results.json has it too. */
 static void derive_live_sync(json_t *sample)
 {
-	json_t *p;
-	size_t i;
-	double bytes = 0;
+	const json_t *sync = bench_phase(sample, "sync");
 
-	json_array_foreach(json_object_get(sample, "phases"), i, p)
-		if (!strcmp(json_string_value(json_object_get(p, "name")) ?: "", "sync"))
-			bytes += jnum(p, "bytes");
 	json_object_set_new(sample, "live_sync_bytes", json_is_array(json_object_get(sample, "phases")) ?
-			    json_real(bytes) : json_null());
+			    json_real(sync ? jnum(sync, "bytes") : 0) : json_null());
 }
 
 static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
@@ -323,6 +318,17 @@ json_t *bench_baseline(const json_t *doc, int size_mb, const char *container)
 }
 
 /* ---- targets ---------------------------------------------------------------- */
+
+const json_t *bench_phase(const json_t *report, const char *name)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(report, "phases"), i, p)
+		if (!strcmp(json_string_value(json_object_get(p, "name")) ?: "", name))
+			return p;
+	return NULL;
+}
 
 size_t matrix_axis(const json_t *doc, const char *key, int *out, size_t max)
 {

@@ -26,6 +26,8 @@ double median(double *v, size_t n);
 /* analyze.c */
 /* One axis of the run's matrix ("sizes", "rates") as results.json recorded it; at most max values. */
 size_t matrix_axis(const json_t *doc, const char *key, int *out, size_t max);
+/* The phase called name in a crmig report (or a sample that kept its phases), or NULL. */
+const json_t *bench_phase(const json_t *report, const char *name);
 /* Recomputes "configurations" and "baselines" (medians) from the samples
  * in doc["runs"] and doc["baseline_runs"], then "targets". */
 void bench_analyze(json_t *doc);

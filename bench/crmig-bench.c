@@ -126,11 +126,6 @@ static json_t *int_list(const int *v, size_t n)
 	return a;
 }
 
-static const char *mode_name(unsigned m)
-{
-	return m == MODE_LXC ? "lxc" : "bare";
-}
-
 /* ---- one crmig migration ------------------------------------------------------ */
 
 /* The final round's pages (the frozen dump of pre/hybrid; the only one of stop). */
@@ -148,17 +143,12 @@ static double final_round_pages(json_t *rep)
 /* Throughput of the page stream while frozen (stop): bytes / the dump phase. */
 static double page_stream_MBps(json_t *rep)
 {
-	json_t *p;
-	size_t i;
+	const json_t *p = bench_phase(rep, "dump");
+	double ms = jnum(p, "end_ms") - jnum(p, "start_ms");
 
-	if (strcmp(json_string_value(json_object_get(rep, "strategy")) ?: "", "stop"))
+	if (!p || strcmp(json_string_value(json_object_get(rep, "strategy")) ?: "", "stop"))
 		return NAN;
-	json_array_foreach(json_object_get(rep, "phases"), i, p)
-		if (!strcmp(json_string_value(json_object_get(p, "name")) ?: "", "dump")) {
-			double ms = jnum(p, "end_ms") - jnum(p, "start_ms");
-			return ms > 0 ? jnum(rep, "bytes_total") / 1e6 / (ms / 1000) : NAN;
-		}
-	return NAN;
+	return ms > 0 ? jnum(rep, "bytes_total") / 1e6 / (ms / 1000) : NAN;
 }
 
 static void set_num(json_t *o, const char *key, double v)
@@ -181,7 +171,7 @@ static json_t *sample_of(const struct suite_result *res, const char *strategy, b
 	json_object_set_new(s, "page_tls", json_boolean(tls));
 	json_object_set_new(s, "size_mb", json_integer(size));
 	json_object_set_new(s, "dirty_rate", json_integer(rate));
-	json_object_set_new(s, "container", json_string(mode_name(mode)));
+	json_object_set_new(s, "container", json_string(mode_bit_name(mode)));
 	json_object_set_new(s, "rep", json_integer(rep));
 	json_object_set_new(s, "id", json_string(res->inst.id));
 	json_object_set_new(s, "valid", json_boolean(valid));
@@ -235,14 +225,14 @@ static struct suite_case *make_case(int size, int rate, bool tls)
 static bool over_budget(struct bench *b, unsigned strategy, bool tls, int size, int rate, unsigned mode, int rep)
 {
 	__do_free char *key = xasprintf("%s%s:%d:%d:%s", strategy_bit_name(strategy), tls ? "+tls" : "", size, rate,
-					mode_name(mode));
+					mode_bit_name(mode));
 	double spent = jnum(b->spent, key);
 
 	if (rep == 1 || !b->o->budget_min || !isfinite(spent) || spent < b->o->budget_min * 60)
 		return false;
 	json_array_append_new(json_object_get(b->doc, "capped"),
 			      json_pack("{s:s, s:b, s:i, s:i, s:s, s:i, s:f}", "strategy", strategy_bit_name(strategy),
-					"page_tls", tls, "size_mb", size, "dirty_rate", rate, "container", mode_name(mode),
+					"page_tls", tls, "size_mb", size, "dirty_rate", rate, "container", mode_bit_name(mode),
 					"skipped_rep", rep, "spent_s", round(spent)));
 	b->steps_total--;
 	b->weight_total -= step_weight(size, strategy, tls, rate, mode);
@@ -261,11 +251,11 @@ static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size,
 	json_t *s;
 	char sz[16], rt[16], dt[16], cdt[16], br[16];
 
-	snprintf(in.id, sizeof(in.id), "bench:%d:%d:%s:%s%s:r%d", size, rate, mode_name(mode), sname, tls ? "-tls" : "",
+	snprintf(in.id, sizeof(in.id), "bench:%d:%d:%s:%s%s:r%d", size, rate, mode_bit_name(mode), sname, tls ? "-tls" : "",
 		 rep);
 	fmt_size(size, sz, sizeof(sz));
 	fmt_rate(rate, rt, sizeof(rt));
-	progress(b, "%s %s %s %s%s, repetition %d ...", sz, rt, mode_name(mode), sname, tls ? " (page TLS on)" : "", rep);
+	progress(b, "%s %s %s %s%s, repetition %d ...", sz, rt, mode_bit_name(mode), sname, tls ? " (page TLS on)" : "", rep);
 	run_instance(b->r, &in, &res);
 	s = sample_of(&res, sname, tls, size, rate, mode, rep);
 	json_array_append_new(json_object_get(b->doc, "runs"), s);
@@ -273,7 +263,7 @@ static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size,
 	b->weight_done += step_weight(size, strategy, tls, rate, mode);
 	b->t_work += (now_ms() - t) / 1000;
 	{
-		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, tls ? "+tls" : "", size, rate, mode_name(mode));
+		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, tls ? "+tls" : "", size, rate, mode_bit_name(mode));
 		double spent = jnum(b->spent, key);
 		json_object_set_new(b->spent, key, json_real((isfinite(spent) ? spent : 0) + (now_ms() - t) / 1000));
 	}
@@ -497,19 +487,19 @@ static void baseline_once(struct bench *b, int size, int rate, unsigned mode, in
 	bool restored = false;
 
 	x.s = json_object();
-	snprintf(x.id, sizeof(x.id), "bench:%d:%d:%s:user:r%d", size, rate, mode_name(mode), rep);
-	snprintf(x.slug, sizeof(x.slug), "bench-user-%d-%s-r%d", size, mode_name(mode), rep);
+	snprintf(x.id, sizeof(x.id), "bench:%d:%d:%s:user:r%d", size, rate, mode_bit_name(mode), rep);
+	snprintf(x.slug, sizeof(x.slug), "bench-user-%d-%s-r%d", size, mode_bit_name(mode), rep);
 	snprintf(x.name, sizeof(x.name), "cb%d", n % 1000);
 	snprintf(x.addr, sizeof(x.addr), LAB_SUBNET ".%d", 150 + n % 50);
 	snprintf(x.img, sizeof(x.img), "/tmp/crmig-bench-img-%s", x.slug);
 	json_object_set_new(x.s, "size_mb", json_integer(size));
 	json_object_set_new(x.s, "dirty_rate", json_integer(rate));
-	json_object_set_new(x.s, "container", json_string(mode_name(mode)));
+	json_object_set_new(x.s, "container", json_string(mode_bit_name(mode)));
 	json_object_set_new(x.s, "rep", json_integer(rep));
 	json_object_set_new(x.s, "method", json_string(mode == MODE_LXC ? "lxc-checkpoint -s, scp -r + rsync over ssh, lxc-checkpoint -r"
 								   : "criu dump, scp -r over ssh, criu restore -d"));
 	fmt_size(size, sz, sizeof(sz));
-	progress(b, "%s %s baseline (%s), repetition %d ...", sz, mode_name(mode),
+	progress(b, "%s %s baseline (%s), repetition %d ...", sz, mode_bit_name(mode),
 		 mode == MODE_LXC ? "lxc-checkpoint + ssh" : "criu dump + scp + criu restore", rep);
 	probe_forget(r->probe, x.id);
 	if (bl_start(&x) < 0)
@@ -803,7 +793,7 @@ static int cmd_run(struct bench_opts *o)
 	for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
 		if (o->modes & m)
 			json_array_append_new(json_object_get(json_object_get(b.doc, "matrix"), "modes"),
-					      json_string(mode_name(m)));
+					      json_string(mode_bit_name(m)));
 	for (unsigned st = ST_STOP; st <= ST_HYBRID; st <<= 1)
 		if (o->strategies & st)
 			json_array_append_new(json_object_get(json_object_get(b.doc, "matrix"), "strategies"),
