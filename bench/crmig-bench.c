@@ -623,7 +623,8 @@ static void lab_facts(struct bench *b)
 	json_object_set(lab, "distro", json_object_get(m, "distro") ?: json_null());
 	json_object_set(lab, "versions", json_object_get(m, "versions") ?: json_null());
 	json_object_set_new(lab, "guest_mem_mb", json_integer(b->o->mem_mb));
-	json_object_set_new(lab, "accel", json_string("tcg"));
+	json_object_set_new(lab, "accel", json_string(r->lab.accel));
+	json_object_set_new(lab, "accel_why", json_string(r->lab.accel_why));
 	if (host_sh(r, HOST_A, 30, &res, "uname -r; criu --version | head -n 1; nproc") == 0) {
 		json_object_set_new(lab, "host_a", json_string(res.out));
 		proc_result_free(&res);

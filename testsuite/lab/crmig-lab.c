@@ -6,6 +6,7 @@
 
 #include "../runner/runner.h"
 #include "lab.h"
+#include "lab_accel.h"
 #include "util.h"
 
 struct args {
@@ -81,8 +82,8 @@ static int cmd_up(struct args *a)
 	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	printf("lab %s is up in %.1f s: a=%s b=%s harness=%s (netns %s)\n", lab.name, (now_ms() - t0) / 1000,
-	       lab.hosts[0].addr, lab.hosts[1].addr, lab.harness_addr, lab.netns[0] ? lab.netns : "-");
+	printf("lab %s is up in %.1f s (%s): a=%s b=%s harness=%s (netns %s)\n", lab.name, (now_ms() - t0) / 1000,
+	       lab.accel, lab.hosts[0].addr, lab.hosts[1].addr, lab.harness_addr, lab.netns[0] ? lab.netns : "-");
 	printf("log in with: make lab-shell HOST=a    stop with: make lab-down\n");
 	return 0;
 }
@@ -191,6 +192,8 @@ static int cmd_status(struct args *a)
 {
 	(void)a;
 	printf("lab %s (%s backend), harness %s\n", lab.name, lab.backend, lab.harness_addr);
+	printf("  accelerator %s (%s)\n", lab.accel[0] ? lab.accel : "tcg",
+	       lab.accel_why[0] ? lab.accel_why : "booted before crmig-lab recorded it");
 	for (int i = 0; i < lab.nhosts; i++) {
 		struct proc_result r;
 		const char *q = "echo \"$(. /etc/os-release; echo $PRETTY_NAME) | kernel $(uname -r) | "
@@ -205,10 +208,33 @@ static int cmd_status(struct args *a)
 	return 0;
 }
 
+/* Which accelerator a lab booted from this image would use, and why (runs
+ * the KVM boot probe unless its verdict is cached). */
+static int cmd_accel(struct args *a)
+{
+	struct accel_choice c;
+	__do_free char *init = NULL;
+	double t0 = now_ms();
+
+	if (!a->image) {
+		fprintf(stderr, "crmig-lab: accel wants --image DIR (vm-images/build prints it)\n");
+		return 2;
+	}
+	init = lab_image_init(a->image);
+	if (accel_choose(a->image, init, &c, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "crmig-lab: %s\n", errbuf);
+		return 1;
+	}
+	printf("accelerator %s (%s)%s; decided in %.1f s\n", c.accel, c.why,
+	       c.from_cache ? ", cached verdict" : "", (now_ms() - t0) / 1000);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "up", "up [--image DIR --payload FILE --mem MB | --backend ssh --hosts A,B --key K --harness-addr X]", cmd_up, false },
 	{ "down", "down", cmd_down, false },
 	{ "status", "status", cmd_status, true },
+	{ "accel", "accel --image DIR", cmd_accel, false },
 	{ "shell", "shell HOST [COMMAND...]", cmd_shell, true },
 	{ "run", "run HOST COMMAND...", cmd_run, true },
 	{ "copy-to", "copy-to HOST LOCAL REMOTE", cmd_copy_to, true },

@@ -49,9 +49,10 @@ int lab_save_state(const struct lab *l)
 			"name", l->hosts[i].name, "addr", l->hosts[i].addr,
 			"qemu_pid", (json_int_t)l->hosts[i].qemu_pid,
 			"console", l->hosts[i].console, "monitor", l->hosts[i].monitor));
-	st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", l->name,
+	st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "name", l->name,
 		       "backend", l->backend, "netns", l->netns, "harness_addr", l->harness_addr,
-		       "key", l->key, "image_dir", l->image_dir, "prefix", l->prefix, "hosts", hosts);
+		       "key", l->key, "image_dir", l->image_dir, "prefix", l->prefix, "hosts", hosts,
+		       "accel", l->accel, "accel_why", l->accel_why);
 	ret = json_dump_file(st, path, JSON_INDENT(2));
 	json_decref(st);
 	return ret;
@@ -75,6 +76,8 @@ static int load_state(struct lab *l, char *err, size_t errlen)
 	copy_str(l->key, sizeof(l->key), json_string_value(json_object_get(st, "key")));
 	copy_str(l->image_dir, sizeof(l->image_dir), json_string_value(json_object_get(st, "image_dir")));
 	copy_str(l->prefix, sizeof(l->prefix), json_string_value(json_object_get(st, "prefix")));
+	copy_str(l->accel, sizeof(l->accel), json_string_value(json_object_get(st, "accel")));
+	copy_str(l->accel_why, sizeof(l->accel_why), json_string_value(json_object_get(st, "accel_why")));
 	hosts = json_object_get(st, "hosts");
 	l->nhosts = 0;
 	json_array_foreach(hosts, i, h) {

@@ -2,8 +2,9 @@
  *
  * Backends behind one interface:
  *  - qemu (default): a network namespace of its own with a bridge (MTU 9000)
- *    on which the harness has an address, and two QEMU guests (TCG, -cpu max)
- *    on taps, each on a throwaway overlay of a cached image.
+ *    on which the harness has an address, and two QEMU guests (KVM where a
+ *    boot probe proves it works, else TCG: lab_accel.h) on taps, each on a
+ *    throwaway overlay of a cached image.
  *  - ssh: two existing machines given by address.
  * Control: ssh with a per-image key and connection reuse; argv in, exit code,
  * stdout and stderr out, timeout. A lab's state lives in a directory so that
@@ -57,6 +58,8 @@ struct lab {
 	char prefix[PATH_MAX];     /* crmig install prefix on the hosts */
 	int nhosts;
 	struct lab_host hosts[LAB_MAX_HOSTS];
+	char accel[8];             /* qemu backend: "kvm" | "tcg"; "none" for real machines */
+	char accel_why[1024];      /* how that was decided (the probe's verdict) */
 };
 
 /* Boots (or connects to) the hosts and waits until both answer. On failure
@@ -98,6 +101,8 @@ int lab_limit_bw(struct lab *l, int host, const char *rate);
 
 /* The last lines of a host's console (qemu), malloc'ed; "" if none. */
 char *lab_console_tail(const struct lab *l, int host, int lines);
+/* The guest init an image boots (its manifest's "init"), malloc'ed. */
+char *lab_image_init(const char *image_dir);
 /* Path of a file beneath the install prefix on the hosts. */
 char *lab_guest_path(const struct lab *l, const char *rel);
 

@@ -1,5 +1,6 @@
-/* The qemu lab backend: a network namespace with a bridge, two TCG guests on
- * taps, each on a throwaway qcow2 overlay of the cached image. */
+/* The qemu lab backend: a network namespace with a bridge, two guests (KVM
+ * where the boot probe says it works, else TCG) on taps, each on a throwaway
+ * qcow2 overlay of the cached image. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "lab.h"
+#include "lab_accel.h"
 #include "util.h"
 
 #define LAB_MTU "9000"
@@ -135,7 +137,7 @@ static int create_network(struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
-static char *manifest_init(const char *image_dir)
+char *lab_image_init(const char *image_dir)
 {
 	__do_free char *path = xasprintf("%s/manifest.json", image_dir);
 	json_t *m = json_load_file(path, 0, NULL);
@@ -157,8 +159,9 @@ static char **qemu_argv(struct lab *l, int i, const struct lab_config *cfg, cons
 #define A(...) (argv[n++] = xasprintf(__VA_ARGS__))
 	A("qemu-system-x86_64");
 	A("-name"); A("%s", tag);
-	A("-accel"); A("tcg");
-	A("-cpu"); A("max"); /* identical on both hosts: criu compares cpuinfo */
+	/* One accelerator and one CPU model for both hosts: criu compares cpuinfo. */
+	A("-accel"); A("%s", !strcmp(l->accel, "kvm") ? "kvm" : "tcg");
+	A("-cpu"); A("%s", !strcmp(l->accel, "kvm") ? ACCEL_KVM_CPU : ACCEL_TCG_CPU);
 	A("-m"); A("%d", cfg->mem_mb > 0 ? cfg->mem_mb : 2048);
 	A("-smp"); A("1");
 	A("-display"); A("none");
@@ -290,9 +293,18 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 				fprintf(stderr, "lab %s: host %s ready after %.1f s\n", l->name, l->hosts[i].name, elapsed);
 				continue;
 			}
+			__do_free char *qpath = xasprintf("%s/qemu-%s.log", l->dir, l->hosts[i].name);
+			__do_free char *qlog = read_file(qpath, NULL);
+			char kvm_why[512];
+
+			/* QEMU pauses a guest on a KVM internal error instead of exiting. */
+			if (!strcmp(l->accel, "kvm") && accel_qemu_kvm_failure(qlog, kvm_why, sizeof(kvm_why))) {
+				snprintf(err, errlen, "host %s under KVM (%s): %s. Boot with TCG instead: CRMIG_ACCEL=tcg",
+					 l->hosts[i].name, l->accel_why, kvm_why);
+				return -1;
+			}
 			if (qemu_exited(l, i, cfg->persistent, tag) || elapsed > timeout) {
 				__do_free char *tail = lab_console_tail(l, i, 25);
-				__do_free char *qlog = read_file(xasprintf("%s/qemu-%s.log", l->dir, l->hosts[i].name), NULL);
 				snprintf(err, errlen, "host %s %s after %.0f s. Last console lines (%s):\n%s\n%s%s"
 					 "Look for a kernel panic or a missing module above; the image manifest is in %s.",
 					 l->hosts[i].name, elapsed > timeout ? "was not ready" : "stopped (qemu exited)",
@@ -302,7 +314,8 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 			}
 		}
 		if (now_ms() - last_note > 5000 && nready < l->nhosts) {
-			fprintf(stderr, "lab %s: booting (%.0f s, TCG is slow)...\n", l->name, elapsed);
+			fprintf(stderr, "lab %s: booting (%.0f s%s)...\n", l->name, elapsed,
+				strcmp(l->accel, "kvm") ? ", TCG is slow" : ", KVM");
 			last_note = now_ms();
 		}
 		usleep(200 * 1000);
@@ -344,8 +357,17 @@ static int qemu_up(struct lab *l, const struct lab_config *cfg, char *err, size_
 		snprintf(err, errlen, "cannot write the lab state in %s", l->dir);
 		return -1;
 	}
-	init = manifest_init(cfg->image_dir);
-	fprintf(stderr, "lab %s: booting hosts a and b from %s (init %s)\n", l->name, cfg->image_dir, init);
+	init = lab_image_init(cfg->image_dir);
+	{
+		struct accel_choice ac;
+
+		if (accel_choose(cfg->image_dir, init, &ac, err, errlen) < 0)
+			return -1;
+		snprintf(l->accel, sizeof(l->accel), "%s", ac.accel);
+		snprintf(l->accel_why, sizeof(l->accel_why), "%s", ac.why);
+	}
+	fprintf(stderr, "lab %s: booting hosts a and b from %s (init %s, %s)\n", l->name, cfg->image_dir, init,
+		!strcmp(l->accel, "kvm") ? "KVM" : "TCG");
 	for (int i = 0; i < l->nhosts; i++) {
 		if (start_qemu(l, i, cfg, init, err, errlen) < 0)
 			return -1;

@@ -18,6 +18,8 @@ static int ssh_up(struct lab *l, const struct lab_config *cfg, char *err, size_t
 	snprintf(l->key, sizeof(l->key), "%s", cfg->ssh_key ? cfg->ssh_key : "");
 	snprintf(l->prefix, sizeof(l->prefix), "%s", cfg->guest_prefix ? cfg->guest_prefix : "/usr");
 	snprintf(l->image_dir, sizeof(l->image_dir), "%s", cfg->image_dir ? cfg->image_dir : "");
+	snprintf(l->accel, sizeof(l->accel), "none");
+	snprintf(l->accel_why, sizeof(l->accel_why), "real machines (ssh backend)");
 	l->nhosts = LAB_MAX_HOSTS;
 	for (int i = 0; i < l->nhosts; i++) {
 		snprintf(l->hosts[i].name, sizeof(l->hosts[i].name), "%c", 'a' + i);

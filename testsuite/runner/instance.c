@@ -435,7 +435,7 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 	memset(res, 0, sizeof(*res));
 	res->inst = *in;
 	res->probe_gap_ms = -1;
-	res->details = json_object();
+	res->details = json_pack("{s:s}", "accel", r->lab.accel); /* which accelerator ran the hosts */
 	snprintf(res->distro, sizeof(res->distro), "%s", r->distro);
 	slugify(in->id, x.slug, sizeof(x.slug));
 	snprintf(x.container, sizeof(x.container), "cs%d", r->next_addr % 1000);

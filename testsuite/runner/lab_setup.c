@@ -250,6 +250,7 @@ static void record_outcome(struct check_list *l, const char *name, enum outcome 
 	res->outcome = outcome;
 	res->probe_gap_ms = -1;
 	res->details = details ? details : json_object();
+	json_object_set_new(res->details, "accel", json_string(l->r->lab.accel));
 	if (outcome != OUTCOME_PASS)
 		vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
 	l->failed += !ok;

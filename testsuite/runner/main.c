@@ -323,7 +323,7 @@ static int cmd_demo(int argc, char **argv, struct runner_opts *o)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	r.tap = fopen("/dev/null", "w");
-	fprintf(stderr, "demo: booting hosts a and b (QEMU under TCG: about half a minute)\n");
+	fprintf(stderr, "demo: booting hosts a and b (QEMU; under TCG about half a minute)\n");
 	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0)
 		fprintf(stderr, "demo: %s\n", err);
 	else
