@@ -653,6 +653,7 @@ static void usage(FILE *f)
 	      "  --converge-pages N     pre-copy: a round of <= N pages is small enough (default 256)\n"
 	      "  --converge-fraction F  pre-copy: ... or <= F of the first round (default 0.02)\n"
 	      "  --min-shrink F         pre-copy: stop when a round shrinks by less than F (default 0.10)\n"
+	      "  --max-traffic F        pre-copy: the rounds send at most F x the first round (default 2)\n"
 	      "  --page-tls on|off      page streams over crmig's TLS too (default on)\n"
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
@@ -662,7 +663,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_MAX_ROUNDS = 256, OPT_CONV_PAGES, OPT_CONV_FRAC, OPT_MIN_SHRINK, OPT_NO_TCP, OPT_NO_LOCKS,
-       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY };
+       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_MAX_TRAFFIC, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY };
 
 static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
@@ -691,6 +692,7 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		{ "converge-pages", required_argument, NULL, OPT_CONV_PAGES },
 		{ "converge-fraction", required_argument, NULL, OPT_CONV_FRAC },
 		{ "min-shrink", required_argument, NULL, OPT_MIN_SHRINK },
+		{ "max-traffic", required_argument, NULL, OPT_MAX_TRAFFIC },
 		{ "no-tcp-established", no_argument, NULL, OPT_NO_TCP },
 		{ "no-file-locks", no_argument, NULL, OPT_NO_LOCKS },
 		{ "shell-job", no_argument, NULL, OPT_SHELL_JOB },
@@ -753,6 +755,10 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 			break;
 		case OPT_MIN_SHRINK:
 			if (parse_number("--min-shrink", optarg, 0, 0.999, &o->policy.min_shrink) < 0)
+				return -1;
+			break;
+		case OPT_MAX_TRAFFIC:
+			if (parse_number("--max-traffic", optarg, 1, 100, &o->policy.max_traffic) < 0)
 				return -1;
 			break;
 		case OPT_NO_TCP: o->tcp_established = false; break;

@@ -10,6 +10,7 @@ void policy_defaults(struct converge_policy *p)
 	p->small_pages = 256;
 	p->small_fraction = 0.02;
 	p->min_shrink = 0.10;
+	p->max_traffic = 2.0;
 }
 
 /* Written as !(in range) so that NaN is refused too. */
@@ -28,6 +29,8 @@ const char *policy_check(const struct converge_policy *p)
 		return "--converge-fraction must be at least 0 and below 1";
 	if (!fraction_ok(p->min_shrink))
 		return "--min-shrink must be at least 0 and below 1";
+	if (!(p->max_traffic == 0 || (p->max_traffic >= 1 && p->max_traffic <= 100)))
+		return "--max-traffic must be between 1 and 100 (times the first round)";
 	return NULL;
 }
 
@@ -58,7 +61,44 @@ static bool round_not_shrinking(const struct converge_policy *p, const uint64_t 
 	return (double)(prev - last) < p->min_shrink * (double)prev;
 }
 
+/* In double: a sum of page counts must not wrap. */
+static double sum(const uint64_t *pages, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += (double)pages[i];
+	return s;
+}
+
+/* The next round is guessed as big as the last (it cannot be known before it
+ * ran); stop when it would take the rounds past max_traffic x the first. */
+static bool traffic_exceeded(const struct converge_policy *p, const uint64_t *pages, size_t n)
+{
+	double bound = (p->max_traffic >= 1 ? p->max_traffic : 2.0) * (double)pages[0];
+
+	return sum(pages, n) + (double)pages[n - 1] > bound;
+}
+
+/* Every round's pages stay on the destination until the restore: another
+ * round and the final dump, each guessed as big as the last round, must fit. */
+static bool no_room(const uint64_t *pages, size_t n, uint64_t free_pages)
+{
+	return free_pages != POLICY_FREE_UNKNOWN && free_pages / 2 < pages[n - 1];
+}
+
 enum converge_verdict policy_decide(const struct converge_policy *p, const uint64_t *pages, size_t n)
+{
+	return policy_decide_room(p, pages, n, POLICY_FREE_UNKNOWN);
+}
+
+bool policy_converged(enum converge_verdict v)
+{
+	return v == CONVERGE_SMALL;
+}
+
+enum converge_verdict policy_decide_room(const struct converge_policy *p, const uint64_t *pages, size_t n,
+					 uint64_t dest_free_pages)
 {
 	struct converge_policy defaults;
 
@@ -70,8 +110,12 @@ enum converge_verdict policy_decide(const struct converge_policy *p, const uint6
 		return CONVERGE_CONTINUE; /* nothing measured yet: do the first round */
 	if (round_is_small(p, pages, n))
 		return CONVERGE_SMALL;
+	if (no_room(pages, n, dest_free_pages))
+		return CONVERGE_DEST_FULL;
 	if (n >= 2 && round_not_shrinking(p, pages, n))
 		return CONVERGE_NOT_SHRINKING;
+	if (traffic_exceeded(p, pages, n))
+		return CONVERGE_TRAFFIC;
 	if (n >= (size_t)(p->max_rounds > 0 ? p->max_rounds : 1))
 		return CONVERGE_MAX_ROUNDS;
 	return CONVERGE_CONTINUE;
@@ -88,6 +132,10 @@ const char *policy_verdict_name(enum converge_verdict v)
 		return "not-shrinking";
 	case CONVERGE_MAX_ROUNDS:
 		return "max-rounds";
+	case CONVERGE_TRAFFIC:
+		return "traffic-bound";
+	case CONVERGE_DEST_FULL:
+		return "destination-full";
 	}
 	return "unknown";
 }

@@ -15,6 +15,7 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -354,6 +355,21 @@ static uint64_t pages_bytes(const char *dir)
 	return total;
 }
 
+/* Free bytes of the filesystem that holds the images, -1 if unknown: the
+ * source stops pre-copy rounds that would not fit (every round stays here
+ * until the restore). CRMIG_TEST_DEST_FREE_BYTES stands in for it in tests. */
+static json_int_t images_free_bytes(const char *path)
+{
+	const char *fake = getenv("CRMIG_TEST_DEST_FREE_BYTES");
+	struct statvfs st;
+
+	if (fake && *fake)
+		return (json_int_t)strtoll(fake, NULL, 10);
+	if (statvfs(path, &st) < 0)
+		return -1;
+	return (json_int_t)st.f_bavail * (json_int_t)st.f_frsize;
+}
+
 static int op_page_server_wait(struct session *s, json_t *req)
 {
 	__do_free char *path = NULL;
@@ -375,7 +391,8 @@ static int op_page_server_wait(struct session *s, json_t *req)
 		errors = criu_log_errors(log, 5);
 		return reply_err(s, "criu page-server exited %d: %s", status, errors);
 	}
-	return reply_ok(s, json_pack("{s:I}", "pages_bytes", (json_int_t)pages_bytes(path)));
+	return reply_ok(s, json_pack("{s:I, s:I}", "pages_bytes", (json_int_t)pages_bytes(path),
+				     "free_bytes", images_free_bytes(path)));
 }
 
 static int op_lazy_channel(struct session *s, json_t *req)

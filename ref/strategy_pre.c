@@ -1,12 +1,24 @@
 /* pre-copy: pre-dump rounds copy the memory while the workload runs (criu
  * tracks what it dirties in between, soft-dirty), each into the destination's
  * page server on top of the previous round; the convergence policy decides
- * when the last round is small enough; then a short frozen final dump sends
- * only what is still dirty. */
+ * when the last round is small enough, or stops the rounds of a workload that
+ * does not converge (traffic bound, the destination's free space); then a
+ * frozen final dump sends only what is still dirty. */
 #include "migrate.h"
 #include "util.h"
 
-static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
+/* The destination's free space after a round, in our pages (its reply to
+ * page-server-wait; older destinations do not say). */
+static uint64_t dest_free_pages(const json_t *reply)
+{
+	const json_t *free_bytes = json_object_get(reply, "free_bytes");
+
+	if (!json_is_integer(free_bytes) || json_integer_value(free_bytes) < 0)
+		return POLICY_FREE_UNKNOWN;
+	return (uint64_t)json_integer_value(free_bytes) / (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint64_t *free_pages)
 {
 	__do_free char *name = xasprintf("round-%d", round);
 	__do_free char *prev = round > 1 ? xasprintf("round-%d", round - 1) : NULL;
@@ -18,6 +30,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
 	struct round_stat *rs;
 	double start = report_now(&m->rep);
 	uint64_t before = mig_bytes(m);
+	json_t *reply;
 	int status;
 
 	if (prev)
@@ -34,8 +47,11 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
 		mig_page_server_blame(m);
 		return -1;
 	}
-	if (mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0)
+	reply = mig_request(m, json_pack("{s:s}", "op", "page-server-wait"));
+	if (!reply)
 		return -1;
+	*free_pages = dest_free_pages(reply);
+	json_decref(reply);
 	mig_read_round_stats(m, dir, round, false, report_now(&m->rep) - start, mig_bytes(m) - before);
 	report_phase_add(&m->rep, name, start, report_now(&m->rep), mig_bytes(m) - before);
 	rs = &m->rep.round_stats[m->rep.nrounds - 1];
@@ -47,20 +63,28 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages)
 
 int strategy_precopy_rounds(struct migration *m)
 {
-	uint64_t pages[64];
+	uint64_t pages[64], free_pages = POLICY_FREE_UNKNOWN;
 	int n = 0;
 
 	for (;;) {
 		enum converge_verdict v;
 
-		if (n >= (int)ARRAY_SIZE(pages) || pre_dump_round(m, n + 1, &pages[n]) < 0)
+		if (n >= (int)ARRAY_SIZE(pages) || pre_dump_round(m, n + 1, &pages[n], &free_pages) < 0)
 			return mig_fail(m, "failed", "pre-dump round %d: %s", n + 1, m->err);
 		n++;
-		v = policy_decide(&m->o->policy, pages, (size_t)n);
+		v = policy_decide_room(&m->o->policy, pages, (size_t)n, free_pages);
 		if (v != CONVERGE_CONTINUE) {
 			free(m->rep.stop_reason);
-			m->rep.stop_reason = xstrdup(policy_verdict_name(v));
-			mig_progress(m, "converged after %d round%s: %s", n, n > 1 ? "s" : "", m->rep.stop_reason);
+			/* The destination's room is a figure the user can act on: say it. */
+			m->rep.stop_reason = v == CONVERGE_DEST_FULL
+				? xasprintf("destination has %llu MB free",
+					    (unsigned long long)(free_pages * (uint64_t)sysconf(_SC_PAGESIZE) >> 20))
+				: xstrdup(policy_verdict_name(v));
+			if (policy_converged(v))
+				mig_progress(m, "converged after %d round%s: %s", n, n > 1 ? "s" : "", m->rep.stop_reason);
+			else
+				mig_progress(m, "pre-copy did not converge: rounds stopped after %d (%s); "
+					     "the final dump sends what is still dirty", n, m->rep.stop_reason);
 			break;
 		}
 	}

@@ -392,6 +392,34 @@ static int link_parent(void)
 	return 0;
 }
 
+/* Pages a dump with a parent writes. FAKE_CRIU_DIRTY=N2,N3,... is a workload
+ * that dirties that many pages before round 2, 3, ... (-D .../round-K; the
+ * last value repeats, and the final dump writes it too): one that never
+ * converges. Unset: PAGES_DIRTY, a workload that does. */
+static uint32_t dirty_pages(void)
+{
+	const char *list = getenv("FAKE_CRIU_DIRTY"), *base = strrchr(o.dir ? o.dir : "", '/');
+	int round = 0, k = 2;
+	uint32_t v = PAGES_DIRTY;
+
+	if (!list || !*list)
+		return PAGES_DIRTY;
+	if (base && sscanf(base, "/round-%d", &round) != 1)
+		round = 0;
+	for (const char *p = list; *p; k++) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 10);
+
+		if (end == p || n > PAGES_FULL)
+			break;
+		v = (uint32_t)n;
+		if (k == round)
+			break;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return v;
+}
+
 /* ---- the actions -------------------------------------------------------------- */
 
 /* Frozen after pre-dump: resumed on any failure, as criu does. */
@@ -438,7 +466,7 @@ static int serve_lazy(uint64_t id, uint32_t nr)
 
 static int do_dump(bool pre)
 {
-	uint32_t nr = o.prev ? PAGES_DIRTY : PAGES_FULL;
+	uint32_t nr = o.prev ? dirty_pages() : PAGES_FULL;
 	__do_free char *pstree = NULL, *core = NULL, *map = NULL;
 
 	if (o.pid <= 1 || kill(o.pid, 0) < 0) {

@@ -951,6 +951,70 @@ START_TEST(test_dest_disk_full_pre)
 }
 END_TEST
 
+/* A workload that never converges (fake-criu's FAKE_CRIU_DIRTY: rounds that
+ * shrink too little), or a destination without room for the rounds: the
+ * policy stops the rounds, the final dump sends the rest, the migration
+ * completes, and the report says why the rounds stopped. */
+static void precopy_stops(const char *strategy, const char *src_env, const char *dest_env, int want_rounds,
+			  const char *want_reason)
+{
+	__do_free char *dir = test_dir("precopy-stops");
+	const char *senv[] = { src_env, NULL }, *denv[] = { dest_env, NULL };
+	struct dest_opts dopt = { .env = dest_env ? denv : NULL };
+	struct mig_opts mopt = { .strategy = strategy, .page_tls = "off", .env = src_env ? senv : NULL };
+	bool lazy = !strcmp(strategy, "hybrid");
+	__do_free char *actions = NULL, *want = NULL;
+	struct dest d;
+	struct run r;
+	pid_t victim;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 0, &r, &d, "%s (%s, %s): crmig migrate exited %d\n%s", strategy, src_env ?: "-",
+	       dest_env ?: "-", r.status, __s);
+	check_contract_keys(r.report, strategy, "ok");
+	expect_victim_killed(victim);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.report, "rounds")), want_rounds);
+	ck_assert_str_eq(str(r.report, "stop_reason"), want_reason);
+	/* the rounds, then the final dump: nothing skipped, nothing repeated */
+	actions = actions_of(r.report);
+	want = xstrdup("");
+	for (int i = 0; i < want_rounds; i++) {
+		char *w = xasprintf("%spage-server pre-dump ", want);
+		free(want);
+		want = w;
+	}
+	{
+		char *w = xasprintf("%s%s", want, lazy ? "dump lazy-pages restore" : "page-server dump restore");
+		free(want);
+		want = w;
+	}
+	ck_assert_str_eq(actions, want);
+	run_free(&r);
+	dest_stop(&d);
+}
+
+START_TEST(test_precopy_never_converges)
+{
+	/* 300 pages, then 260 and on: 13 % shrink, so not "not-shrinking", but a
+	 * third round would take the rounds past 2 x the first */
+	precopy_stops("pre", "FAKE_CRIU_DIRTY=260", NULL, 2, "traffic-bound");
+	/* no shrink at all */
+	precopy_stops("pre", "FAKE_CRIU_DIRTY=300", NULL, 2, "not-shrinking");
+	precopy_stops("hybrid", "FAKE_CRIU_DIRTY=260", NULL, 2, "traffic-bound");
+}
+END_TEST
+
+START_TEST(test_precopy_destination_full)
+{
+	/* 1 MiB free after round 1 (300 pages): no room for another round and the final dump */
+	precopy_stops("pre", NULL, "CRMIG_TEST_DEST_FREE_BYTES=1048576", 1, "destination has 1 MB free");
+	/* room enough: the workload converges as usual */
+	precopy_stops("pre", NULL, "CRMIG_TEST_DEST_FREE_BYTES=1073741824", 2, "small");
+}
+END_TEST
+
 START_TEST(test_lazy_source_gives_up_tls)
 {
 	lazy_source_gives_up("on");
@@ -1377,6 +1441,8 @@ int main(int argc, char **argv)
 	add_or_skip(back, test_rollback_hybrid, ns, why);
 	add_or_skip(back, test_dest_disk_full_stop, ns, why);
 	add_or_skip(back, test_dest_disk_full_pre, ns, why);
+	add_or_skip(back, test_precopy_never_converges, ns, why);
+	add_or_skip(back, test_precopy_destination_full, ns, why);
 	add_or_skip(back, test_lazy_source_gives_up_tls, ns, why);
 	add_or_skip(back, test_lazy_source_gives_up_plain, ns, why);
 	suite_add_tcase(s, back);
