@@ -65,9 +65,10 @@ install-tests: binaries
 	install -m 0755 $(WORKLOAD_BINS) $(DESTDIR)$(TESTS_LIBEXEC)/workloads/
 	@for b in $(SUITE_BINS); do install -m 0755 $$b $(DESTDIR)$(TESTS_LIBEXEC)/; done
 	@if ls testsuite/cases/*.case >/dev/null 2>&1; then install -m 0644 testsuite/cases/*.case $(DESTDIR)$(TESTS_LIBEXEC)/cases/; fi
+	install -D -m 0644 testsuite/zdtm/lean.list $(DESTDIR)$(TESTS_LIBEXEC)/zdtm/lean.list
 	@# crmig-suite finds vm-images/ next to itself (data_dir() in testsuite/runner/main.c).
 	install -d $(DESTDIR)$(TESTS_LIBEXEC)/vm-images/guest
-	install -m 0755 vm-images/build vm-images/build-payload vm-images/boot vm-images/init $(DESTDIR)$(TESTS_LIBEXEC)/vm-images/
+	install -m 0755 vm-images/build vm-images/build-payload vm-images/build-zdtm vm-images/boot vm-images/init $(DESTDIR)$(TESTS_LIBEXEC)/vm-images/
 	install -m 0644 vm-images/README.md $(DESTDIR)$(TESTS_LIBEXEC)/vm-images/
 	@for f in vm-images/guest/*; do m=0644; [ -x $$f ] && m=0755; install -m $$m $$f $(DESTDIR)$(TESTS_LIBEXEC)/vm-images/guest/ || exit 1; done
 

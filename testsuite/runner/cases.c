@@ -42,7 +42,6 @@ static const char *const key_names[K_COUNT] = {
 	"crmig_args", "expect", "expect_result", "expect_error", "description",
 };
 
-static const char *const workloads[] = { "memory", "tcp", "files", "tree", NULL };
 /* Flags are interpreted by the runner (nolazy also here: it drops post and
  * hybrid); the list only keeps typos out. */
 static const char *const known_flags[] = {
@@ -488,8 +487,13 @@ static void apply_values(struct parse_ctx *ctx, struct suite_case *c)
 {
 	const struct raw_value *r = ctx->raw;
 
-	if (r[K_WORKLOAD].set)
-		copy_choice(ctx, K_WORKLOAD, workloads, c->workload, sizeof(c->workload));
+	if (r[K_WORKLOAD].set && !workload_kind(r[K_WORKLOAD].text))
+		fail_at(ctx, r[K_WORKLOAD].line, "workload: unknown kind '%s' (the kinds: testsuite/runner/kinds.c)",
+			r[K_WORKLOAD].text);
+	else if (r[K_WORKLOAD].set) {
+		snprintf(c->workload, sizeof(c->workload), "%s", r[K_WORKLOAD].text);
+		c->modes = workload_kind(c->workload)->modes; /* the default: every mode the kind has */
+	}
 	if (r[K_ARGS].set)
 		copy_args(ctx, K_ARGS, c->args, sizeof(c->args));
 	if (r[K_CRMIG_ARGS].set)
@@ -524,7 +528,11 @@ static void check_whole(struct parse_ctx *ctx, const struct suite_case *c)
 	if (!ctx->seen_section)
 		fail_at(ctx, 0, "no [case] section");
 	else if (!ctx->raw[K_WORKLOAD].set)
-		fail_at(ctx, 0, "workload: missing (one of memory, tcp, files, tree)");
+		fail_at(ctx, 0, "workload: missing (a kind of testsuite/runner/kinds.c: memory, tcp, files, tree, ...)");
+	else if (workload_kind(c->workload) && (c->modes & ~workload_kind(c->workload)->modes))
+		fail_at(ctx, ctx->raw[K_MODES].set ? ctx->raw[K_MODES].line : ctx->raw[K_WORKLOAD].line,
+			"modes: workload %s runs only %s", c->workload,
+			workload_kind(c->workload)->modes == MODE_BARE ? "bare" : "in a container");
 	else if (c->expect_error[0] && !strcmp(c->expect_result, "ok"))
 		fail_at(ctx, ctx->raw[K_EXPECT_ERROR].line, "expect_error: needs expect_result rolled-back or failed");
 	else if (case_has_flag(c, "nolazy") && !(c->strategies & (ST_STOP | ST_PRE)))

@@ -5,7 +5,7 @@
 
 volatile sig_atomic_t runner_interrupted;
 
-/* Where the cases and vm-images live: $CRMIG_SUITE_DATA, next to the binary
+/* Where the cases, the zdtm selection and vm-images live: $CRMIG_SUITE_DATA, next to the binary
  * when installed, or the source tree when run from build/host. */
 char *suite_data_dir(const char *what)
 {
@@ -20,7 +20,9 @@ char *suite_data_dir(const char *what)
 		exe[n] = '\0';
 		dirname(exe);
 		candidates[1] = xasprintf("%s/%s", exe, what);
-		candidates[2] = xasprintf("%s/../../%s%s", exe, strcmp(what, "cases") ? "" : "testsuite/", what);
+		/* the source tree: cases/ and zdtm/ live under testsuite/ */
+		candidates[2] = xasprintf("%s/../../%s%s", exe,
+					  strcmp(what, "cases") && strcmp(what, "zdtm") ? "" : "testsuite/", what);
 	}
 	for (int i = 0; i < 3; i++) {
 		if (candidates[i] && access(candidates[i], F_OK) == 0) {

@@ -12,6 +12,7 @@
 struct inst_ctx {
 	struct runner *r;
 	const struct suite_instance *in;
+	const struct workload_kind *kind;
 	struct suite_result *res;
 	char slug[96];            /* the id as a file and container name */
 	char dir[PATH_MAX];       /* the workload's directory, as host a sees it */
@@ -181,13 +182,14 @@ static int migrate(struct inst_ctx *x, json_t **report)
 	__do_free char *crmig = guest_path(x->r, "bin/crmig");
 	__do_free char *what = x->in->mode == MODE_LXC ? xasprintf("--lxc %s", x->container) : xasprintf("--pid %d", x->pid);
 	__do_free char *move = x->in->mode == MODE_BARE && x->addr[0] ? xasprintf("--move-ip %s/24", x->addr) : xstrdup("");
+	__do_free char *sync = x->kind->sync_dir ? xasprintf("--sync %s", x->dir) : xstrdup("");
 	struct proc_result res;
 
 	x->t_start = probe_now();
 	if (host_sh(x->r, HOST_A, x->in->c->timeout_s, &res,
-		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s",
+		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s %s",
 		    crmig, strategy(x), what, x->r->lab.hosts[HOST_B].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
-		    x->in->c->crmig_args) < 0)
+		    sync, x->in->c->crmig_args) < 0)
 		return fail(x, "cannot reach host a");
 	x->t_end = probe_now();
 	snprintf(x->crmig_out, sizeof(x->crmig_out), "%s%s", res.out, res.err);
@@ -217,10 +219,26 @@ static int signal_workload(struct inst_ctx *x)
 	return 0;
 }
 
+/* A kind that reports per-part verdicts (zdtm: one per test) leaves them in DIR/results. */
+static void fetch_results(struct inst_ctx *x)
+{
+	struct proc_result res;
+
+	if (!x->kind->results)
+		return;
+	if (host_sh(x->r, x->where, 60, &res, "cat %s/results", x->dir) == 0) {
+		if (res.status == 0)
+			json_object_set_new(x->res->details, "results", json_string(res.out));
+		proc_result_free(&res);
+	}
+}
+
 static int wait_verdict(struct inst_ctx *x, char *verdict, size_t len)
 {
-	if (host_wait_verdict(x->r, x->where, x->dir, 120, verdict, len) == 0)
+	if (host_wait_verdict(x->r, x->where, x->dir, 120, verdict, len) == 0) {
+		fetch_results(x);
 		return 0;
+	}
 	return fail(x, "the workload gave no verdict within 120 s on host %s", x->r->lab.hosts[x->where].name);
 }
 
@@ -343,8 +361,15 @@ static void cleanup(struct inst_ctx *x)
 		if (x->in->mode == MODE_LXC)
 			host_ok(x->r, h, 60, "%s lxc-destroy %s", fixture, x->container);
 		else
-			/* [-] keeps pkill from matching its own shell */
-			host_ok(x->r, h, 30, "pkill -9 -f -- '[-]-id %s( |$)'; rm -rf %s", x->in->id, x->dir);
+			/* The tree first, leaves before their parents (a killed parent's
+			 * children would go to init and escape: zdtm's tests, the tree
+			 * workload's); then anything else with our id. [-] keeps pkill
+			 * from matching its own shell. */
+			host_ok(x->r, h, 30,
+				"k() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do k $c; done; kill -9 $1 2>/dev/null; }; "
+				"[ %d -gt 1 ] && tr '\\0' ' ' < /proc/%d/cmdline 2>/dev/null | grep -qE -- '--id %s( |$)' && k %d; "
+				"pkill -9 -f -- '[-]-id %s( |$)'; rm -rf %s; true",
+				x->pid, x->pid, x->in->id, x->pid, x->in->id, x->dir);
 		if (x->addr[0] && x->in->mode == MODE_BARE)
 			host_ok(x->r, h, 30, "ip addr del %s/24 dev br0 2>/dev/null; true", x->addr);
 		host_ok(x->r, h, 30, "rm -rf %s/%s.report.json %s/%s.bundle", WORK_ROOT, x->slug, WORK_ROOT, x->slug);
@@ -426,7 +451,7 @@ static void slugify(const char *id, char *out, size_t len)
 
 void run_instance(struct runner *r, const struct suite_instance *in, struct suite_result *res)
 {
-	struct inst_ctx x = { .r = r, .in = in, .res = res };
+	struct inst_ctx x = { .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload) };
 	double t0 = now_ms();
 	json_t *report = NULL;
 	char err[512], verdict[2048] = "";
@@ -440,6 +465,10 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 	slugify(in->id, x.slug, sizeof(x.slug));
 	snprintf(x.container, sizeof(x.container), "cs%d", r->next_addr % 1000);
 	probe_forget(r->probe, in->id);
+	if (!x.kind) {
+		fail(&x, "unknown workload kind '%s'", in->c->workload);
+		goto out;
+	}
 	if (check_requirements(&x) < 0)
 		goto out;
 	x.state_before[HOST_A] = host_state(&x, HOST_A);

@@ -9,6 +9,7 @@
 
 #include "runner.h"
 #include "util.h"
+#include "zdtm.h"
 
 
 static void on_signal(int sig)
@@ -23,11 +24,14 @@ static void usage(FILE *f)
 	fputs("usage: crmig-suite run [--distro D] [--cases GLOB] [--strategy S,...] [--mode bare,lxc]\n"
 	      "                       [--tier lean|full] [--tap FILE] [--junit FILE] [--json FILE] [--html FILE]\n"
 	      "                       [--keep DIR] [--shard I/N] [--image DIR --payload FILE | --lab NAME]\n"
-	      "                       [--no-lab-checks] [--mem MB]\n"
+	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all]\n"
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
 	      "Without --image, the image is built (or found in the cache) with vm-images/build --distro D.\n"
 	      "--lab NAME uses a lab started with crmig-lab up (make lab-up) and leaves it running.\n"
+	      "--suite: the case files (testsuite/cases), CRIU's zdtm static tests from the payload, or both (default).\n"
+	      "  zdtm with --tier lean runs testsuite/zdtm/lean.list with stop and post; otherwise every test\n"
+	      "  (or those whose name zdtm/static/NAME matches --cases) with the selected strategies.\n"
 	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
 	      f);
 }
@@ -44,11 +48,12 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		{ "payload", required_argument, NULL, 'p' }, { "lab", required_argument, NULL, 'l' },
 		{ "cases-dir", required_argument, NULL, 'C' }, { "mem", required_argument, NULL, 'M' },
 		{ "no-lab-checks", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ "suite", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nhU:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->distro = optarg; break;
 		case 'c': o->glob = optarg; break;
@@ -88,6 +93,14 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		case 'C': o->cases_dir = optarg; break;
 		case 'M': o->mem_mb = atoi(optarg); break;
 		case 'n': o->lab_checks = false; break;
+		case 'U':
+			o->suite_cases = !strcmp(optarg, "cases") || !strcmp(optarg, "all");
+			o->suite_zdtm = !strcmp(optarg, "zdtm") || !strcmp(optarg, "all");
+			if (!o->suite_cases && !o->suite_zdtm) {
+				fprintf(stderr, "crmig-suite: --suite cases|zdtm|all\n");
+				return -1;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -223,6 +236,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		return 2;
 	if (load_matrix(o, &cases, &ncases, &list, &n) < 0)
 		return 2;
+	if (!o->suite_cases)
+		n = 0;
 	if (!o->image && !o->lab_name) {
 		built_image = build_image(o->distro);
 		if (!built_image) {
@@ -249,7 +264,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		goto out;
 	}
 	distro_of_image(&r);
-	tap_begin(r.tap, n + (o->lab_checks ? RUNNER_LAB_CHECKS : 0) + (r.own_lab ? 1 : 0));
+	/* zdtm's count is known only once its catalogue is read: its plan comes last. */
+	tap_begin(r.tap, o->suite_zdtm ? 0 : n + (o->lab_checks ? RUNNER_LAB_CHECKS : 0) + (r.own_lab ? 1 : 0));
 	if (o->lab_checks)
 		runner_lab_checks(&r, &lab_results, &nlab);
 	results = xzalloc((n + 1) * sizeof(*results));
@@ -268,6 +284,19 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 			skipped_migrations += results[i].outcome == OUTCOME_SKIP;
 		}
 	}
+	if (o->suite_zdtm && !runner_interrupted) {
+		bool lean = !strcmp(o->tier, "lean") && !o->glob;
+		unsigned st = lean ? o->strategies & (ST_STOP | ST_POST) : o->strategies;
+		size_t before = n;
+
+		zdtm_run(&r, o->glob, lean, st ? st : o->strategies, &results, &n);
+		for (size_t i = before; i < n; i++) {
+			tap_result(r.tap, ++r.tap_n, &results[i]);
+			migrations++;
+			skipped_migrations += results[i].outcome == OUTCOME_SKIP;
+		}
+		fflush(r.tap);
+	}
 	if (runner_interrupted)
 		fprintf(stderr, "crmig-suite: interrupted: tearing the lab down\n");
 	proc_interrupted = 0; /* the teardown's own commands must run */
@@ -282,6 +311,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		tap_result(r.tap, ++r.tap_n, &results[n]);
 		n++;
 	}
+	if (o->suite_zdtm)
+		tap_end(r.tap, r.tap_n);
 	write_reports(o, results, n);
 	summarize(results, n, &pass, &fail, &skip, &known);
 	fprintf(stderr, "crmig-suite: %zu passed, %zu failed, %zu skipped, %zu known upstream bugs (distro %s)\n", pass,
@@ -341,7 +372,7 @@ int main(int argc, char **argv)
 {
 	struct runner_opts o = { .distro = "trixie", .tier = "full", .strategies = ST_ALL,
 				 .modes = MODE_BARE | MODE_LXC, .shard_index = 1, .shard_count = 1,
-				 .lab_checks = true, .mem_mb = 2048 };
+				 .lab_checks = true, .mem_mb = 2048, .suite_cases = true, .suite_zdtm = true };
 
 	if (argc < 2) {
 		usage(stderr);

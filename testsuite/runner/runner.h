@@ -29,6 +29,7 @@ struct runner_opts {
 	const char *tap, *junit, *json, *html, *keep;
 	int mem_mb;
 	bool lab_checks;
+	bool suite_cases, suite_zdtm;   /* --suite cases|zdtm|all (default all: the case files and zdtm) */
 };
 
 struct runner {

@@ -37,7 +37,7 @@ struct suite_case {
 	char file[PATH_MAX];
 	char description[256];
 	char workload[32];
-	char args[512];
+	char args[1024];
 	char crmig_args[512];
 	unsigned modes;             /* MODE_* */
 	unsigned strategies;        /* ST_* */
@@ -77,6 +77,17 @@ struct suite_result {
 	char known_bug[160];        /* a failure that is a known upstream bug: "criu#3029: ..." (TAP TODO) */
 };
 
+/* kinds.c: the workload kinds, one row each. */
+struct workload_kind {
+	const char *name;            /* the case file's workload = NAME; the binary workloads/NAME */
+	unsigned modes;              /* the modes it can run in (MODE_*) */
+	bool sync_dir;               /* crmig --sync its work directory (its files are state too) */
+	bool results;                /* it leaves DIR/results: per-part verdicts the runner keeps */
+	const char *summary;
+};
+const struct workload_kind *workload_kind(const char *name);   /* NULL if unknown */
+const struct workload_kind *workload_kinds(size_t *n);
+
 /* cases.c */
 int case_load(const char *path, struct suite_case *c, char *err, size_t errlen);
 /* Loads every *.case in dir, sorted by name; NULL-safe free with free(). */
@@ -96,7 +107,8 @@ int instances_expand(const struct suite_case *cases, size_t ncases, const char *
 int parse_shard(const char *s, int *index, int *count);   /* "2/4" */
 
 /* report_tap.c, report_junit.c, report_json.c, report_html.c */
-void tap_begin(FILE *f, size_t planned);
+void tap_begin(FILE *f, size_t planned);   /* planned 0: the plan comes last, from tap_end() */
+void tap_end(FILE *f, size_t count);
 void tap_result(FILE *f, size_t number, const struct suite_result *r);  /* streamed as instances finish */
 int junit_write(const char *path, const struct suite_result *r, size_t n);
 /* The contract: a list of {case, strategy, distro, outcome, reason, probe_gap_ms, crmig, mode, ...}. */
