@@ -108,6 +108,60 @@ static json_t *num_or_null(double v)
 	return isfinite(v) ? json_real(round(v * 10) / 10) : json_null();
 }
 
+/* [min, max] of key over the valid samples, or NULL when none has it. */
+static json_t *range_of(json_t *samples, const char *key)
+{
+	double lo = NAN, hi = NAN;
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(samples, i, s) {
+		double v = jnum(s, key);
+
+		if (!isfinite(v))
+			continue;
+		if (!(v >= lo))
+			lo = v;
+		if (!(v <= hi))
+			hi = v;
+	}
+	return isfinite(lo) ? json_pack("[o, o]", num_or_null(lo), num_or_null(hi)) : NULL;
+}
+
+/* Every sample stays in "runs"; a configuration shows its medians and, for
+ * these, the spread of its valid repetitions. */
+static const char *const range_keys[] = { "downtime_ms", "crmig_downtime_ms", "frozen_ms", "bytes_before_resume",
+					  "bytes_total", "rounds", "lazy_ms", "total_ms", NULL };
+
+static void set_ranges(json_t *c, json_t *valid, const char *const *keys)
+{
+	json_t *ranges = json_object();
+
+	for (size_t k = 0; keys[k]; k++) {
+		json_t *r = range_of(valid, keys[k]);
+
+		if (r)
+			json_object_set_new(ranges, keys[k], r);
+	}
+	json_object_set_new(c, "range", ranges);
+}
+
+/* How the pre-copy rounds of the attempts ended: "small" (converged) or the
+ * reason the policy stopped them; the final dump sent the rest. */
+static json_t *stop_reasons(json_t *all)
+{
+	json_t *counts = json_object(), *s;
+	size_t i;
+
+	json_array_foreach(all, i, s) {
+		const char *why = json_string_value(json_object_get(s, "stop_reason"));
+
+		if (why)
+			json_object_set_new(counts, why, json_integer(json_integer_value(json_object_get(counts, why)) + 1));
+	}
+	return counts;
+}
+
 static json_t *int_or_null(double v)
 {
 	return isfinite(v) ? json_integer((json_int_t)llround(v)) : json_null();
@@ -145,6 +199,8 @@ static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
 		double m = med_of(valid, median_keys[k]);
 		json_object_set_new(c, median_keys[k], median_int[k] ? int_or_null(m) : num_or_null(m));
 	}
+	set_ranges(c, valid, range_keys);
+	json_object_set_new(c, "stop_reasons", stop_reasons(all));
 	json_object_set_new(c, "repetitions", json_integer((json_int_t)json_array_size(valid)));
 	json_object_set_new(c, "attempts", json_integer((json_int_t)json_array_size(all)));
 	json_array_foreach(all, i, s)
@@ -164,11 +220,13 @@ static void analyze_configs(json_t *doc)
 	json_array_foreach(runs, i, r)
 		derive_live_sync(r);
 	json_array_foreach(runs, i, r) {
-		json_t *valid = json_array(), *all = json_array(), *o;
+		json_t *valid, *all, *o;
 		size_t j;
 
 		if (done[i])
 			continue;
+		valid = json_array();
+		all = json_array();
 		for (j = i; j < n; j++) {
 			o = json_array_get(runs, j);
 			if (done[j] || !same_config(r, o))
@@ -242,11 +300,13 @@ static void analyze_baselines(json_t *doc)
 		json_object_set_new(r, "floor_downtime_ms", num_or_null(floor_ms));
 	}
 	json_array_foreach(runs, i, r) {
-		json_t *valid = json_array(), *failures = json_array(), *b, *o;
+		json_t *valid, *failures, *b, *o;
 		size_t j, attempts = 0;
 
 		if (done[i])
 			continue;
+		valid = json_array();
+		failures = json_array();
 		for (j = i; j < n; j++) {
 			o = json_array_get(runs, j);
 			if (done[j] || jnum(o, "size_mb") != jnum(r, "size_mb") ||
@@ -280,6 +340,10 @@ static void analyze_baselines(json_t *doc)
 					      num_or_null(bw), "transfer_ms", num_or_null(med_of(valid, "floor_transfer_ms")),
 					      "local_restore_ms", num_or_null(med_of(valid, "local_restore_ms")),
 					      "image_bytes", int_or_null(med_of(valid, "image_bytes"))));
+		{
+			static const char *const keys[] = { "downtime_ms", "floor_downtime_ms", NULL };
+			set_ranges(b, valid, keys);
+		}
 		json_object_set_new(b, "repetitions", json_integer((json_int_t)json_array_size(valid)));
 		json_object_set_new(b, "attempts", json_integer((json_int_t)attempts));
 		json_object_set_new(b, "failures", failures);
@@ -388,6 +452,80 @@ static double cfg(const json_t *doc, const char *strategy, int size, int rate, c
 	return jnum(bench_config(doc, strategy, false, size, rate, mode), key);
 }
 
+/* The workload's RSS as the baselines measured it, else its nominal size. */
+static double workload_bytes(const json_t *doc, int size, const char *mode)
+{
+	double v = jnum(json_object_get(bench_baseline(doc, size, mode), "floor"), "rss_bytes");
+
+	return isfinite(v) && v > 0 ? v : size * BENCH_MIB;
+}
+
+/* Post-copy's lazy window against what the link allows: RSS / bandwidth. */
+static void target_lazy_window(const json_t *doc, json_t *list, int size, int rate, const char *mode, double limit)
+{
+	double lazy = cfg(doc, "post", size, rate, mode, "lazy_ms");
+	double bw = jnum(json_object_get(doc, "link"), "MBps"), rss = workload_bytes(doc, size, mode);
+	double ideal_ms = bw > 0 ? rss / (bw * 1e6) * 1000 : NAN;
+	char d[256], a[32], b[32], r[32], text[96];
+
+	fmt_ms(lazy, a, sizeof(a));
+	fmt_ms(ideal_ms, b, sizeof(b));
+	fmt_bytes(rss, r, sizeof(r));
+	snprintf(d, sizeof(d), "post lazy window %s / (RSS %s / link %.1f MB/s = %s)", a, r, bw, b);
+	snprintf(text, sizeof(text), "post-copy lazy window <= %g x (RSS / link bandwidth)", limit);
+	target(list, "lazy_window_vs_link", text, size, mode, rate, lazy / ideal_ms, limit, "ratio", d);
+}
+
+/* Page TLS (the default) against --page-tls off: stop-and-copy's downtime. */
+static void target_tls(const json_t *doc, json_t *list, int size, const char *mode)
+{
+	double on = jnum(bench_config(doc, "stop", true, size, 1, mode), "downtime_ms");
+	double off = cfg(doc, "stop", size, 1, mode, "downtime_ms");
+	char d[256], a[32], b[32];
+
+	fmt_ms(on, a, sizeof(a));
+	fmt_ms(off, b, sizeof(b));
+	snprintf(d, sizeof(d), "stop with page TLS %s / without %s (probe)", a, b);
+	target(list, "tls_vs_plain", "page TLS on: stop-and-copy downtime <= 1.3 x page TLS off", size, mode, 1,
+	       on / off, 1.3, "ratio", d);
+}
+
+/* A container's fixed cost: LXC post-copy downtime against a bare process's. */
+static void target_lxc_post(const json_t *doc, json_t *list, int size, int rate)
+{
+	double lxc = cfg(doc, "post", size, rate, "lxc", "downtime_ms");
+	double bare = cfg(doc, "post", size, rate, "bare", "downtime_ms");
+	char d[256], a[32], b[32];
+
+	fmt_ms(lxc, a, sizeof(a));
+	fmt_ms(bare, b, sizeof(b));
+	snprintf(d, sizeof(d), "LXC post %s / bare post %s (probe)", a, b);
+	target(list, "lxc_post_vs_bare_post", "LXC post-copy downtime <= 1.5 x bare post-copy", size, "lxc", rate,
+	       lxc / bare, 1.5, "ratio", d);
+}
+
+/* Pre-copy that does not converge must still finish: every attempt migrated,
+ * and how its rounds ended (converged, or the policy's reason to stop). */
+static void target_pre_finishes(const json_t *doc, json_t *list, int size, int rate, const char *mode)
+{
+	const json_t *c = bench_config(doc, "pre", false, size, rate, mode);
+	double attempts = jnum(c, "attempts"), valid = jnum(c, "repetitions");
+	const json_t *reasons = json_object_get(c, "stop_reasons"), *n;
+	const char *why;
+	char d[512];
+	size_t o;
+
+	o = snprintf(d, sizeof(d), "%.0f of %.0f attempts finished; rounds ended:", valid, attempts);
+	json_object_foreach((json_t *)reasons, why, n)
+		if (o < sizeof(d))
+			o += snprintf(d + o, sizeof(d) - o, " %s%s x%lld", !strcmp(why, "small") ? "converged " : "stopped: ",
+				      why, (long long)json_integer_value(n));
+	if (!json_object_size(reasons) && o < sizeof(d))
+		snprintf(d + o, sizeof(d) - o, " (no stop_reason recorded)");
+	target(list, "pre_finishes", "pre-copy finishes (converges, or stops rounds and dumps the rest)", size, mode,
+	       rate, attempts > 0 ? attempts - valid : NAN, 0, "failed runs", d);
+}
+
 static void analyze_targets(json_t *doc)
 {
 	json_t *list = json_array();
@@ -480,6 +618,16 @@ static void analyze_targets(json_t *doc)
 				target(list, "hybrid_lazy_vs_post", "hybrid's lazy window <= 0.25 x post-copy's", size, modes[m],
 				       rate, h / p, 0.25, "ratio", d);
 			}
+			/* issue 14: the lazy window against the link, page TLS, pre-copy that ends */
+			if (size == 1024) {
+				target_lazy_window(doc, list, size, 1, modes[m], 3);
+				target_lazy_window(doc, list, size, 10, modes[m], 5);
+				target_pre_finishes(doc, list, size, 10, modes[m]);
+			}
+			if (size == 200 || size == 1024)
+				target_tls(doc, list, size, modes[m]);
+			if (!strcmp(modes[m], "lxc") && nmodes == 2)
+				target_lxc_post(doc, list, size, rate);
 		}
 	}
 	json_object_set_new(doc, "targets", list);
@@ -501,6 +649,25 @@ static const char *strategy_label(const json_t *c)
 	return !strcmp(s, "stop") && json_is_true(json_object_get(c, "page_tls")) ? "stop+tls" : s;
 }
 
+void bench_fmt_ms_range(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const json_t *r = json_object_get(json_object_get(row, "range"), key);
+	double m = jnum(row, key), lo = json_number_value(json_array_get(r, 0)), hi = json_number_value(json_array_get(r, 1));
+	size_t o;
+
+	fmt_ms(m, buf, len);
+	if (!isfinite(m) || json_array_size(r) != 2 || lo == hi)
+		return;
+	/* the spread in the median's unit: "2.14 s (2.01-2.30)" */
+	o = strlen(buf);
+	if (m < 1000)
+		snprintf(buf + o, len - o, " (%.0f-%.0f)", lo, hi);
+	else if (m < 100000)
+		snprintf(buf + o, len - o, " (%.2f-%.2f)", lo / 1000, hi / 1000);
+	else
+		snprintf(buf + o, len - o, " (%.0f-%.0f)", lo / 1000, hi / 1000);
+}
+
 void bench_print_table(const json_t *doc, FILE *out)
 {
 	int sizes[16], rates[16];
@@ -510,31 +677,34 @@ void bench_print_table(const json_t *doc, FILE *out)
 		{ "stop", false }, { "stop", true }, { "pre", false }, { "post", false }, { "hybrid", false },
 	};
 
-	fprintf(out, "%-6s %-6s %-5s %-8s %9s %9s %10s %10s %6s %7s %8s %8s %4s\n", "size", "rate", "mode", "strategy",
-		"downtime", "crmig dt", "pre-resume", "total", "rounds", "final%", "lazy", "time", "n");
+	fprintf(out, "%-6s %-6s %-5s %-8s %22s %9s %10s %10s %6s %7s %20s %8s %4s\n", "size", "rate", "mode", "strategy",
+		"downtime (min-max)", "crmig dt", "pre-resume", "total", "rounds", "final%", "lazy (min-max)", "time", "n");
 	for (size_t m = 0; m < nmodes; m++)
 		for (size_t s = 0; s < nsizes; s++)
 			for (size_t r = 0; r < nrates; r++)
 				for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
 					json_t *c = bench_config(doc, order[k].s, order[k].tls, sizes[s], rates[r], modes[m]);
-					char sz[16], rt[16], dt[16], cdt[16], br[16], bt[16], lz[16], tt[16], fr[16];
+					char sz[16], rt[16], dt[48], cdt[16], br[16], bt[16], lz[48], tt[16], fr[16];
 					double pct = jnum(c, "final_round_pct");
 
 					if (!c)
 						continue;
 					fmt_size(sizes[s], sz, sizeof(sz));
 					fmt_rate(rates[r], rt, sizeof(rt));
-					fmt_ms(jnum(c, "downtime_ms"), dt, sizeof(dt));
+					bench_fmt_ms_range(c, "downtime_ms", dt, sizeof(dt));
 					fmt_ms(jnum(c, "crmig_downtime_ms"), cdt, sizeof(cdt));
 					fmt_bytes(jnum(c, "bytes_before_resume"), br, sizeof(br));
 					fmt_bytes(jnum(c, "bytes_total"), bt, sizeof(bt));
-					fmt_ms(jnum(c, "lazy_ms") > 0 ? jnum(c, "lazy_ms") : NAN, lz, sizeof(lz));
+					if (jnum(c, "lazy_ms") > 0)
+						bench_fmt_ms_range(c, "lazy_ms", lz, sizeof(lz));
+					else
+						snprintf(lz, sizeof(lz), "-");
 					fmt_ms(jnum(c, "total_ms"), tt, sizeof(tt));
 					if (isfinite(pct) && (!strcmp(order[k].s, "pre") || !strcmp(order[k].s, "hybrid")))
 						snprintf(fr, sizeof(fr), "%.2f", pct);
 					else
 						snprintf(fr, sizeof(fr), "-");
-					fprintf(out, "%-6s %-6s %-5s %-8s %9s %9s %10s %10s %6.0f %7s %8s %8s %2.0f/%.0f\n", sz, rt,
+					fprintf(out, "%-6s %-6s %-5s %-8s %22s %9s %10s %10s %6.0f %7s %20s %8s %2.0f/%.0f\n", sz, rt,
 						modes[m], strategy_label(c), dt, cdt, br, bt, jnum(c, "rounds"), fr, lz, tt,
 						jnum(c, "repetitions"), jnum(c, "attempts"));
 				}
@@ -544,27 +714,33 @@ void bench_print_table(const json_t *doc, FILE *out)
 		fprintf(out, "\nbaselines (probe downtime; workload at %s; link a->b %.1f MB/s: the faster of nc, %.1f MB/s, "
 			"and crmig's page streams, %.1f MB/s)\n", "1 %/s", jnum(link, "MBps"), jnum(link, "nc_MBps"),
 			jnum(link, "page_stream_MBps"));
-		fprintf(out, "%-6s %-5s %11s %8s %8s %8s   %9s %8s %9s %8s %9s %4s\n", "size", "mode", "user", "dump",
-			"copy", "restore", "floor", "dump", "RSS/bw", "restore", "stop/usr", "n");
+		fprintf(out, "%-6s %-5s %22s %8s %8s %8s   %20s %8s %9s %8s %9s %4s\n", "size", "mode", "user (min-max)", "dump",
+			"copy", "restore", "floor (min-max)", "dump", "RSS/bw", "restore", "stop/usr", "n");
 		for (size_t m = 0; m < nmodes; m++)
 			for (size_t s = 0; s < nsizes; s++) {
 				json_t *b = bench_baseline(doc, sizes[s], modes[m]), *st = json_object_get(b, "user_steps_ms"),
 				       *fl = json_object_get(b, "floor");
 				json_t *stop = bench_config(doc, "stop", false, sizes[s], (int)jnum(b, "dirty_rate"), modes[m]);
-				char sz[16], u[16], d1[16], c1[16], r1[16], f[16], d2[16], t2[16], r2[16];
+				char sz[16], u[48], d1[16], c1[16], r1[16], f[48], d2[16], t2[16], r2[16];
+				json_t *row = NULL;
 
 				if (!b)
 					continue;
 				fmt_size(sizes[s], sz, sizeof(sz));
-				fmt_ms(jnum(b, "baseline_user_downtime_ms"), u, sizeof(u));
+				/* the ranges are keyed by the samples' names */
+				row = json_pack("{s:O?, s:O?, s:O?}", "downtime_ms", json_object_get(b, "baseline_user_downtime_ms"),
+						"floor_downtime_ms", json_object_get(b, "floor_downtime_ms"), "range",
+						json_object_get(b, "range"));
+				bench_fmt_ms_range(row, "downtime_ms", u, sizeof(u));
 				fmt_ms(jnum(st, "dump"), d1, sizeof(d1));
 				fmt_ms(jnum(st, "copy"), c1, sizeof(c1));
 				fmt_ms(jnum(st, "restore"), r1, sizeof(r1));
-				fmt_ms(jnum(b, "floor_downtime_ms"), f, sizeof(f));
+				bench_fmt_ms_range(row, "floor_downtime_ms", f, sizeof(f));
+				json_decref(row);
 				fmt_ms(jnum(fl, "dump_ms"), d2, sizeof(d2));
 				fmt_ms(jnum(fl, "transfer_ms"), t2, sizeof(t2));
 				fmt_ms(jnum(fl, "local_restore_ms"), r2, sizeof(r2));
-				fprintf(out, "%-6s %-5s %11s %8s %8s %8s   %9s %8s %9s %8s %9.2f %2.0f/%.0f\n", sz, modes[m], u,
+				fprintf(out, "%-6s %-5s %22s %8s %8s %8s   %20s %8s %9s %8s %9.2f %2.0f/%.0f\n", sz, modes[m], u,
 					d1, c1, r1, f, d2, t2, r2,
 					jnum(stop, "downtime_ms") / jnum(b, "baseline_user_downtime_ms"), jnum(b, "repetitions"),
 					jnum(b, "attempts"));
@@ -573,7 +749,8 @@ void bench_print_table(const json_t *doc, FILE *out)
 	fprintf(out, "\ndowntime: the probe's heartbeat gap (the one clock); crmig dt: crmig's own freeze->resumed;\n"
 		     "pre-resume: bytes that crossed before the workload ran again; final%%: the last (frozen) round's\n"
 		     "pages as %% of the workload's memory; time: crmig migrate from start to end; n: valid/attempts.\n"
-		     "Rows run with --page-tls off except stop+tls. Medians over the valid repetitions.\n");
+		     "Rows run with --page-tls off except stop+tls. Medians over the valid repetitions, (min-max)\n"
+		     "in the median's unit when they differ; every sample is in results.json (runs, baseline_runs).\n");
 }
 
 void bench_print_targets(const json_t *doc, FILE *out)
@@ -583,30 +760,38 @@ void bench_print_targets(const json_t *doc, FILE *out)
 
 	static const char *const ids[] = { "post_bytes_before_resume", "post_downtime_vs_stop", "pre_final_round",
 					   "pre_downtime_vs_stop", "stop_vs_user_baseline", "stop_vs_floor",
-					   "hybrid_lazy_vs_post" };
+					   "hybrid_lazy_vs_post", "lazy_window_vs_link", "tls_vs_plain",
+					   "lxc_post_vs_bare_post", "pre_finishes" };
 
-	fprintf(out, "\ntargets (at the reference dirty rate, page TLS off; medians)\n");
+	fprintf(out, "\ntargets (at the reference dirty rate unless a rate is given, page TLS off; medians)\n");
 	for (size_t k = 0; k < ARRAY_SIZE(ids); k++)
 	json_array_foreach(json_object_get(doc, "targets"), i, t) {
 		json_t *holds = json_object_get(t, "holds");
 
 		if (strcmp(json_string_value(json_object_get(t, "id")) ?: "", ids[k]))
 			continue;
-		const char *unit = json_string_value(json_object_get(t, "unit"));
-		char sz[16], meas[32];
+		const char *unit = json_string_value(json_object_get(t, "unit")) ?: "";
+		bool ratio = !strcmp(unit, "ratio");
+		char sz[16], meas[32], where[32];
 
 		fmt_size((int)jnum(t, "size_mb"), sz, sizeof(sz));
+		if (json_object_get(t, "dirty_rate")) {
+			char rt[16];
+			fmt_rate((int)jnum(t, "dirty_rate"), rt, sizeof(rt));
+			snprintf(where, sizeof(where), "%s %s", sz, rt);
+		} else {
+			snprintf(where, sizeof(where), "%s", sz);
+		}
 		if (!isfinite(jnum(t, "measured")))
 			snprintf(meas, sizeof(meas), "n/a");
-		else if (!strcmp(unit, "ratio"))
+		else if (ratio)
 			snprintf(meas, sizeof(meas), "%.2f x", jnum(t, "measured"));
 		else
 			snprintf(meas, sizeof(meas), "%.2f %s", jnum(t, "measured"), unit);
-		fprintf(out, "  [%s] %-62s %-6s %-4s %10s (limit %g%s) %s\n",
+		fprintf(out, "  [%s] %-66s %-13s %-4s %10s (limit %g %s) %s\n",
 			json_is_true(holds) ? "ok  " : json_is_false(holds) ? "MISS" : " -- ",
-			json_string_value(json_object_get(t, "target")), sz,
+			json_string_value(json_object_get(t, "target")), where,
 			json_string_value(json_object_get(t, "container")), meas, jnum(t, "limit"),
-			!strcmp(unit, "ratio") ? " x" : unit[0] == '%' ? " %" : " KiB",
-			json_string_value(json_object_get(t, "detail")));
+			ratio ? "x" : unit, json_string_value(json_object_get(t, "detail")));
 	}
 }

@@ -37,6 +37,8 @@ json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int
 json_t *bench_baseline(const json_t *doc, int size_mb, const char *container);
 /* The text table and the targets, as the run prints them. */
 void bench_print_table(const json_t *doc, FILE *out);
+/* A row's median of key with its valid repetitions' spread: "2.14 s (2.01-2.30)". */
+void bench_fmt_ms_range(const json_t *row, const char *key, char *buf, size_t len);
 void bench_print_targets(const json_t *doc, FILE *out);
 
 /* plots.c: downtime_vs_size.svg, bytes_before_resume_vs_size.svg, timeline.svg in dir. */

@@ -675,6 +675,46 @@ static void plan(struct bench *b)
 	}
 }
 
+/* Repetitions of a configuration that over_budget() lets run, if each takes w s. */
+static int reps_within_budget(const struct bench_opts *o, double w)
+{
+	int n = 1;
+
+	while (n < o->reps && (!o->budget_min || n * w < o->budget_min * 60))
+		n++;
+	return n;
+}
+
+/* The run's expected length under TCG in this lab (the steps' weights, the
+ * budget's caps), before the ETA learns from the real steps. */
+static double planned_s(const struct bench_opts *o)
+{
+	static const unsigned all[] = { ST_STOP, ST_PRE, ST_POST, ST_HYBRID };
+	double t = 0;
+
+	for (size_t s = 0; s < o->nsizes; s++) {
+		for (size_t r = 0; r < o->nrates; r++)
+			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1) {
+				if (!(o->modes & m))
+					continue;
+				for (size_t k = 0; k < ARRAY_SIZE(all); k++)
+					if (o->strategies & all[k]) {
+						double w = weight_migration(o->sizes[s], all[k], o->rates[r], m);
+						t += reps_within_budget(o, w) * w;
+					}
+				if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1) {
+					double w = step_weight(o->sizes[s], ST_STOP, true, 1, m);
+					t += reps_within_budget(o, w) * w;
+				}
+			}
+		if (o->baselines)
+			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
+				if (o->modes & m)
+					t += o->baseline_reps * weight_baseline(o->sizes[s]);
+	}
+	return t + 120; /* the lab's boot and provisioning, the link measurements */
+}
+
 static int baseline_rate(struct bench_opts *o)
 {
 	for (size_t r = 0; r < o->nrates; r++)
@@ -806,7 +846,8 @@ static int cmd_run(struct bench_opts *o)
 	r.tap = fopen("/dev/null", "w");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	progress(&b, "%zu steps planned; bringing the lab up (guests with %d MB each)", b.steps_total, o->mem_mb);
+	progress(&b, "%zu steps planned, about %.1f h under TCG (less under KVM); bringing the lab up (guests with %d MB each)",
+		 b.steps_total, planned_s(o) / 3600, o->mem_mb);
 	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crmig-bench: %s\n", err);
 		proc_interrupted = 0;
@@ -871,7 +912,8 @@ static void usage(FILE *f)
 	      "(default bench/out). Defaults: sizes 64,200,1024; rates 0,1,10; both modes; all strategies;\n"
 	      "3 repetitions; guests with 3072 MB. --quick: sizes 64,200, rate 1, 1 repetition.\n"
 	      "--budget: a configuration is not repeated once its repetitions took MIN minutes (10; 0: no limit).\n"
-	      "--replot redoes the medians, targets, table and plots from a results.json without a lab.\n",
+	      "--replot redoes the medians, targets, table and plots from a results.json without a lab.\n"
+	      "--plan prints the steps and the expected time of a run with these options, and exits.\n",
 	      f);
 }
 
@@ -902,16 +944,17 @@ int main(int argc, char **argv)
 		{ "no-baselines", no_argument, NULL, 'B' }, { "no-tls-rows", no_argument, NULL, 'T' },
 		{ "mem", required_argument, NULL, 'M' }, { "replot", required_argument, NULL, 'R' },
 		{ "budget", required_argument, NULL, 'b' }, { "help", no_argument, NULL, 'h' },
+		{ "plan", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_opts o = { .distro = "trixie", .out = "bench/out", .modes = MODE_BARE | MODE_LXC,
 				.strategies = ST_ALL, .reps = -1, .baseline_reps = -1, .baselines = true,
 				.tls_rows = true, .mem_mb = 3072, .budget_min = 10 };
-	bool sizes_set = false, rates_set = false;
+	bool sizes_set = false, rates_set = false, plan_only = false;
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "qi:p:l:d:o:z:r:m:s:n:N:BTM:R:b:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qi:p:l:d:o:z:r:m:s:n:N:BTM:R:b:hP", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': o.quick = true; break;
 		case 'i': o.image = optarg; break;
@@ -952,6 +995,7 @@ int main(int argc, char **argv)
 		case 'M': o.mem_mb = atoi(optarg); break;
 		case 'R': o.replot = optarg; break;
 		case 'b': o.budget_min = atoi(optarg); break;
+		case 'P': plan_only = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -980,6 +1024,15 @@ int main(int argc, char **argv)
 	if (o.reps < 1 || o.baseline_reps < 1 || o.mem_mb < 512) {
 		fprintf(stderr, "crmig-bench: --reps and --baseline-reps >= 1, --mem >= 512\n");
 		return 2;
+	}
+	if (plan_only) {
+		struct bench b = { .o = &o };
+
+		plan(&b);
+		printf("%zu migrations and baselines, %d repetition(s) (%d of the baselines), budget %d min per "
+		       "configuration: about %.1f h under TCG\n", b.steps_total, o.reps, o.baseline_reps, o.budget_min,
+		       planned_s(&o) / 3600);
+		return 0;
 	}
 	if (!o.lab_name && (!o.image || !o.payload)) {
 		fprintf(stderr, "crmig-bench: give --image DIR --payload FILE (make bench does), or --lab NAME\n");
