@@ -3,7 +3,8 @@
 # so that pkg-config sees the libraries it just installed.
 #
 #   make              build crmig, the suite and the workloads for this host
-#   make check        unit tests + the lean lab tier (boots two QEMU hosts)
+#   make check        unit tests + the report in a browser (check-report)
+#                     + the lean lab tier (boots two QEMU hosts)
 #                     + check-packages (packaging/build.mk: deb, rpm, lint, a case
 #                     run from the .debs installed in a lab host)
 #   make check-full   the whole case x strategy matrix [SHARD=I/N: this machine's share]
@@ -33,7 +34,7 @@ submake = $(MAKE) --no-print-directory
 
 .SECONDARY:
 
-.PHONY: all check check-unit check-lab check-full demo lab-up lab-down lab-shell \
+.PHONY: all check check-unit check-report check-lab check-full demo lab-up lab-down lab-shell \
         bench deb rpm clean install binaries guest check-full image payload
 
 all:
@@ -50,6 +51,7 @@ check:
 	$(call deps,check)
 	@$(submake) binaries
 	@$(submake) check-unit
+	@$(submake) check-report
 	@$(submake) check-lab
 	@$(submake) check-packages
 
@@ -69,9 +71,10 @@ CHECK_OUT ?= build/check
 SUITE_REPORTS = --tap $(CHECK_OUT)/results.tap --junit $(CHECK_OUT)/junit.xml \
                 --json $(CHECK_OUT)/results.json --html $(CHECK_OUT)/results.html --keep $(CHECK_OUT)/keep
 
+# The browser checks' screenshots (report/, gui/) stay: they ran before the lab.
 check-lab:
 	@$(submake) payload
-	@rm -rf $(CHECK_OUT) && mkdir -p $(CHECK_OUT)
+	@rm -rf $(filter-out $(CHECK_OUT)/report $(CHECK_OUT)/gui,$(wildcard $(CHECK_OUT)/*)) && mkdir -p $(CHECK_OUT)
 	$(BUILD)/crmig-suite run --tier lean $(LAB_ARGS) $(SUITE_REPORTS)
 
 check-full:

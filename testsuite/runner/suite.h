@@ -115,6 +115,11 @@ int junit_write(const char *path, const struct suite_result *r, size_t n);
 json_t *results_json(const struct suite_result *r, size_t n);
 int results_write_json(const char *path, const struct suite_result *r, size_t n);
 int html_write(const char *path, const struct suite_result *r, size_t n, const char *title);
+/* Counts as TAP gives them: "ok", "not ok", "not ok # TODO" (known bug), "ok # SKIP". */
+struct result_tally {
+	size_t pass, fail, known, skip, total;
+};
+void result_tally_add(struct result_tally *t, const struct suite_result *r);
 const char *outcome_name(enum outcome o);
 /* For progress lines: the outcome, or "known upstream bug" for a failure that is one (TAP says TODO). */
 const char *result_label(const struct suite_result *r);

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../runner/report_html.h"
 #include "../runner/suite.h"
+#include "report_fixture.h"
 #include "util.h"
 
 static char tmpdir[] = "/tmp/crmig-test-reports-XXXXXX";
@@ -463,30 +465,39 @@ END_TEST
 
 /* ---------------------------------------------------------------- HTML */
 
-START_TEST(test_html)
+static char *html_of(const struct suite_result *r, size_t n, const char *name, const char *title)
 {
-	struct suite_result r[3];
-	__do_free char *path = xasprintf("%s/report.html", tmpdir);
-	__do_free char *doc = NULL;
+	__do_free char *path = xasprintf("%s/%s", tmpdir, name);
 
-	make_results(r);
-	ck_assert_int_eq(html_write(path, r, 3, "trixie <script>x</script>"), 0);
-	doc = read_file(path, NULL);
-	ck_assert_ptr_nonnull(doc);
+	ck_assert_int_eq(html_write(path, r, n, title), 0);
+	return read_file(path, NULL);
+}
+
+/* An attribute like onload= inside a tag, or NULL. */
+static const char *event_handler(const char *doc)
+{
+	for (const char *lt = strchr(doc, '<'); lt; lt = strchr(lt + 1, '<')) {
+		const char *gt = strchr(lt, '>');
+
+		for (const char *p = lt; gt && p < gt; p++)
+			if ((p[0] == ' ' || p[0] == '\n') && (p[1] == 'o' || p[1] == 'O') && (p[2] == 'n' || p[2] == 'N')) {
+				size_t k = strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+				if (k && p[3 + k] == '=')
+					return p;
+			}
+	}
+	return NULL;
+}
+
+/* Every byte valid UTF-8, no forbidden control character, no script, no fetch, no handler. */
+static void assert_safe_page(const char *doc)
+{
 	ck_assert_ptr_null(strstr(doc, "<script"));
 	ck_assert_ptr_null(strstr(doc, "<SCRIPT"));
-	ck_assert_ptr_nonnull(strstr(doc, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-	ck_assert_ptr_nonnull(strstr(doc, "<title>trixie &lt;script&gt;x&lt;/script&gt;</title>"));
-	ck_assert_ptr_nonnull(strstr(doc, "3 instances: <span class=\"pass\">1 passed</span>, <span class=\"fail\">1 "
-					  "failed</span>, <span class=\"skip\">1 skipped</span>"));
-	ck_assert_ptr_nonnull(strstr(doc, "<td class=\"pass\">pass</td><td class=\"num\">412.2</td>"
-					  "<td class=\"num\">398.5</td><td class=\"num\">67.0 MiB</td>"));
-	ck_assert_ptr_nonnull(strstr(doc, "<td class=\"fail\">fail</td>"));
-	ck_assert_ptr_nonnull(strstr(doc, "uffd-noncoop: unsupported</td>"));
 	ck_assert_ptr_null(strstr(doc, "http://"));
 	ck_assert_ptr_null(strstr(doc, "https://"));
-	ck_assert_ptr_nonnull(strstr(doc, "Content-Security-Policy"));
-	/* Every byte is valid UTF-8 and no forbidden control character slipped through. */
+	ck_assert_ptr_null(event_handler(doc));
+	ck_assert_ptr_nonnull(strstr(doc, "Content-Security-Policy\" content=\"default-src 'none'"));
 	for (size_t i = 0, n = strlen(doc); i < n;) {
 		uint32_t cp;
 		size_t k = utf8_decode(doc + i, n - i, &cp);
@@ -495,6 +506,26 @@ START_TEST(test_html)
 		ck_assert(cp >= 0x20 || cp == '\n' || cp == '\t');
 		i += k;
 	}
+}
+
+START_TEST(test_html)
+{
+	struct suite_result r[3];
+	__do_free char *doc = NULL;
+
+	make_results(r);
+	doc = html_of(r, 3, "report.html", "trixie <script>x</script>");
+	assert_safe_page(doc);
+	ck_assert_ptr_nonnull(strstr(doc, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+	ck_assert_ptr_nonnull(strstr(doc, "<title>trixie &lt;script&gt;x&lt;/script&gt;</title>"));
+	ck_assert_ptr_nonnull(strstr(doc, "data-total=\"3\" data-pass=\"1\" data-fail=\"1\" data-known=\"0\" "
+					  "data-skip=\"1\""));
+	ck_assert_ptr_nonnull(strstr(doc, "<td>memory:bare:stop</td><td>trixie</td><td class=\"pass\">pass</td>"
+					  "<td class=\"num\">412 ms</td><td class=\"num\">398 ms</td>"
+					  "<td class=\"num\">67.0 MiB</td><td class=\"num\">1.25 s</td>"));
+	ck_assert_ptr_nonnull(strstr(doc, "<td class=\"fail\"><a href=\"#fail-1\">fail</a></td>"));
+	ck_assert_ptr_nonnull(strstr(doc, "uffd-noncoop: unsupported</td>"));
+	ck_assert_ptr_nonnull(strstr(doc, "<p class=\"verdict bad\">FAIL: 1 failure</p>"));
 	free_results(r, 3);
 }
 END_TEST
@@ -504,18 +535,258 @@ START_TEST(test_html_units)
 	struct suite_result r[4];
 	static const json_int_t sizes[] = { 0, 1023, 1536, (json_int_t)5 << 40 };
 	static const char *const shown[] = { ">0 B<", ">1023 B<", ">1.5 KiB<", ">5.0 TiB<" };
-	__do_free char *path = xasprintf("%s/units.html", tmpdir);
 	__do_free char *doc = NULL;
 
 	for (int i = 0; i < 4; i++) {
 		make_result(&r[i], OUTCOME_PASS, ST_STOP, "");
 		r[i].crmig = json_pack("{s:I}", "bytes_before_resume", sizes[i]);
 	}
-	ck_assert_int_eq(html_write(path, r, 4, NULL), 0);
-	doc = read_file(path, NULL);
+	doc = html_of(r, 4, "units.html", NULL);
 	for (int i = 0; i < 4; i++)
 		ck_assert_msg(strstr(doc, shown[i]), "%s missing", shown[i]);
 	free_results(r, 4);
+}
+END_TEST
+
+/* TAP's own lines, counted: "ok" pass, "ok # SKIP" skip, "not ok # TODO" known bug, "not ok" failure. */
+static void count_tap(const char *tap, struct result_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (const char *line = tap; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t len = strcspn(line, "\n");
+		__do_free char *l = xasprintf("%.*s", (int)len, line);
+
+		if (!strncmp(l, "ok ", 3)) {
+			t->total++;
+			if (strstr(l, " # SKIP "))
+				t->skip++;
+			else
+				t->pass++;
+		} else if (!strncmp(l, "not ok ", 7)) {
+			t->total++;
+			if (strstr(l, " # TODO "))
+				t->known++;
+			else
+				t->fail++;
+		}
+	}
+}
+
+static size_t html_count(const char *doc, const char *attr)
+{
+	__do_free char *key = xasprintf("%s=\"", attr);
+	const char *p = strstr(doc, key);
+
+	ck_assert_msg(p != NULL, "%s missing", attr);
+	return strtoul(p + strlen(key), NULL, 10);
+}
+
+START_TEST(test_html_counts_agree_with_tap)
+{
+	struct suite_result *v = NULL;
+	size_t n = fixture_results(&v, NULL);
+	__do_free char *tap = capture_tap(v, n);
+	__do_free char *doc = html_of(v, n, "fixture.html", "fixture");
+	struct result_tally t, h;
+
+	count_tap(tap, &t);
+	h.total = html_count(doc, "data-total");
+	h.pass = html_count(doc, "data-pass");
+	h.fail = html_count(doc, "data-fail");
+	h.known = html_count(doc, "data-known");
+	h.skip = html_count(doc, "data-skip");
+	ck_assert_uint_eq(h.total, t.total);
+	ck_assert_uint_eq(h.pass, t.pass);
+	ck_assert_uint_eq(h.fail, t.fail);
+	ck_assert_uint_eq(h.known, t.known);
+	ck_assert_uint_eq(h.skip, t.skip);
+	/* and the fixture really holds each kind: the comparison means something */
+	ck_assert_uint_eq(t.total, n);
+	ck_assert_uint_eq(t.fail, 1);
+	ck_assert_uint_eq(t.known, 1);
+	ck_assert_uint_eq(t.skip, 3);
+	/* the matrix's totals row says the same */
+	{
+		__do_free char *foot = xasprintf("<tfoot><tr><th colspan=\"3\">all</th><td class=\"num pass\">%zu</td>"
+						 "<td class=\"num fail\">%zu</td><td class=\"num known\">%zu</td>"
+						 "<td class=\"num skip\">%zu</td><td class=\"num\">%zu</td></tr></tfoot>",
+						 t.pass, t.fail, t.known, t.skip, t.total);
+		ck_assert_msg(strstr(doc, foot), "matrix totals differ from TAP");
+	}
+	/* one row per distro x mode x strategy, the lab's checks in a row of their own */
+	ck_assert_ptr_nonnull(strstr(doc, "<tr><td>trixie</td><td colspan=\"2\">the lab's own checks</td>"
+					  "<td class=\"num pass\">12</td><td class=\"num zero\">0</td>"
+					  "<td class=\"num zero\">0</td><td class=\"num skip\">1</td><td class=\"num\">13</td></tr>"));
+	ck_assert_ptr_nonnull(strstr(doc, "<tr><td>trixie</td><td>lxc</td><td>pre</td><td class=\"num zero\">0</td>"
+					  "<td class=\"num zero\">0</td><td class=\"num known\">1</td>"));
+	/* the known bug is labelled as TAP labels it, with its id, and is not counted as a failure */
+	ck_assert_ptr_nonnull(strstr(tap, "# TODO known upstream bug criu#3029"));
+	ck_assert_ptr_nonnull(strstr(doc, "TODO known upstream bug criu#3029"));
+	ck_assert_ptr_nonnull(strstr(doc, "<p class=\"verdict bad\">FAIL: 1 failure</p>"));
+	fixture_free(v, n);
+}
+END_TEST
+
+START_TEST(test_html_lab_checks_by_name)
+{
+	static const char *const names[] = { "host-a-answers", "criu-check-b", "cut-link-observed-and-restored",
+					     "image-build-cache-hit", "teardown-leaves-nothing" };
+	struct suite_result *v = NULL;
+	size_t n = fixture_results(&v, NULL);
+	__do_free char *doc = html_of(v, n, "lab.html", "lab");
+	const char *lab = strstr(doc, "<table class=\"lab\">");
+
+	ck_assert_ptr_nonnull(lab);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		__do_free char *cell = xasprintf("<tr><td>%s</td><td>trixie</td>", names[i]);
+		ck_assert_msg(strstr(lab, cell), "lab check %s not shown by name", names[i]);
+	}
+	ck_assert_ptr_null(strstr(doc, "<td>lab</td>"));
+	ck_assert_ptr_nonnull(strstr(lab, "<td class=\"skip\">skip</td><td class=\"reason\">the image holds"));
+	fixture_free(v, n);
+}
+END_TEST
+
+static size_t count_of(const char *doc, const char *what)
+{
+	size_t k = 0;
+
+	for (const char *p = strstr(doc, what); p; p = strstr(p + 1, what))
+		k++;
+	return k;
+}
+
+START_TEST(test_html_charts)
+{
+	struct suite_result *v = NULL;
+	size_t n = fixture_results(&v, NULL), with_phases = 0;
+	__do_free char *doc = html_of(v, n, "charts.html", "charts");
+	const char *down = strstr(doc, "<svg class=\"chart downtime\""), *bytes = strstr(doc, "<svg class=\"chart bytes\"");
+
+	for (size_t i = 0; i < n; i++)
+		with_phases += json_array_size(json_object_get(v[i].crmig, "phases")) > 0;
+	ck_assert_uint_eq(with_phases, 10);
+	ck_assert_ptr_nonnull(down);
+	ck_assert_ptr_nonnull(bytes);
+	ck_assert_uint_eq(count_of(doc, "<svg class=\"chart timeline\""), with_phases);
+	/* a bar per figure: 10 instances, probe gap and crmig's downtime each */
+	{
+		__do_free char *chart = strndup(down, strstr(down, "</svg>") - down);
+		ck_assert_uint_eq(count_of(chart, "<rect "), 20 + 2 /* legend */);
+		ck_assert_ptr_nonnull(strstr(chart, ">memory \xc2\xb7 lxc</text>"));
+		ck_assert_ptr_nonnull(strstr(chart, ">pre (known bug)</text>"));
+		ck_assert_ptr_nonnull(strstr(chart, ">post (failed)</text>"));
+		/* memory:bare:stop: 2140 ms * 1.08 + 60 */
+		ck_assert_ptr_nonnull(strstr(chart, ">2.37 s \xc2\xb7 crmig 2.14 s</text>"));
+	}
+	/* the timeline shows each phase with its duration and bytes, the frozen window shaded */
+	ck_assert_ptr_nonnull(strstr(doc, ">round-2</text>"));
+	ck_assert_ptr_nonnull(strstr(doc, ">600 ms, 7.6 MiB</text>"));
+	ck_assert_ptr_nonnull(strstr(doc, "class=\"frozen\""));
+	/* a failure links to its bundle, relative to the page */
+	ck_assert_ptr_null(strstr(doc, "href=\"keep/"));	/* no bundle kept in this run */
+	fixture_free(v, n);
+}
+END_TEST
+
+START_TEST(test_html_bundle_links)
+{
+	struct suite_result *v = NULL;
+	__do_free char *keep = xasprintf("%s/keep", tmpdir);
+	__do_free char *odd = xasprintf("%s/keep/odd name \"&<x>", tmpdir);
+	__do_free char *doc = NULL;
+	size_t n;
+
+	ck_assert_int_eq(mkdir_p(keep, 0755), 0);
+	n = fixture_results(&v, keep);
+	doc = html_of(v, n, "results.html", "links");
+	ck_assert_ptr_nonnull(strstr(doc, "<a href=\"keep/tcp-stream-bare-post/REPLAY.txt\">REPLAY.txt</a>"));
+	ck_assert_ptr_nonnull(strstr(doc, "<a href=\"keep/tcp-stream-bare-post/\">"));
+	free(doc);
+	/* a page elsewhere gets ../ */
+	{
+		__do_free char *sub = xasprintf("%s/html", tmpdir);
+		ck_assert_int_eq(mkdir_p(sub, 0755), 0);
+		doc = html_of(v, n, "html/results.html", "links");
+		ck_assert_ptr_nonnull(strstr(doc, "<a href=\"../keep/tcp-stream-bare-post/REPLAY.txt\">"));
+		free(doc);
+	}
+	/* odd characters are percent-encoded in the link and escaped in the text */
+	ck_assert_int_eq(mkdir_p(odd, 0755), 0);
+	for (size_t i = 0; i < n; i++)
+		if (json_object_get(v[i].details, "bundle"))
+			json_object_set_new(v[i].details, "bundle", json_string(odd));
+	doc = html_of(v, n, "results.html", "links");
+	ck_assert_ptr_nonnull(strstr(doc, "<a href=\"keep/odd%20name%20%22%26%3Cx%3E/REPLAY.txt\">"));
+	ck_assert_ptr_nonnull(strstr(doc, "odd name &quot;&amp;&lt;x&gt;/</a>"));
+	assert_safe_page(doc);
+	free(doc);
+	/* a bundle that is gone is shown as it was recorded */
+	remove_tree(keep);
+	doc = html_of(v, n, "results.html", "links");
+	ck_assert_ptr_nonnull(strstr(doc, "/keep/odd%20name%20%22%26%3Cx%3E/REPLAY.txt\">"));
+	fixture_free(v, n);
+}
+END_TEST
+
+/* Hostile text wherever the page shows it: case and phase names, the bug, crmig's error, distro. */
+START_TEST(test_html_hostile_everywhere)
+{
+	struct suite_case evil = { .name = "<script>c</script>" };
+	struct suite_result *v = NULL;
+	size_t n = fixture_results(&v, NULL);
+	__do_free char *doc = NULL;
+	json_t *ph;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].crmig)
+			continue;
+		v[i].inst.c = &evil;
+		snprintf(v[i].distro, sizeof(v[i].distro), "<script>d");
+		ph = json_array_get(json_object_get(v[i].crmig, "phases"), 0);
+		json_object_set_new(ph, "name", json_string_nocheck("<script>p</script>\x01\xff"));
+		json_object_set_new(json_object_get(v[i].crmig, "versions"), "criu", json_string("<script>v"));
+		json_object_set_new(v[i].details, "verdict", json_string("FAIL <script>w"));
+	}
+	snprintf(v[n - 1].inst.id, sizeof(v[n - 1].inst.id), "lab:<script>check");
+	doc = html_of(v, n, "hostile.html", "hostile");
+	assert_safe_page(doc);
+	ck_assert_ptr_nonnull(strstr(doc, ">&lt;script&gt;p&lt;/script&gt;\xef\xbf\xbd\xef\xbf\xbd</text>"));
+	ck_assert_ptr_nonnull(strstr(doc, "&lt;script&gt;c&lt;/script&gt; \xc2\xb7 bare</text>"));
+	ck_assert_ptr_nonnull(strstr(doc, "<td>&lt;script&gt;check</td>"));
+	fixture_free(v, n);
+}
+END_TEST
+
+/* crmig's phases as they may come: missing, wrong types, reversed, many, all at 0. */
+START_TEST(test_html_phases_odd)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *rep = json_pack("{s:[{s:s, s:s, s:i}, {s:s, s:i, s:i}, {s:i, s:i}, {s:s, s:f, s:f}]}", "phases",
+				"name", "bad", "start_ms", "x", "end_ms", 3, "name", "reversed", "start_ms", 9, "end_ms", 2,
+				"start_ms", 0, "end_ms", 1, "name", "negative", "start_ms", -5.0, "end_ms", 1.0);
+	json_t *many = json_pack("{s:[]}", "phases"), *zero = json_pack("{s:[{s:s, s:i, s:i}]}", "phases", "name",
+								       "instant", "start_ms", 0, "end_ms", 0);
+
+	ck_assert_int_eq(html_chart_phases(f, rep, "t"), -1);
+	ck_assert_int_eq(html_chart_phases(f, NULL, "t"), -1);
+	for (int i = 0; i < 100; i++)
+		json_array_append_new(json_object_get(many, "phases"),
+				      json_pack("{s:s, s:i, s:i, s:i}", "name", "round", "start_ms", i * 10, "end_ms",
+						i * 10 + 5, "bytes", i));
+	ck_assert_int_eq(html_chart_phases(f, many, "many"), 0);
+	ck_assert_int_eq(html_chart_phases(f, zero, "zero"), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "60 more phases not shown"));
+	ck_assert_ptr_nonnull(strstr(buf, ">instant</text>"));
+	ck_assert_ptr_null(strstr(buf, "nan"));
+	ck_assert_ptr_null(strstr(buf, "inf"));
+	free(buf);
+	json_decref(rep);
+	json_decref(many);
+	json_decref(zero);
 }
 END_TEST
 
@@ -541,6 +812,12 @@ int main(void)
 	tcase_add_test(out, test_json_empty_and_odd);
 	tcase_add_test(out, test_html);
 	tcase_add_test(out, test_html_units);
+	tcase_add_test(out, test_html_counts_agree_with_tap);
+	tcase_add_test(out, test_html_lab_checks_by_name);
+	tcase_add_test(out, test_html_charts);
+	tcase_add_test(out, test_html_bundle_links);
+	tcase_add_test(out, test_html_hostile_everywhere);
+	tcase_add_test(out, test_html_phases_odd);
 	suite_add_tcase(s, out);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
