@@ -258,6 +258,77 @@ static bool qemu_exited(struct lab *l, int i, bool persistent, const char *tag)
 	return !is_our_qemu(l->hosts[i].qemu_pid, tag);
 }
 
+/* Reads from the monitor until its prompt; HMP runs a command only once the
+ * whole line has arrived, and we must not hang up before it did. What came
+ * before the prompt goes to out (its start, if out is too small). */
+static int monitor_wait_prompt(int fd, char *out, size_t outlen)
+{
+	char buf[4096];
+	size_t used = 0, kept = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
+		if (n <= 0)
+			return -1;
+		if (out && kept + 1 < outlen) {
+			size_t k = (size_t)n < outlen - 1 - kept ? (size_t)n : outlen - 1 - kept;
+			memcpy(out + kept, buf + used, k);
+			kept += k;
+			out[kept] = '\0';
+		}
+		used += n;
+		buf[used] = '\0';
+		if (strstr(buf, "(qemu) "))
+			return 0;
+		if (used > sizeof(buf) / 2) { /* keep the tail only */
+			memmove(buf, buf + used - 16, 16);
+			used = 16;
+		}
+	}
+}
+
+/* HMP over the monitor socket: one command, its reply in out (may be NULL). */
+static int monitor_command_reply(const char *sock, const char *cmd, char *out, size_t outlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	__do_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 5 };
+
+	if (out && outlen)
+		out[0] = '\0';
+	if (fd < 0 || strlen(sock) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (monitor_wait_prompt(fd, NULL, 0) < 0)
+		return -1;
+	if (write_full(fd, cmd, strlen(cmd)) < 0 || write_full(fd, "\n", 1) < 0)
+		return -1;
+	return monitor_wait_prompt(fd, out, outlen);
+}
+
+static int monitor_command(const char *sock, const char *cmd)
+{
+	return monitor_command_reply(sock, cmd, NULL, 0);
+}
+
+/* A KVM guest that hit an internal error is paused, not gone (and a
+ * daemonized QEMU's stderr is /dev/null): ask its monitor. */
+static bool kvm_guest_stopped(const struct lab_host *h, char *why, size_t len)
+{
+	char reply[512];
+	char *st;
+
+	if (monitor_command_reply(h->monitor, "info status", reply, sizeof(reply)) < 0 ||
+	    !(st = strstr(reply, "VM status:")) || !strstr(st, "internal-error"))
+		return false;
+	st[strcspn(st, "\r\n")] = '\0';
+	snprintf(why, len, "%s", st);
+	return true;
+}
+
 static bool console_ready(const struct lab_host *h)
 {
 	__do_free char *text = read_file(h->console, NULL);
@@ -270,7 +341,7 @@ static bool console_ready(const struct lab_host *h)
 static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, size_t errlen)
 {
 	int timeout = cfg->boot_timeout_s > 0 ? cfg->boot_timeout_s : 300;
-	double start = now_ms(), last_note = start;
+	double start = now_ms(), last_note = start, last_status = start;
 	bool ready[LAB_MAX_HOSTS] = { false };
 	int nready = 0;
 
@@ -298,7 +369,9 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 			char kvm_why[512];
 
 			/* QEMU pauses a guest on a KVM internal error instead of exiting. */
-			if (!strcmp(l->accel, "kvm") && accel_qemu_kvm_failure(qlog, kvm_why, sizeof(kvm_why))) {
+			if (!strcmp(l->accel, "kvm") &&
+			    (accel_qemu_kvm_failure(qlog, kvm_why, sizeof(kvm_why)) ||
+			     (now_ms() - last_status > 1000 && kvm_guest_stopped(&l->hosts[i], kvm_why, sizeof(kvm_why))))) {
 				snprintf(err, errlen, "host %s under KVM (%s): %s. Boot with TCG instead: CRMIG_ACCEL=tcg",
 					 l->hosts[i].name, l->accel_why, kvm_why);
 				return -1;
@@ -313,6 +386,8 @@ static int wait_ready(struct lab *l, const struct lab_config *cfg, char *err, si
 				return -1;
 			}
 		}
+		if (now_ms() - last_status > 1000)
+			last_status = now_ms();
 		if (now_ms() - last_note > 5000 && nready < l->nhosts) {
 			fprintf(stderr, "lab %s: booting (%.0f s%s)...\n", l->name, elapsed,
 				strcmp(l->accel, "kvm") ? ", TCG is slow" : ", KVM");
@@ -385,47 +460,6 @@ static int qemu_up(struct lab *l, const struct lab_config *cfg, char *err, size_
 	return 0;
 }
 
-/* Reads from the monitor until its prompt; HMP runs a command only once the
- * whole line has arrived, and we must not hang up before it did. */
-static int monitor_wait_prompt(int fd)
-{
-	char buf[4096];
-	size_t used = 0;
-
-	for (;;) {
-		ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
-		if (n <= 0)
-			return -1;
-		used += n;
-		buf[used] = '\0';
-		if (strstr(buf, "(qemu) "))
-			return 0;
-		if (used > sizeof(buf) / 2) { /* keep the tail only */
-			memmove(buf, buf + used - 16, 16);
-			used = 16;
-		}
-	}
-}
-
-/* HMP over the monitor socket: one command, the reply discarded. */
-static int monitor_command(const char *sock, const char *cmd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	__do_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = 5 };
-
-	if (fd < 0 || strlen(sock) >= sizeof(sa.sun_path))
-		return -1;
-	strcpy(sa.sun_path, sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (monitor_wait_prompt(fd) < 0)
-		return -1;
-	if (write_full(fd, cmd, strlen(cmd)) < 0 || write_full(fd, "\n", 1) < 0)
-		return -1;
-	return monitor_wait_prompt(fd);
-}
 
 static int qemu_cut_link(struct lab *l, int host, bool cut)
 {
