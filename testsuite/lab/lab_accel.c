@@ -153,21 +153,25 @@ static bool kvm_opens(char *why, size_t len)
 	return true;
 }
 
+enum probe_verdict { PROBE_KVM_WORKS, PROBE_KVM_FAILS, PROBE_UNDECIDED };
+
 /* Boots vmlinuz + initrd on a snapshot of base.img under KVM, no network,
  * until the init's ready marker; stops at once on a KVM failure in QEMU's
- * output. true when the marker came. */
-static bool probe_boot(const char *image_dir, const char *init, char *why, size_t len, double *secs)
+ * output. UNDECIDED (not to be cached) when we could not run it or were
+ * interrupted. */
+static enum probe_verdict probe_boot(const char *image_dir, const char *init, char *why, size_t len, double *secs)
 {
 	char dir[] = "/tmp/crmig-kvm-probe-XXXXXX";
 	__do_free char *console = NULL, *log = NULL, *kernel = NULL, *initrd = NULL, *drive = NULL;
 	__do_free char *serial = NULL, *append = NULL;
 	double t0 = now_ms();
-	bool ok = false;
+	enum probe_verdict v = PROBE_KVM_FAILS;
 	pid_t pid;
 
+	*secs = 0;
 	if (!mkdtemp(dir)) {
 		snprintf(why, len, "cannot create a scratch directory in /tmp: %s", strerror(errno));
-		return false;
+		return PROBE_UNDECIDED;
 	}
 	console = xasprintf("%s/console.log", dir);
 	log = xasprintf("%s/qemu.log", dir);
@@ -195,7 +199,7 @@ static bool probe_boot(const char *image_dir, const char *init, char *why, size_
 	if (pid < 0) {
 		snprintf(why, len, "fork: %s", strerror(errno));
 		remove_tree(dir);
-		return false;
+		return PROBE_UNDECIDED;
 	}
 	for (;;) {
 		__do_free char *out = read_file(log, NULL), *text = read_file(console, NULL);
@@ -203,7 +207,7 @@ static bool probe_boot(const char *image_dir, const char *init, char *why, size_
 		int status;
 
 		if (text && strstr(text, "CRMIG-READY host=kvmprobe")) {
-			ok = true;
+			v = PROBE_KVM_WORKS;
 			snprintf(why, len, "a guest booted to its ready marker under KVM in %.1f s", el);
 			break;
 		}
@@ -213,9 +217,16 @@ static bool probe_boot(const char *image_dir, const char *init, char *why, size_
 			pid = 0;
 			snprintf(why, len, "qemu exited after %.1f s without the ready marker: %s", el,
 				 out && *out ? out : "(no output)");
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 127) /* no qemu to exec */
+				v = PROBE_UNDECIDED;
 			break;
 		}
-		if (el > ACCEL_PROBE_TIMEOUT_S || proc_interrupted) {
+		if (proc_interrupted) {
+			snprintf(why, len, "the probe was interrupted");
+			v = PROBE_UNDECIDED;
+			break;
+		}
+		if (el > ACCEL_PROBE_TIMEOUT_S) {
 			snprintf(why, len, "no ready marker on the console after %.0f s under KVM%s", el,
 				 text && *text ? "" : " (the console stayed empty)");
 			break;
@@ -231,7 +242,7 @@ static bool probe_boot(const char *image_dir, const char *init, char *why, size_
 		why[n - 1] = '\0';
 	*secs = (now_ms() - t0) / 1000;
 	remove_tree(dir);
-	return ok;
+	return v;
 }
 
 /* ---- the cache ------------------------------------------------------------ */
@@ -327,13 +338,14 @@ int accel_choose(const char *image_dir, const char *init, struct accel_choice *c
 	key = accel_cache_key(sha, qver, kvm);
 	path = key ? accel_cache_path(key) : NULL;
 	if (!path || !accel_cache_load(path, c)) {
-		bool ok;
+		enum probe_verdict v;
 
 		fprintf(stderr, "lab: probing KVM: booting the image's kernel once under KVM (at most %d s)\n",
 			ACCEL_PROBE_TIMEOUT_S);
-		ok = probe_boot(image_dir, init, c->why, sizeof(c->why), &c->probe_s);
-		snprintf(c->accel, sizeof(c->accel), "%s", ok ? "kvm" : "tcg");
-		if (path)
+		v = probe_boot(image_dir, init, c->why, sizeof(c->why), &c->probe_s);
+		snprintf(c->accel, sizeof(c->accel), "%s", v == PROBE_KVM_WORKS ? "kvm" : "tcg");
+		/* A verdict is kept; a probe that could not run is tried again next time. */
+		if (path && v != PROBE_UNDECIDED)
 			accel_cache_store(path, c, sha, qver);
 	}
 	if (!strcmp(c->accel, "tcg")) {

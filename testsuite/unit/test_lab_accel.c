@@ -1,6 +1,8 @@
 /* The lab's accelerator decision without QEMU: QEMU's KVM failures read
  * from its output, the probe cache's key and files, and CRMIG_ACCEL. */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,92 @@ START_TEST(test_override)
 }
 END_TEST
 
+/* The probe itself, with a stand-in for qemu-system-x86_64 on PATH: a KVM
+ * failure on its stderr, or the ready marker on the serial file. */
+static const char fake_qemu[] =
+	"#!/bin/sh\n"
+	"[ \"$1\" = --version ] && { echo 'QEMU emulator version 9.9.9 (fake)'; exit 0; }\n"
+	"echo run >> \"$FAKE_QEMU_RUNS\"\n"
+	"for a; do case \"$a\" in file:*) serial=${a#file:} ;; esac; done\n"
+	"case \"$FAKE_QEMU_MODE\" in\n"
+	"fail) printf 'KVM internal error. Suberror: 1\\nemulation failure\\nCode=00 <c4> 42 69 f7 00\\n' >&2 ;;\n"
+	"boot) echo 'CRMIG-READY host=kvmprobe kernel=fake init=fast' > \"$serial\" ;;\n"
+	"esac\n"
+	"exec sleep 30\n";
+
+static int count_runs(const char *path)
+{
+	__do_free char *text = read_file(path, NULL);
+	int n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, "run")); p += 3)
+		n++;
+	return n;
+}
+
+static void probe_with(const char *dir, const char *mode, struct accel_choice *c)
+{
+	__do_free char *cache = xasprintf("%s/cache-%s", dir, mode);
+	char err[512] = "";
+
+	setenv("CRMIG_CACHE", cache, 1);
+	setenv("FAKE_QEMU_MODE", mode, 1);
+	ck_assert_msg(accel_choose(dir, "/sbin/crmig-init", c, err, sizeof(err)) == 0, "%s", err);
+}
+
+START_TEST(test_probe_fake_qemu)
+{
+	char dir[] = "/tmp/crmig-test-accel-XXXXXX";
+	__do_free char *bin = NULL, *qemu = NULL, *path = NULL, *runs = NULL, *kernel = NULL, *old_path = NULL;
+	struct accel_choice c;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "*** SKIP test_probe_fake_qemu: /dev/kvm does not open here (%s): the probe "
+			"never runs without it ***\n", strerror(errno));
+		return;
+	}
+	close(fd);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	bin = xasprintf("%s/bin", dir);
+	qemu = xasprintf("%s/qemu-system-x86_64", bin);
+	runs = xasprintf("%s/runs", dir);
+	kernel = xasprintf("%s/vmlinuz", dir);
+	ck_assert_int_eq(mkdir_p(bin, 0755), 0);
+	ck_assert_int_eq(write_file(qemu, fake_qemu, strlen(fake_qemu), 0755), 0);
+	ck_assert_int_eq(write_file(kernel, "not a kernel", 12, 0644), 0);
+	old_path = xstrdup(getenv("PATH") ?: "/usr/bin:/bin");
+	path = xasprintf("%s:%s", bin, old_path);
+	setenv("PATH", path, 1);
+	setenv("FAKE_QEMU_RUNS", runs, 1);
+	unsetenv("CRMIG_ACCEL");
+
+	/* KVM fails: TCG, the reason from QEMU's words, stopped long before the 30 s the fake waits */
+	probe_with(dir, "fail", &c);
+	ck_assert_str_eq(c.accel, "tcg");
+	ck_assert_str_eq(c.why, "KVM probe failed: KVM internal error. Suberror: 1 / emulation failure at code c4 42 69 f7");
+	ck_assert(!c.from_cache);
+	ck_assert(c.probe_s > 0 && c.probe_s < 10);
+	ck_assert_int_eq(count_runs(runs), 1);
+	/* the verdict is cached: no second boot */
+	probe_with(dir, "fail", &c);
+	ck_assert_str_eq(c.accel, "tcg");
+	ck_assert(c.from_cache);
+	ck_assert_int_eq(count_runs(runs), 1);
+	/* the guest reaches its marker: KVM */
+	probe_with(dir, "boot", &c);
+	ck_assert_str_eq(c.accel, "kvm");
+	ck_assert_ptr_nonnull(strstr(c.why, "ready marker under KVM"));
+	ck_assert_int_eq(count_runs(runs), 2);
+
+	setenv("PATH", old_path, 1);
+	unsetenv("CRMIG_CACHE");
+	unsetenv("FAKE_QEMU_MODE");
+	unsetenv("FAKE_QEMU_RUNS");
+	remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lab_accel");
@@ -162,6 +250,7 @@ int main(void)
 	tcase_add_test(tc, test_file_sha256);
 	tcase_add_test(tc, test_cache_roundtrip);
 	tcase_add_test(tc, test_override);
+	tcase_add_test(tc, test_probe_fake_qemu);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
