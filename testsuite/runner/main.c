@@ -28,6 +28,8 @@ static void usage(FILE *f)
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
 	      "Without --image, the image is built (or found in the cache) with vm-images/build --distro D.\n"
+	      "Without --payload, crmig is built for the image's distro as make does (vm-images/build-payload,\n"
+	      "  into build/guest-DISTRO of the checkout crmig-suite runs from); not needed with --lab.\n"
 	      "--lab NAME uses a lab started with crmig-lab up (make lab-up) and leaves it running.\n"
 	      "--suite: the case files (testsuite/cases), CRIU's zdtm static tests from the payload, or both (default).\n"
 	      "  zdtm with --tier lean runs testsuite/zdtm/lean.list with stop and post; otherwise every test\n"
@@ -228,7 +230,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	struct suite_instance *list = NULL;
 	struct suite_result *results = NULL, *lab_results = NULL;
 	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, known, migrations = 0, skipped_migrations = 0;
-	__do_free char *built_image = NULL;
+	__do_free char *built_image = NULL, *built_payload = NULL;
 	char err[8192];
 	int ret = 1;
 
@@ -246,6 +248,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		}
 		o->image = built_image;
 	}
+	if (runner_ensure_payload(o, &built_payload) < 0)
+		goto out;
 	r.tap = o->tap ? fopen(o->tap, "w") : stdout;
 	if (!r.tap) {
 		fprintf(stderr, "crmig-suite: cannot write %s\n", o->tap);
@@ -343,13 +347,15 @@ out:
 static int cmd_demo(int argc, char **argv, struct runner_opts *o)
 {
 	struct runner r = { .o = o, .features = json_object() };
-	__do_free char *built_image = NULL;
+	__do_free char *built_image = NULL, *built_payload = NULL;
 	char err[8192];
 	int ret = 1;
 
 	if (parse_args(argc, argv, o) < 0)
 		return 2;
 	if (!o->image && !o->lab_name && !(o->image = built_image = build_image(o->distro)))
+		goto out;
+	if (runner_ensure_payload(o, &built_payload) < 0)
 		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -72,6 +72,32 @@ int host_ok(struct runner *r, int host, double timeout_s, const char *fmt, ...) 
 int host_wait_verdict(struct runner *r, int host, const char *dir, double timeout_s, char *verdict, size_t len);
 char *guest_path(struct runner *r, const char *rel);
 
+/* payload.c: crmig for the guests when no --payload was given (vm-images/build-payload). */
+struct payload_plan {
+	char image[PATH_MAX];
+	char topdir[PATH_MAX];      /* the project's sources */
+	char script[PATH_MAX];      /* TOPDIR/vm-images/build-payload */
+	char out[PATH_MAX];         /* TOPDIR/build/guest-DISTRO, as make payload */
+	char payload[PATH_MAX];     /* OUT/payload.img */
+	char zdtm[PATH_MAX];        /* zdtm's tests built for the image (vm-images/build-zdtm), "" if none */
+	char distro[32];
+};
+/* The source tree crmig-suite runs from ($CRMIG_SUITE_DATA, or two levels up
+ * from exe_dir as in build/host/crmig-suite), malloc'ed; NULL if none. */
+char *payload_source_tree(const char *exe_dir);
+/* 1: a payload must be built, as p says; 0: none needed (the image has
+ * /usr/bin/crmig); -1: it cannot be (err says what to pass instead). */
+int payload_plan(const char *image_dir, const char *exe_dir, struct payload_plan *p, char *err, size_t errlen);
+char **payload_argv(const struct payload_plan *p);   /* NULL-terminated, each string malloc'ed */
+void payload_argv_free(char **argv);
+bool payload_up_to_date(const struct payload_plan *p, char *why, size_t len);
+/* Builds (or finds up to date) the payload for image_dir; its path, or NULL
+ * with err "" when none is needed, or NULL with err set. */
+char *payload_ensure(const char *image_dir, char *err, size_t errlen);
+/* For run, demo, replay: without --payload (and without --lab), o->payload
+ * becomes the built one (*built, to free). -1 after printing why. */
+int runner_ensure_payload(struct runner_opts *o, char **built);
+
 /* demo.c: migrate a container with each strategy and print the table. */
 int suite_demo(struct runner *r);
 
