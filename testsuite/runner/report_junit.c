@@ -84,6 +84,8 @@ static void write_system_out(FILE *f, const struct suite_result *r)
 {
 	__do_free char *distro = xml_escape(r->distro);
 	__do_free char *result = xml_escape(crmig_string(r, "result"));
+	/* which accelerator ran the hosts: figures under TCG and KVM differ a lot */
+	__do_free char *accel = xml_escape(json_string_value(json_object_get(r->details, "accel")) ?: "-");
 	char gap[32], downtime[32];
 
 	if (r->probe_gap_ms >= 0)
@@ -91,8 +93,8 @@ static void write_system_out(FILE *f, const struct suite_result *r)
 	else
 		snprintf(gap, sizeof(gap), "-");
 	crmig_number(r, "downtime_ms", downtime, sizeof(downtime));
-	fprintf(f, "      <system-out>distro=%s&#10;probe_gap_ms=%s&#10;crmig_downtime_ms=%s&#10;"
-		   "crmig_result=%s&#10;</system-out>\n", distro, gap, downtime, result);
+	fprintf(f, "      <system-out>distro=%s&#10;accel=%s&#10;probe_gap_ms=%s&#10;crmig_downtime_ms=%s&#10;"
+		   "crmig_result=%s&#10;</system-out>\n", distro, accel, gap, downtime, result);
 }
 
 static void write_testcase(FILE *f, const struct suite_result *r)

@@ -59,7 +59,8 @@ static void make_results(struct suite_result r[3])
 	r[0].probe_gap_ms = 412.25;
 	r[0].crmig = json_pack("{s:s, s:f, s:I, s:s}", "result", "ok", "downtime_ms", 398.5, "bytes_before_resume",
 			       (json_int_t)70254592, "strategy", "stop");
-	r[0].details = json_pack("{s:s, s:s, s:i}", "verdict", "PASS", "outcome", "pass-forged", "hosts_diff", 0);
+	r[0].details = json_pack("{s:s, s:s, s:i, s:s}", "verdict", "PASS", "outcome", "pass-forged", "hosts_diff", 0,
+				 "accel", "kvm");
 	make_result(&r[1], OUTCOME_FAIL, ST_PRE, hostile);
 	r[1].crmig = json_pack("{s:s, s:s}", "result", "rolled-back", "error", "criu dump failed");
 	make_result(&r[2], OUTCOME_SKIP, ST_POST, "criu check --feature uffd-noncoop: unsupported");
@@ -370,7 +371,8 @@ START_TEST(test_junit)
 	ck_assert_ptr_nonnull(strstr(doc, "<testcase classname=\"crmig.memory\" name=\"bare/stop\" time=\"1.250\">"));
 	ck_assert_ptr_nonnull(strstr(doc, "<failure message=\"&lt;script&gt;alert(&#39;x&#39;)"));
 	ck_assert_ptr_nonnull(strstr(doc, "<skipped message=\"criu check --feature uffd-noncoop: unsupported\"/>"));
-	ck_assert_ptr_nonnull(strstr(doc, "probe_gap_ms=412.2&#10;crmig_downtime_ms=398.5&#10;crmig_result=ok"));
+	ck_assert_ptr_nonnull(strstr(doc, "accel=kvm&#10;probe_gap_ms=412.2&#10;crmig_downtime_ms=398.5&#10;crmig_result=ok"));
+	ck_assert_ptr_nonnull(strstr(doc, "accel=-&#10;")); /* a result without it */
 	ck_assert_ptr_null(strstr(doc, "<script"));
 	/* Atomic: no temporary file left next to it. */
 	ck_assert_int_eq(access(path, R_OK), 0);
