@@ -450,9 +450,10 @@ static int send_file_header(struct chan *c, const char *name, enum file_kind kin
 
 	if (!name_json)
 		return chan_fail(c, "cannot send %s: the name is not valid UTF-8", name);
-	hdr = json_pack("{s:o, s:s, s:I, s:i, s:I}", "name", name_json, "type", kind_names[kind],
+	hdr = json_pack("{s:o, s:s, s:I, s:i, s:I, s:I, s:I}", "name", name_json, "type", kind_names[kind],
 			"size", (json_int_t)(kind == KIND_FILE ? st->st_size : 0),
-			"mode", (int)(st->st_mode & 07777), "mtime", (json_int_t)st->st_mtime);
+			"mode", (int)(st->st_mode & 07777), "mtime", (json_int_t)st->st_mtime,
+			"uid", (json_int_t)st->st_uid, "gid", (json_int_t)st->st_gid);
 	if (target && json_object_set_new(hdr, "target", json_string(target)) < 0) {
 		json_decref(hdr);
 		return chan_fail(c, "cannot send %s: the symlink target is not valid UTF-8", name);
@@ -571,6 +572,7 @@ struct file_header {
 	mode_t mode;
 	bool has_mtime;
 	int64_t mtime;
+	int64_t uid, gid;        /* -1: not announced (an older peer): the receiver's own */
 	const char *target;
 };
 
@@ -677,8 +679,12 @@ static int parse_file_header(struct chan *c, json_t *hdr, bool allow_subdirs, st
 		return -1;
 	if (header_int(c, hdr, "size", 0, &h->size) < 0 ||
 	    header_int(c, hdr, "mode", h->kind == KIND_FILE ? 0644 : 0755, &mode) < 0 ||
-	    header_int(c, hdr, "mtime", 0, &h->mtime) < 0)
+	    header_int(c, hdr, "mtime", 0, &h->mtime) < 0 || header_int(c, hdr, "uid", -1, &h->uid) < 0 ||
+	    header_int(c, hdr, "gid", -1, &h->gid) < 0)
 		return -1;
+	if (h->uid < -1 || h->uid >= (int64_t)UINT32_MAX || h->gid < -1 || h->gid >= (int64_t)UINT32_MAX)
+		return chan_fail(c, "%s: owner %lld:%lld from the peer is no uid:gid", h->name, (long long)h->uid,
+				 (long long)h->gid);
 	if (h->kind == KIND_FILE && h->size < 0)
 		return chan_fail(c, "%s: negative size %lld from the peer", h->name, (long long)h->size);
 	h->mode = (mode_t)(mode & 07777); /* permission bits only: never a file type */
@@ -800,6 +806,22 @@ static int recv_file_data(struct chan *c, int fd, const struct file_header *h)
 	}
 }
 
+/* The announced owner, when we may set it (root: a migrated process that
+ * dropped to its own uid must find its files its own on the destination).
+ * Before the mode: chown clears set-id bits. */
+static int set_owner(struct chan *c, int fd, int parent, const struct file_header *h)
+{
+	int r;
+
+	if (geteuid() != 0 || (h->uid < 0 && h->gid < 0))
+		return 0;
+	r = fd >= 0 ? fchown(fd, (uid_t)h->uid, (gid_t)h->gid)
+		    : fchownat(parent, h->base, (uid_t)h->uid, (gid_t)h->gid, AT_SYMLINK_NOFOLLOW);
+	return r < 0 ? chan_fail(c, "%s: chown %lld:%lld: %s", h->name, (long long)h->uid, (long long)h->gid,
+				 strerror(errno))
+		     : 0;
+}
+
 static int64_t recv_regular(struct chan *c, int parent, const struct file_header *h)
 {
 	__do_close int fd = -1;
@@ -811,7 +833,7 @@ static int64_t recv_regular(struct chan *c, int parent, const struct file_header
 	fd = open_beneath(parent, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return chan_fail(c, "%s: cannot create a temporary file: %s", h->name, strerror(errno));
-	if (recv_file_data(c, fd, h) < 0)
+	if (recv_file_data(c, fd, h) < 0 || set_owner(c, fd, -1, h) < 0)
 		goto fail;
 	if (fchmod(fd, h->mode) < 0) {
 		chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));
@@ -846,6 +868,8 @@ static int64_t recv_dir(struct chan *c, int parent, const struct file_header *h)
 		return chan_fail(c, "refusing directory %s: a symlink of that name exists", h->name);
 	if (fd < 0)
 		return chan_fail(c, "%s: exists and is not a usable directory: %s", h->name, strerror(errno));
+	if (set_owner(c, fd, -1, h) < 0)
+		return -1;
 	if (fchmod(fd, h->mode) < 0)
 		return chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));
 	set_mtime(fd, h);
@@ -867,6 +891,8 @@ static int64_t recv_symlink(struct chan *c, int parent, const struct file_header
 		unlinkat(parent, tmp, 0);
 		return -1;
 	}
+	if (set_owner(c, -1, parent, h) < 0)
+		return -1;
 	if (h->has_mtime)
 		utimensat(parent, h->base, times, AT_SYMLINK_NOFOLLOW);
 	return 0;
@@ -882,6 +908,8 @@ static int64_t recv_fifo(struct chan *c, int parent, const struct file_header *h
 		return 0;
 	if (mkfifoat(parent, h->base, 0600) < 0)
 		return chan_fail(c, "%s: mkfifo: %s", h->name, strerror(errno));
+	if (set_owner(c, -1, parent, h) < 0)
+		return -1;
 	/* the announced mode exactly, whatever the umask, as for files */
 	if (fchmodat(parent, h->base, h->mode, 0) < 0)
 		return chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));

@@ -185,9 +185,11 @@ static void add_held(json_t *paths, const char *root, const char *target, const 
 	path = xasprintf("%s%s", root, target);
 	if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode)))
 		return;
-	/* "always" wins over a weaker kind seen for the same path elsewhere */
+	/* "always" wins over a weaker kind seen for the same path elsewhere, and
+	 * a tree the user named (--sync) stays a tree when a process also has
+	 * it as its working directory (zdtm's tests: their files were lost) */
 	prev = json_object_get(paths, path);
-	if (prev && !strcmp(json_string_value(prev) ?: "", "always"))
+	if (prev && (!strcmp(json_string_value(prev) ?: "", "always") || !strcmp(json_string_value(prev) ?: "", "tree")))
 		return;
 	json_object_set_new(paths, path, json_string(kind));
 }

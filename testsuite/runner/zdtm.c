@@ -247,6 +247,11 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 		const char *skip = zdtm_static_skip(t, z->strategy);
 		struct suite_result res;
 
+		if (t->desc_error[0]) {
+			result_for(z, sel[i], OUTCOME_FAIL, t->desc_error, &res);
+			push(out, nout, &res);
+			continue;
+		}
 		if (!skip)
 			skip = host_skip(z->r, t, why, sizeof(why));
 		if (skip) {

@@ -48,6 +48,7 @@ struct zdtm_test {
 	char args[512];            /* as zdtm's Makefile passes them: --pidfile=NAME.pid --outfile=NAME.out ... */
 	struct zdtm_desc desc;
 	bool hook;                 /* has a NAME.hook (a Python helper zdtm.py runs around each phase) */
+	char desc_error[256];      /* its .desc does not parse: the test fails with this, the others run */
 };
 
 struct zdtm_verdict {
@@ -57,7 +58,8 @@ struct zdtm_verdict {
 };
 
 /* The catalogue of a zdtm build directory (tests.tsv and static/NAME.desc).
- * 0, or -1 with err. */
+ * 0, or -1 with err (tests.tsv unreadable or malformed; a bad .desc is the
+ * test's own desc_error). */
 int zdtm_load(const char *dir, struct zdtm_test **tests, size_t *n, char *err, size_t errlen);
 
 /* Why test t cannot run with this strategy across two hosts (NULL: it can).

@@ -166,7 +166,7 @@ void zdtm_desc_default(struct zdtm_desc *d)
 int zdtm_desc_parse(const char *text, size_t len, const char *file, struct zdtm_desc *d, char *err, size_t errlen)
 {
 	struct lexer lx = { .p = text, .end = text + len, .file = file, .line = 1, .err = err, .errlen = errlen };
-	char key[64], value[1024];
+	char key[64], value[16384]; /* zdtm's 'deps' lists run to kilobytes; known fields are checked below */
 
 	zdtm_desc_default(d);
 	if (memchr(text, '\0', len))

@@ -76,10 +76,8 @@ int zdtm_load(const char *dir, struct zdtm_test **tests, size_t *n, char *err, s
 		memset(t, 0, sizeof(*t));
 		snprintf(t->name, sizeof(t->name), "%s", l);
 		snprintf(t->args, sizeof(t->args), "%s", tab + 1);
-		if (load_desc(dir, t, err, errlen) < 0) {
-			free(v);
-			return -1;
-		}
+		if (load_desc(dir, t, t->desc_error, sizeof(t->desc_error)) < 0)
+			zdtm_desc_default(&t->desc);
 		{
 			__do_free char *hook = xasprintf("%s/static/%s.hook", dir, t->name);
 			t->hook = stat(hook, &st) == 0;

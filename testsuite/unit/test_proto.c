@@ -591,6 +591,13 @@ START_TEST(test_tree_round_trip)
 	ck_assert_int_eq(symlinkat("/bin/busybox", src, "abs"), 0);
 	ck_assert_int_eq(mkfifoat(src, "fifo", 0600), 0);
 	ck_assert_int_eq(fchmodat(src, "fifo", 0620, 0), 0);
+	/* a migrated process that dropped to its own uid finds its files its own */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(fchownat(src, "dir", 18943, 58467, 0), 0);
+		ck_assert_int_eq(fchownat(src, "dir/inner", 18943, 58467, 0), 0);
+		ck_assert_int_eq(fchownat(src, "link", 18943, 58467, AT_SYMLINK_NOFOLLOW), 0);
+		ck_assert_int_eq(fchownat(src, "fifo", 18943, 58467, 0), 0);
+	}
 	s.dirfd = src;
 
 	ck_assert_int_eq(pthread_create(&t, NULL, send_files, &s), 0);
@@ -617,6 +624,13 @@ START_TEST(test_tree_round_trip)
 		ck_assert_int_eq(fstatat(dst, "fifo", &st, AT_SYMLINK_NOFOLLOW), 0);
 		ck_assert(S_ISFIFO(st.st_mode));
 		ck_assert_int_eq(st.st_mode & 07777, 0620);
+		for (const char *const *o = (const char *const[]){ "dir", "dir/inner", "link", "fifo", NULL };
+		     geteuid() == 0 && *o; o++) {
+			ck_assert_int_eq(fstatat(dst, *o, &st, AT_SYMLINK_NOFOLLOW), 0);
+			ck_assert_msg(st.st_uid == 18943 && st.st_gid == 58467, "%s: owner %u:%u", *o, st.st_uid, st.st_gid);
+		}
+		ck_assert_int_eq(fstatat(dst, "big", &st, 0), 0);
+		ck_assert_uint_eq(st.st_uid, geteuid());
 	}
 	ck_assert_uint_eq(tx.bytes_sent, rx.bytes_recv);
 	ck_assert_uint_gt(rx.bytes_recv, big);
@@ -706,6 +720,9 @@ START_TEST(test_reject_headers)
 	reject(json_pack("{s:s, s:i, s:s}", "name", "f", "size", 1, "mode", "0644"), true,
 	       "'mode' is not an integer");
 	reject(json_pack("{s:s, s:s}", "name", "f", "type", "chardev"), true, "unknown type 'chardev'");
+	reject(json_pack("{s:s, s:I}", "name", "f", "uid", (json_int_t)1 << 32), true, "is no uid:gid");
+	reject(json_pack("{s:s, s:i}", "name", "f", "gid", -2), true, "is no uid:gid");
+	reject(json_pack("{s:s, s:s}", "name", "f", "uid", "0"), true, "'uid' is not an integer");
 	reject(json_pack("{s:s, s:i}", "name", "f", "type", 3), true, "unknown type");
 	reject(json_pack("{s:s, s:s}", "name", "l", "type", "symlink"), true, "(missing)");
 	reject(json_array(), true, "not a JSON object");

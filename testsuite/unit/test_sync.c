@@ -1,0 +1,84 @@
+/* Which files crmig mirrors for a process tree: what the processes hold
+ * (open for writing: sent again while frozen; only read: when changed; the
+ * working directory: the directory itself), and that a tree the user named
+ * with --sync is never narrowed to its directory because a process works in
+ * it (zdtm's tests lost their files that way). */
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate.h"
+#include "util.h"
+
+static char dir[] = "/var/tmp/test_sync-XXXXXX";
+static char old_cwd[PATH_MAX];
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(getcwd(old_cwd, sizeof(old_cwd)));
+	ck_assert_int_eq(chdir(dir), 0);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(chdir(old_cwd), 0);
+	remove_tree(dir);
+	strcpy(dir, "/var/tmp/test_sync-XXXXXX");
+}
+
+static const char *kind_of(json_t *paths, const char *name)
+{
+	__do_free char *p = name ? xasprintf("%s/%s", dir, name) : xstrdup(dir);
+
+	return json_string_value(json_object_get(paths, p));
+}
+
+START_TEST(test_held)
+{
+	json_auto_t *paths = json_object(), *pids = json_pack("[i]", (int)getpid());
+	int w = open("written", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int r;
+
+	ck_assert_int_ge(w, 0);
+	ck_assert_int_eq(write_file("read", "x", 1, 0644), 0);
+	r = open("read", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(r, 0);
+	sync_add_held_files(paths, pids, "");
+	ck_assert_str_eq(kind_of(paths, "written"), "always");
+	ck_assert_str_eq(kind_of(paths, "read"), "changed");
+	ck_assert_str_eq(kind_of(paths, NULL), "dir");
+	close(w);
+	close(r);
+}
+END_TEST
+
+START_TEST(test_named_tree_stays_a_tree)
+{
+	json_auto_t *paths = json_object(), *pids = json_pack("[i]", (int)getpid());
+
+	json_object_set_new(paths, dir, json_string("tree"));
+	sync_add_held_files(paths, pids, "");
+	ck_assert_str_eq(kind_of(paths, NULL), "tree");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("sync");
+	TCase *tc = tcase_create("sync");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_held);
+	tcase_add_test(tc, test_named_tree_stays_a_tree);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
