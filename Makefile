@@ -10,6 +10,7 @@
 #   make check-full   the whole case x strategy matrix [SHARD=I/N: this machine's share]
 #   make demo         boot the lab, migrate a container with every strategy
 #   make lab-up | lab-down | lab-shell HOST=a
+#   make gui          boot the lab and open crmig gui on it (prints the URL)
 #   make bench | deb | rpm | clean
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -21,7 +22,7 @@ VERSION := $(shell cat VERSION)
 PREFIX  ?= /usr
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := gnutls jansson lxc inih libprotobuf-c
+PKGS    := gnutls jansson lxc inih libprotobuf-c libmicrohttpd
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
@@ -43,6 +44,7 @@ all:
 
 include ref/build.mk
 include testsuite/build.mk
+include testsuite/gui/build.mk
 include vm-images/build.mk
 -include bench/build.mk
 -include packaging/build.mk
@@ -51,6 +53,7 @@ check:
 	$(call deps,check)
 	@$(submake) binaries
 	@$(submake) check-unit
+	@$(submake) check-gui
 	@$(submake) check-report
 	@$(submake) check-lab
 	@$(submake) check-packages

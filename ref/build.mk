@@ -4,7 +4,16 @@ CRMIG_GEN_C     := $(CRMIG_PROTOS:ref/%.proto=$(BUILD)/gen/%.pb-c.c)
 CRMIG_GEN_H     := $(CRMIG_GEN_C:.c=.h)
 # Everything but main() goes into a library the unit tests link against.
 CRMIG_LIB_SRCS  := $(filter-out ref/crmig.c,$(wildcard ref/*.c))
-CRMIG_LIB_OBJS  := $(CRMIG_LIB_SRCS:%.c=$(BUILD)/%.o) $(CRMIG_GEN_C:.c=.o)
+CRMIG_LIB_OBJS  := $(CRMIG_LIB_SRCS:%.c=$(BUILD)/%.o) $(CRMIG_GEN_C:.c=.o) $(BUILD)/gen/gui_assets.o
+# crmig gui's page, style and script, embedded into the binary.
+GUI_ASSETS      := ref/gui_assets/index.html ref/gui_assets/gui.css ref/gui_assets/gui.js
+
+$(BUILD)/gen/gui_assets.c: $(GUI_ASSETS) ref/gui_assets/embed.sh
+	@mkdir -p $(BUILD)/gen
+	sh ref/gui_assets/embed.sh $(GUI_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/gui_assets.o: $(BUILD)/gen/gui_assets.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: ref/%.proto
 	@mkdir -p $(BUILD)/gen

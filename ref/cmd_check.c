@@ -1,25 +1,12 @@
 /* crmig check: what this host's kernel, criu and liblxc can do, and so which
  * strategies can run here. */
 #include <getopt.h>
-#include <sys/utsname.h>
 
 #include "criu.h"
+#include "hostinfo.h"
 #include "migrate.h"
 #include "util.h"
 #include "version.h"
-
-static json_t *check_json(const struct criu_info *ci)
-{
-	struct utsname u;
-
-	uname(&u);
-	return json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b}, s:{s:b, s:b, s:b, s:b}, s:s}", "crmig",
-			 CRMIG_VERSION, "kernel", u.release, "criu", ci->version, "lxc", lxc_version_string(),
-			 "features", "criu", ci->present, "mem_dirty_track", ci->mem_dirty_track, "uffd_noncoop",
-			 ci->uffd_noncoop, "tls", ci->tls, "strategies", "stop", ci->present, "pre",
-			 ci->present && ci->mem_dirty_track, "post", ci->present && ci->uffd_noncoop, "hybrid",
-			 ci->present && ci->mem_dirty_track && ci->uffd_noncoop, "why_not", ci->why_not);
-}
 
 static void print_line(const char *what, bool ok, const char *if_not)
 {
@@ -47,7 +34,7 @@ int cmd_check(int argc, char **argv)
 		}
 	}
 	criu_probe(&ci, criu);
-	j = check_json(&ci);
+	j = hostinfo_check(&ci);
 	if (as_json) {
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');

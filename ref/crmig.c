@@ -1,6 +1,7 @@
 /* crmig — the reference migrator: entry point and the single command table. */
 #include <signal.h>
 
+#include "gui.h"
 #include "hook.h"
 #include "migrate.h"
 #include "util.h"
@@ -26,6 +27,7 @@ static const struct command commands[] = {
 	{ "check", "what this host can do: criu, kernel, strategies", cmd_check },
 	{ "tree", "show the process tree", cmd_tree },
 	{ "cert", "make the CA and host certificates", cmd_cert },
+	{ "gui", "the process trees of the hosts in a browser; migrate by drag and drop", cmd_gui },
 	{ "hook", NULL, cmd_hook }, /* criu's action script: not for people */
 };
 

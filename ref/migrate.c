@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -30,16 +31,55 @@ const struct strategy *strategy_by_name(const char *name)
 
 void mig_progress(struct migration *m, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	if (m->o->quiet)
-		return;
-	fprintf(stderr, "crmig [%7.1f s] ", report_now(&m->rep) / 1000);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* The events' log tail gets every line, --quiet or not. */
+	report_event(&m->rep, "log", json_pack("{s:s}", "msg", msg));
+	if (!m->o->quiet)
+		fprintf(stderr, "crmig [%7.1f s] %s\n", report_now(&m->rep) / 1000, msg);
 }
+
+/* ---- cancel -------------------------------------------------------------- */
+
+/* SIGINT or SIGTERM to crmig migrate asks for a cancel. Before the handover
+ * (the restore request) the strategies check it at their steps and roll
+ * back: criu resumes the source. After it the destination may already run
+ * the workload (post-copy: with its pages still here), so a cancel would
+ * lose it: it is refused, said once, and the migration goes on. */
+static volatile sig_atomic_t cancel_signal;
+static bool past_handover, late_cancel_said;
+
+static void on_cancel_signal(int sig)
+{
+	cancel_signal = sig;
+}
+
+static void note_late_cancel(struct migration *m)
+{
+	if (!cancel_signal || !past_handover || late_cancel_said)
+		return;
+	late_cancel_said = true;
+	report_event(&m->rep, "cancel-refused",
+		     json_pack("{s:s}", "reason", "too late to cancel: the destination already owns the workload"));
+	mig_progress(m, "cancel refused: past the handover, the destination already owns the workload");
+}
+
+bool mig_cancelled(struct migration *m)
+{
+	if (!cancel_signal)
+		return false;
+	if (past_handover) {
+		note_late_cancel(m);
+		return false;
+	}
+	snprintf(m->err, sizeof(m->err), "cancelled");
+	return true;
+}
+
 
 int mig_fail(struct migration *m, const char *result, const char *fmt, ...)
 {
@@ -216,6 +256,7 @@ int mig_hook_bookkeeping(struct migration *m, const char *action)
 	if (!strcmp(action, "pre-dump")) {
 		m->t_freeze = report_now(&m->rep);
 		m->frozen = true;
+		report_event(&m->rep, "freeze", NULL);
 		mig_progress(m, "workload frozen");
 	} else if (!strcmp(action, "post-dump")) {
 		m->t_dumped = report_now(&m->rep);
@@ -243,14 +284,19 @@ static void dump_after(void *ctx, const char *action)
 			dc->after(m, action);
 		return;
 	}
-	if (dc->data_fd >= 0 && !m->o->quiet) {
+	if (dc->data_fd >= 0) {
 		uint64_t sent, recv;
 		double now = report_now(&m->rep);
 
 		net_tcp_bytes(dc->data_fd, &sent, &recv);
-		if (sent + recv != dc->last_bytes)
-			mig_progress(m, "pages: %.1f MB moved (%.1f MB/s)", (sent + recv) / 1e6,
-				     (sent + recv - dc->last_bytes) / 1e3 / (now - dc->last_ms + 1e-9));
+		if (sent + recv != dc->last_bytes) {
+			double rate = (sent + recv - dc->last_bytes) / 1e3 / (now - dc->last_ms + 1e-9);
+
+			report_event(&m->rep, "bytes", json_pack("{s:I, s:f}", "bytes", (json_int_t)mig_bytes(m),
+								 "rate_mbps", rate));
+			if (!m->o->quiet)
+				mig_progress(m, "pages: %.1f MB moved (%.1f MB/s)", (sent + recv) / 1e6, rate);
+		}
 		dc->last_bytes = sent + recv;
 		dc->last_ms = now;
 	}
@@ -370,6 +416,10 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	json_t *reply;
 
 	mig_progress(m, "restoring on %s%s", m->host, lazy ? " (pages on demand)" : "");
+	report_phase_announce(&m->rep, "restore");
+	/* The handover: from here on the destination may run the workload. */
+	past_handover = true;
+	report_event(&m->rep, "handover", NULL);
 	reply = mig_request(m, req);
 	if (!reply) {
 		report_phase_add(&m->rep, "restore", start, report_now(&m->rep), 0);
@@ -414,13 +464,16 @@ int mig_post_dump_commit(struct migration *m, const char *final_name)
 	double start = report_now(&m->rep);
 	uint64_t before = mig_bytes(m);
 
+	if (mig_cancelled(m))
+		goto rollback;
+	report_phase_announce(&m->rep, "transfer");
 	if (mig_sync(m, true) < 0 || mig_send_images(m, local, final_name) < 0 ||
 	    mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0) {
 		report_phase_add(&m->rep, "transfer", start, report_now(&m->rep), mig_bytes(m) - before);
 		goto rollback;
 	}
 	report_phase_add(&m->rep, "transfer", start, report_now(&m->rep), mig_bytes(m) - before);
-	if (mig_move_ips(m, true) < 0 || mig_restore(m, final_name, false) < 0)
+	if (mig_cancelled(m) || mig_move_ips(m, true) < 0 || mig_restore(m, final_name, false) < 0)
 		goto rollback;
 	m->committed = true;
 	return 0;
@@ -658,12 +711,15 @@ static void usage(FILE *f)
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
 	      "  --quiet                no progress on stderr\n"
+	      "  --events FILE|FD       newline-delimited JSON events as it goes (phases, bytes, log, result)\n"
+	      "SIGINT or SIGTERM cancels before the handover (the source resumes: rolled-back, cancelled)\n"
 	      "exit status: 0 migrated; 1 not migrated (source still running: result rolled-back or failed); 2 usage\n",
 	      f);
 }
 
 enum { OPT_MAX_ROUNDS = 256, OPT_CONV_PAGES, OPT_CONV_FRAC, OPT_MIN_SHRINK, OPT_NO_TCP, OPT_NO_LOCKS,
-       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_MAX_TRAFFIC, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY };
+       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_MAX_TRAFFIC, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY,
+       OPT_EVENTS };
 
 static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
@@ -701,6 +757,7 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		{ "criu", required_argument, NULL, OPT_CRIU },
 		{ "lxcpath", required_argument, NULL, OPT_LXCPATH },
 		{ "verbosity", required_argument, NULL, OPT_VERBOSITY },
+		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "test-fail-restore", no_argument, NULL, OPT_FAIL_RESTORE },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -769,6 +826,7 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		case OPT_CRIU: o->criu = optarg; break;
 		case OPT_LXCPATH: o->lxcpath = optarg; break;
 		case OPT_FAIL_RESTORE: o->fail_restore = true; break;
+		case OPT_EVENTS: o->events = optarg; break;
 		case OPT_VERBOSITY:
 			if (parse_number("--verbosity", optarg, 0, 4, &v) < 0)
 				return -1;
@@ -808,6 +866,33 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 	return 0;
 }
 
+/* --events FD (digits: an inherited descriptor) or FILE. Not for criu. */
+static int open_events(const struct mig_opts *o, struct report *r)
+{
+	const char *p = o->events;
+	int fd;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (!*p && p != o->events) {
+		fd = atoi(o->events);
+		if (fcntl(fd, F_GETFD) < 0) {
+			fprintf(stderr, "crmig migrate: --events %s: no such open descriptor (open it, e.g. %s>FILE)\n",
+				o->events, o->events);
+			return -1;
+		}
+	} else {
+		fd = open(o->events, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "crmig migrate: --events %s: %s\n", o->events, strerror(errno));
+			return -1;
+		}
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	r->events_fd = fd;
+	return 0;
+}
+
 static int run_migration(struct migration *m)
 {
 	if (connect_dest(m) < 0)
@@ -830,6 +915,8 @@ static int run_migration(struct migration *m)
 	if (mig_sync(m, false) < 0)
 		return mig_fail(m, "failed", "%s", m->err);
 	mig_progress(m, "%s migration of %s to %s", m->st->name, m->rep.workload, m->host);
+	if (mig_cancelled(m))
+		return mig_fail(m, "rolled-back", "cancelled before anything was frozen; the source runs on");
 	return m->st->run(m);
 }
 
@@ -862,7 +949,22 @@ int cmd_migrate(int argc, char **argv)
 		uname(&u);
 		m.rep.source = xstrdup(u.nodename);
 	}
+	if (o.events && open_events(&o, &m.rep) < 0) {
+		report_free(&m.rep);
+		json_decref(m.synced);
+		return 2;
+	}
+	{
+		struct sigaction sa = { .sa_handler = on_cancel_signal, .sa_flags = SA_RESTART };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	report_event(&m.rep, "start", json_pack("{s:i, s:s, s:s, s:s}", "pid", (int)getpid(), "strategy",
+						 m.st->name, "to", m.host, "source", m.rep.source));
 	ret = run_migration(&m);
+	note_late_cancel(&m);
 	if (m.committed)
 		drop_lock_rules(&m);
 	if (ret < 0 && !m.rep.error)
@@ -874,6 +976,10 @@ int cmd_migrate(int argc, char **argv)
 		__do_free char *p = xasprintf("%s/report.json", o.keep_dir);
 		report_write_json(&m.rep, p);
 	}
+	report_event(&m.rep, "result", json_pack("{s:s, s:o}", "result", m.rep.result ? m.rep.result : "failed",
+						  "report", report_to_json(&m.rep)));
+	if (m.rep.events_fd > 2)
+		close(m.rep.events_fd);
 	report_print_summary(&m.rep, stdout);
 	if (ret < 0)
 		fprintf(stderr, "crmig: %s\n", m.rep.error ? m.rep.error : m.err);

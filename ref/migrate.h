@@ -44,6 +44,7 @@ struct mig_opts {
 	int verbosity;
 	bool quiet;
 	bool fail_restore;            /* testing: ask the destination to fail the restore */
+	const char *events;           /* --events FILE|FD */
 };
 
 struct moved_ip {
@@ -171,6 +172,10 @@ int strategy_precopy_rounds(struct migration *m);
 int strategy_lazy_dump(struct migration *m, const char *prev, int round);
 /* Hybrid: bring the rounds' page maps back from the destination. */
 int mig_fetch_pagemaps(struct migration *m, int rounds);
+/* A cancel (SIGINT/SIGTERM) came before the handover: m->err says
+ * "cancelled" and the caller rolls back. After the handover: false (the
+ * refusal is reported once). */
+bool mig_cancelled(struct migration *m);
 /* Default hook bookkeeping (freeze/dump timestamps). */
 int mig_hook_bookkeeping(struct migration *m, const char *action);
 

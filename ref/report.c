@@ -20,6 +20,7 @@ void report_init(struct report *r, const char *strategy)
 		.result = xstrdup("ok"),
 		.criu_argv = json_array(),
 		.extra = json_object(),
+		.events_fd = -1,
 	};
 }
 
@@ -40,7 +41,7 @@ void report_free(struct report *r)
 	json_decref(r->versions);
 	json_decref(r->dest_versions);
 	json_decref(r->extra);
-	*r = (struct report){ 0 };
+	*r = (struct report){ .events_fd = -1 };
 }
 
 double report_now(const struct report *r)
@@ -48,7 +49,57 @@ double report_now(const struct report *r)
 	return now_ms() - r->t0;
 }
 
-void report_phase_add(struct report *r, const char *name, double start_ms, double end_ms, uint64_t bytes)
+static json_t *json_ms(double ms);
+static json_t *json_u64(uint64_t v);
+static json_t *json_string_lossy(const char *s);
+
+void report_event(struct report *r, const char *event, json_t *fields)
+{
+	json_t *o = json_is_object(fields) ? fields : json_object();
+	char *line;
+
+	if (fields && o != fields)
+		json_decref(fields);
+	if (r->events_fd < 0) {
+		json_decref(o);
+		return;
+	}
+	json_object_set_new(o, "event", json_string(event));
+	json_object_set_new(o, "t_ms", json_ms(report_now(r)));
+	line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	json_decref(o);
+	if (!line)
+		return;
+	/* One write per line, so that a reader never sees half an event; a
+	 * reader that went away costs the migration nothing (EPIPE ignored). */
+	{
+		size_t len = strlen(line);
+		char *buf = xmalloc(len + 1);
+
+		memcpy(buf, line, len);
+		buf[len] = '\n';
+		if (write_full(r->events_fd, buf, len + 1) < 0 && errno == EPIPE)
+			r->events_fd = -1;
+		free(buf);
+	}
+	free(line);
+}
+
+void report_phase_announce(struct report *r, const char *name)
+{
+	report_event(r, "phase-begin", json_pack("{s:s}", "name", name ? name : "unnamed"));
+}
+
+static void phase_end_event(struct report *r, const struct phase *p)
+{
+	if (r->events_fd < 0)
+		return;
+	report_event(r, "phase-end", json_pack("{s:o, s:o, s:o, s:o}", "name", json_string_lossy(p->name),
+					       "start_ms", json_ms(p->start_ms), "end_ms", json_ms(p->end_ms),
+					       "bytes", json_u64(p->bytes)));
+}
+
+static void phase_push(struct report *r, const char *name, double start_ms, double end_ms, uint64_t bytes)
 {
 	r->phases = xrealloc(r->phases, (r->nphases + 1) * sizeof(*r->phases));
 	r->phases[r->nphases++] = (struct phase){
@@ -59,9 +110,16 @@ void report_phase_add(struct report *r, const char *name, double start_ms, doubl
 	};
 }
 
+void report_phase_add(struct report *r, const char *name, double start_ms, double end_ms, uint64_t bytes)
+{
+	phase_push(r, name, start_ms, end_ms, bytes);
+	phase_end_event(r, &r->phases[r->nphases - 1]);
+}
+
 size_t report_phase_begin(struct report *r, const char *name)
 {
-	report_phase_add(r, name, report_now(r), PHASE_OPEN, 0);
+	phase_push(r, name, report_now(r), PHASE_OPEN, 0);
+	report_phase_announce(r, name);
 	return r->nphases - 1;
 }
 
@@ -71,6 +129,7 @@ void report_phase_end(struct report *r, size_t idx, uint64_t bytes)
 		return;
 	r->phases[idx].end_ms = report_now(r);
 	r->phases[idx].bytes = bytes;
+	phase_end_event(r, &r->phases[idx]);
 }
 
 /* JSON strings must be UTF-8; an argument or name that is not (a path with
@@ -107,6 +166,11 @@ void report_add_round(struct report *r, const struct round_stat *rs)
 {
 	r->round_stats = xrealloc(r->round_stats, (r->nrounds + 1) * sizeof(*r->round_stats));
 	r->round_stats[r->nrounds++] = *rs;
+	if (r->events_fd >= 0)
+		report_event(r, "round", json_pack("{s:i, s:b, s:o, s:o, s:o, s:o}", "round", rs->round, "final",
+						   rs->final, "pages_written", json_u64(rs->pages_written),
+						   "pages_skipped_parent", json_u64(rs->pages_skipped_parent),
+						   "bytes", json_u64(rs->bytes), "ms", json_ms(rs->ms)));
 }
 
 void report_set_error(struct report *r, const char *result, const char *fmt, ...)

@@ -54,6 +54,7 @@ struct report {
 	json_t *versions;          /* {criu, lxc, kernel} of the source */
 	json_t *dest_versions;     /* same for the destination */
 	json_t *extra;             /* object merged in: synced files, rootfs mode, notes */
+	int events_fd;             /* --events: newline-delimited JSON as it happens, -1 for none */
 };
 
 /* result starts as "ok": report_set_error() is the only way to change it. */
@@ -72,6 +73,15 @@ void report_add_round(struct report *r, const struct round_stat *rs);
 /* Sets result (NULL means "failed") and replaces error. */
 void report_set_error(struct report *r, const char *result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* --events: one JSON object per line on events_fd, {event, t_ms, ...}:
+ * phase-begin, phase-end (every phase, from report_phase_* too), round,
+ * log, bytes, freeze, handover, cancel-refused, result. fields is stolen
+ * (NULL: none). Nothing happens without an events_fd. */
+void report_event(struct report *r, const char *event, json_t *fields);
+/* A phase starts now, for the events only: the record comes with
+ * report_phase_add once it is over (its figures are known then). */
+void report_phase_announce(struct report *r, const char *name);
 
 json_t *report_to_json(const struct report *r);
 int report_write_json(const struct report *r, const char *path);

@@ -25,6 +25,7 @@
 #include "net.h"
 #include "proc.h"
 #include "relay.h"
+#include "serve_gui.h"
 #include "util.h"
 #include "version.h"
 
@@ -1126,6 +1127,7 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 			     .tls_ctx = tls };
 	char err[512];
 	json_t *hello;
+	bool gui;
 
 	snprintf(s.peer_host, sizeof(s.peer_host), "%s", peer);
 	net_local_addr(fd, s.local_addr, sizeof(s.local_addr));
@@ -1144,13 +1146,17 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 		tls_close(s.tls);
 		return;
 	}
+	gui = !strcmp(json_str(hello, "role") ?: "", "gui");
 	json_decref(hello);
 	criu_probe(&s.criu, o->criu);
 	hello = hello_json(&s);
 	chan_send_json(&s.ch, MSG_HELLO, hello);
 	json_decref(hello);
-	slog(&s, "session from %s (peer %s)", peer, tls_peer_cn(s.tls));
-	serve_requests(&s);
+	slog(&s, "session from %s (peer %s)%s", peer, tls_peer_cn(s.tls), gui ? ": crmig gui" : "");
+	if (gui)
+		serve_gui_session(&s.ch, &s.criu); /* tree and check only */
+	else
+		serve_requests(&s);
 	cleanup_session(&s, s.restored);
 	close_fd(&s.dir_fd);
 	close_fd(&s.data_lfd);

@@ -14,7 +14,8 @@ static int lazy_hook(void *ctx, const char *action)
 	if (strcmp(action, "post-dump"))
 		return 0;
 	/* Everything that must cross before the restore, while still frozen. */
-	if (mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0) {
+	report_phase_announce(&m->rep, "transfer");
+	if (mig_cancelled(m) || mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0) {
 		m->restore_failed = 1;
 		mig_abort_dest(m);
 		return 1;
@@ -30,7 +31,7 @@ static void lazy_after(void *ctx, const char *action)
 
 	if (!action || strcmp(action, "status-ready") || m->restore_failed)
 		return;
-	if (mig_move_ips(m, true) < 0 || mig_restore(m, "final", true) < 0) {
+	if (mig_cancelled(m) || mig_move_ips(m, true) < 0 || mig_restore(m, "final", true) < 0) {
 		m->restore_failed = 1;
 		mig_progress(m, "destination failed (%s): resuming the source", m->err);
 		/* The destination breaks the page stream: criu stops serving and
@@ -40,6 +41,7 @@ static void lazy_after(void *ctx, const char *action)
 		return;
 	}
 	m->committed = true;
+	report_phase_announce(&m->rep, "lazy");
 	mig_progress(m, "pages follow on demand");
 }
 

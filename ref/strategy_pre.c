@@ -39,6 +39,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint6
 	if (d.ps_fd < 0)
 		return -1;
 	mig_progress(m, "pre-dump round %d", round);
+	report_phase_announce(&m->rep, name);
 	status = mig_dump(m, &d, NULL, NULL);
 	close(d.ps_fd);
 	if (status != 0) {
@@ -72,6 +73,8 @@ int strategy_precopy_rounds(struct migration *m)
 		if (n >= (int)ARRAY_SIZE(pages) || pre_dump_round(m, n + 1, &pages[n], &free_pages) < 0)
 			return mig_fail(m, "failed", "pre-dump round %d: %s", n + 1, m->err);
 		n++;
+		if (mig_cancelled(m))
+			return mig_fail(m, "rolled-back", "cancelled after pre-dump round %d; the source runs on", n);
 		v = policy_decide_room(&m->o->policy, pages, (size_t)n, free_pages);
 		if (v != CONVERGE_CONTINUE) {
 			free(m->rep.stop_reason);

@@ -1,0 +1,583 @@
+/* crmig gui on real hosts.
+ *
+ * Data: one thread per host keeps a session with that host's `crmig serve`
+ * (mutual TLS: the GUI presents a certificate of the hosts' CA) and asks it
+ * "check" once and "tree" every poll_s; the model turns that into a
+ * snapshot and then differences.
+ *
+ * Migrations: `crmig migrate ... --events 3 3>&1 1>&2` runs on the source
+ * over ssh as root, its events come back on ssh's stdout; a cancel is
+ * `kill -TERM PID` over ssh (PID from its start event). With --lab NAME
+ * everything comes from the lab's state (build/lab/NAME/state.json): the
+ * addresses, the ssh key, the network namespace the hosts live in (our
+ * connections are made from inside it), crmig's prefix there; the client
+ * identity is host a's, copied into a private temporary directory. */
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "gui.h"
+#include "net.h"
+#include "proc.h"
+#include "proto.h"
+#include "tls.h"
+#include "util.h"
+
+#define GUI_MAX_HOSTS 8
+
+struct ghost {
+	struct gui_hosts *g;
+	char name[32];
+	char addr[128];
+	pthread_t th;
+};
+
+struct grun {                  /* one migration */
+	struct gui_hosts *g;
+	char id[16];
+	int host;                  /* source index */
+	pid_t ssh;
+	int out_fd, err_fd;
+	pthread_t th;
+};
+
+struct gui_hosts {
+	struct gui_state *st;
+	struct ghost hosts[GUI_MAX_HOSTS];
+	int n;
+	char cert_dir[PATH_MAX];
+	char tmp_certs[PATH_MAX];  /* ours to remove */
+	char key[PATH_MAX];        /* ssh key, "" for the user's */
+	char netns[PATH_MAX];      /* /run/netns/NAME or "" */
+	char crmig[PATH_MAX];
+	double poll_s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	struct grun *run;
+};
+
+static int enter_netns(struct gui_hosts *g)
+{
+	int fd, ret;
+
+	if (!g->netns[0])
+		return 0;
+	fd = open(g->netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = setns(fd, CLONE_NEWNET); /* this thread (or child) only */
+	close(fd);
+	return ret;
+}
+
+static bool wait_stop(struct gui_hosts *g, double s)
+{
+	struct timespec ts;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)s;
+	ts.tv_nsec += (long)((s - (time_t)s) * 1e9);
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&g->mu);
+	if (!g->stop)
+		pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+	stop = g->stop;
+	pthread_mutex_unlock(&g->mu);
+	return stop;
+}
+
+static json_t *ask(struct chan *ch, const char *op)
+{
+	json_t *req = json_pack("{s:s}", "op", op), *reply;
+
+	if (chan_send_json(ch, MSG_REQUEST, req) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	json_decref(req);
+	reply = chan_recv_json(ch, MSG_OK);
+	return reply;
+}
+
+/* One session; returns when it broke (err says why) or we stop. */
+static void poll_session(struct ghost *h, struct tls_ctx *tls, char *err, size_t errlen)
+{
+	struct gui_hosts *g = h->g;
+	char host[256];
+	int port;
+	__do_close int fd = -1;
+	gnutls_session_t s = NULL;
+	struct chan *ch = xzalloc(sizeof(*ch));
+	json_t *hello, *reply;
+
+	if (net_split_hostport(h->addr, host, sizeof(host), &port, CRMIG_DEFAULT_PORT) < 0) {
+		snprintf(err, errlen, "address %s: want HOST[:PORT]", h->addr);
+		goto out;
+	}
+	fd = net_connect(host, port, 10, err, errlen);
+	if (fd < 0)
+		goto out;
+	net_stream_opts(fd, 30);
+	s = tls_connect(tls, fd, host, err, errlen);
+	if (!s)
+		goto out;
+	chan_init_tls(ch, s);
+	hello = json_pack("{s:i, s:s, s:s}", "version", PROTO_VERSION, "role", "gui", "crmig", CRMIG_VERSION);
+	chan_send_json(ch, MSG_HELLO, hello);
+	json_decref(hello);
+	hello = chan_recv_json(ch, MSG_HELLO);
+	if (!hello) {
+		snprintf(err, errlen, "hello: %s", ch->err);
+		goto out;
+	}
+	json_decref(hello);
+	reply = ask(ch, "check");
+	if (!reply) {
+		snprintf(err, errlen, "check: %s (is crmig serve there as new as this crmig?)", ch->err);
+		goto out;
+	}
+	gui_host_update(g->st, h->name, h->addr, json_incref(json_object_get(reply, "check")), NULL);
+	json_decref(reply);
+	while (!wait_stop(g, 0)) {
+		reply = ask(ch, "tree");
+		if (!reply) {
+			snprintf(err, errlen, "tree: %s", ch->err);
+			goto out;
+		}
+		gui_tree_update(g->st, h->name, json_incref(json_object_get(reply, "procs") ?: json_array()));
+		json_decref(reply);
+		if (wait_stop(g, g->poll_s))
+			break;
+	}
+	chan_send(ch, MSG_BYE, NULL, 0);
+out:
+	if (s)
+		tls_close(s);
+	free(ch);
+}
+
+static void *poll_host(void *arg)
+{
+	struct ghost *h = arg;
+	struct gui_hosts *g = h->g;
+	char store[3 * PATH_MAX], err[1024];
+	struct tls_paths tp;
+	struct tls_ctx *tls;
+
+	if (enter_netns(g) < 0) {
+		gui_host_update(g->st, h->name, h->addr, NULL, "cannot enter the lab's network namespace (is the lab up?)");
+		return NULL;
+	}
+	tls_paths_from_dir(&tp, g->cert_dir, store, sizeof(store));
+	tls = tls_ctx_new(&tp, err, sizeof(err));
+	if (!tls) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), "TLS: %s (give the GUI a certificate of the hosts' CA: --certs DIR)", err);
+		gui_host_update(g->st, h->name, h->addr, NULL, msg);
+		return NULL;
+	}
+	while (!wait_stop(g, 0)) {
+		err[0] = '\0';
+		poll_session(h, tls, err, sizeof(err));
+		if (wait_stop(g, 0))
+			break;
+		gui_host_update(g->st, h->name, h->addr, NULL, err[0] ? err : "session ended");
+		if (wait_stop(g, 5))
+			break;
+	}
+	tls_ctx_free(tls);
+	return NULL;
+}
+
+/* ---- ssh ----------------------------------------------------------------- */
+
+static char **ssh_argv(struct gui_hosts *g, int host, const char *cmd)
+{
+	char **v = xzalloc(24 * sizeof(char *));
+	int n = 0;
+	char host_only[256];
+	int port;
+
+	v[n++] = xstrdup("ssh");
+	v[n++] = xstrdup("-T");
+	if (g->key[0]) {
+		v[n++] = xstrdup("-i");
+		v[n++] = xstrdup(g->key);
+		v[n++] = xstrdup("-o");
+		v[n++] = xstrdup("StrictHostKeyChecking=no");
+		v[n++] = xstrdup("-o");
+		v[n++] = xstrdup("UserKnownHostsFile=/dev/null");
+	}
+	v[n++] = xstrdup("-o");
+	v[n++] = xstrdup("BatchMode=yes");
+	v[n++] = xstrdup("-o");
+	v[n++] = xstrdup("LogLevel=ERROR");
+	v[n++] = xstrdup("-o");
+	v[n++] = xstrdup("ConnectTimeout=10");
+	net_split_hostport(g->hosts[host].addr, host_only, sizeof(host_only), &port, CRMIG_DEFAULT_PORT);
+	v[n++] = xasprintf("root@%s", host_only);
+	v[n++] = xstrdup(cmd);
+	return v;
+}
+
+static void free_argv(char **v)
+{
+	for (int i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static pid_t spawn(struct gui_hosts *g, char **argv, int *out, int *errfd)
+{
+	int po[2], pe[2];
+	pid_t pid;
+
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		setsid();
+		if (enter_netns(g) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	if (pid < 0) {
+		close(po[0]);
+		close(pe[0]);
+		return -1;
+	}
+	*out = po[0];
+	*errfd = pe[0];
+	return pid;
+}
+
+static int host_index(struct gui_hosts *g, const char *name)
+{
+	for (int i = 0; i < g->n; i++)
+		if (!strcmp(g->hosts[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Reads the events (stdout) and crmig's own words (stderr) until both end. */
+static void *watch_run(void *arg)
+{
+	struct grun *r = arg;
+	struct gui_state *st = r->g->st;
+	FILE *out = fdopen(r->out_fd, "r");
+	char *line = NULL, tail[2048] = "";
+	size_t cap = 0;
+	bool result = false;
+	int status;
+
+	while (out && getline(&line, &cap, out) >= 0) {
+		json_t *ev = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+
+		if (!json_is_object(ev) || !json_str(ev, "event")) {
+			json_decref(ev);
+			continue;
+		}
+		result |= !strcmp(json_str(ev, "event"), "result");
+		gui_mig_event(st, r->id, ev);
+	}
+	free(line);
+	if (out)
+		fclose(out);
+	{
+		ssize_t n = read(r->err_fd, tail, sizeof(tail) - 1);
+
+		tail[n > 0 ? n : 0] = '\0';
+		close(r->err_fd);
+	}
+	waitpid(r->ssh, &status, 0);
+	if (!result) {
+		char msg[2300];
+
+		snprintf(msg, sizeof(msg), "crmig migrate ended without a report (exit %d)%s%s",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), tail[0] ? ": " : "", tail);
+		gui_mig_fail(st, r->id, msg);
+	}
+	return NULL;
+}
+
+static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size_t errlen, int *status)
+{
+	struct gui_hosts *g = ctx;
+	int from = host_index(g, json_str(req, "from")), to = host_index(g, json_str(req, "to"));
+	json_t *t = json_object_get(req, "target"), *o = json_object_get(req, "options");
+	__do_free char *cmd = NULL, *what = NULL, *q_to = NULL, *q_ip = NULL, *q_crmig = NULL;
+	char **argv;
+	struct grun *r;
+	char to_host[256];
+	int port;
+
+	if (from < 0 || to < 0) {
+		*status = 404;
+		snprintf(err, errlen, "unknown host");
+		return -1;
+	}
+	if (json_is_integer(json_object_get(t, "pid")))
+		what = xasprintf("--pid %lld", (long long)json_integer_value(json_object_get(t, "pid")));
+	else {
+		__do_free char *q = shell_quote(json_str(t, "lxc"));
+
+		what = xasprintf("--lxc %s --rootfs %s", q, !strcmp(json_str(o, "rootfs") ?: "", "shared") ? "shared"
+											     : "sync");
+	}
+	net_split_hostport(g->hosts[to].addr, to_host, sizeof(to_host), &port, CRMIG_DEFAULT_PORT);
+	q_to = shell_quote(g->hosts[to].addr);
+	q_ip = shell_quote(json_str(o, "move_ip") ?: "");
+	q_crmig = shell_quote(g->crmig);
+	cmd = xasprintf("exec %s migrate --strategy %s %s --to %s --page-tls %s%s%s%s%s --events 3 3>&1 1>&2", q_crmig,
+			json_str(req, "strategy"), what, q_to, json_bool(o, "page_tls", true) ? "on" : "off",
+			json_bool(o, "keep_images", false) ? " --keep-images /var/lib/crmig/gui-" : "",
+			json_bool(o, "keep_images", false) ? id : "", *(json_str(o, "move_ip") ?: "") ? " --move-ip " : "",
+			*(json_str(o, "move_ip") ?: "") ? q_ip : "");
+	argv = ssh_argv(g, from, cmd);
+	r = xzalloc(sizeof(*r));
+	r->g = g;
+	r->host = from;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->ssh = spawn(g, argv, &r->out_fd, &r->err_fd);
+	free_argv(argv);
+	if (r->ssh < 0) {
+		free(r);
+		*status = 500;
+		snprintf(err, errlen, "cannot run ssh: %s", strerror(errno));
+		return -1;
+	}
+	gui_mig_event(g->st, id, json_pack("{s:s, s:f, s:s}", "event", "log", "t_ms", 0.0, "msg", cmd));
+	pthread_mutex_lock(&g->mu);
+	if (g->run) {
+		pthread_join(g->run->th, NULL);
+		free(g->run);
+	}
+	g->run = r;
+	pthread_create(&r->th, NULL, watch_run, r);
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+static int hosts_cancel(void *ctx, const char *id, char *err, size_t errlen)
+{
+	struct gui_hosts *g = ctx;
+	json_t *snap = gui_snapshot(g->st), *m;
+	int64_t pid = 0;
+	size_t i;
+	int host = -1;
+
+	json_array_foreach(json_object_get(snap, "migrations"), i, m)
+		if (!strcmp(json_str(m, "id") ?: "", id)) {
+			pid = json_integer_value(json_object_get(m, "crmig_pid"));
+			host = host_index(g, json_str(m, "from") ?: "");
+		}
+	json_decref(snap);
+	if (pid <= 1 || host < 0) {
+		snprintf(err, errlen, "crmig migrate has not started yet: try again in a moment");
+		return -1;
+	}
+	{
+		__do_free char *cmd = xasprintf("kill -TERM %lld", (long long)pid);
+		char **argv = ssh_argv(g, host, cmd);
+		int out, errfd, status;
+		pid_t p = spawn(g, argv, &out, &errfd);
+
+		free_argv(argv);
+		if (p < 0) {
+			snprintf(err, errlen, "cannot run ssh: %s", strerror(errno));
+			return -1;
+		}
+		close(out);
+		close(errfd);
+		waitpid(p, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			snprintf(err, errlen, "could not signal crmig migrate (pid %lld) on %s", (long long)pid,
+				 g->hosts[host].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- setting up ---------------------------------------------------------- */
+
+static int parse_hosts(struct gui_hosts *g, const char *spec, char *err, size_t errlen)
+{
+	__do_free char *copy = xstrdup(spec);
+	char *save = NULL;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+
+		if (!eq || eq == item || !eq[1] || g->n >= GUI_MAX_HOSTS || strlen(item) >= 100) {
+			snprintf(err, errlen, "--hosts %s: want NAME=ADDR[:PORT],NAME=ADDR... (at most %d)", spec, GUI_MAX_HOSTS);
+			return -1;
+		}
+		*eq = '\0';
+		snprintf(g->hosts[g->n].name, sizeof(g->hosts[0].name), "%s", item);
+		snprintf(g->hosts[g->n].addr, sizeof(g->hosts[0].addr), "%s", eq + 1);
+		g->n++;
+	}
+	if (g->n < 2) {
+		snprintf(err, errlen, "--hosts: name at least two hosts, e.g. a=10.0.0.11,b=10.0.0.12");
+		return -1;
+	}
+	return 0;
+}
+
+/* The lab's host a has a certificate of the lab's CA: it is ours for now. */
+static int fetch_lab_identity(struct gui_hosts *g, char *err, size_t errlen)
+{
+	static const char *const files[] = { "ca.crt", "host.crt", "host.key" };
+	char tmpl[] = "/tmp/crmig-gui-certs-XXXXXX";
+
+	if (!mkdtemp(tmpl)) {
+		snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(g->tmp_certs, sizeof(g->tmp_certs), "%s", tmpl);
+	snprintf(g->cert_dir, sizeof(g->cert_dir), "%s", tmpl);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		__do_free char *cmd = xasprintf("cat /etc/crmig/%s", files[i]);
+		__do_free char *path = xasprintf("%s/%s", tmpl, files[i]);
+		char **argv = ssh_argv(g, 0, cmd);
+		int out, errfd, status;
+		pid_t p = spawn(g, argv, &out, &errfd);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		char buf[8192];
+		ssize_t n;
+
+		free_argv(argv);
+		if (p < 0 || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			snprintf(err, errlen, "cannot fetch the lab's certificates: %s", strerror(errno));
+			return -1;
+		}
+		while ((n = read(out, buf, sizeof(buf))) > 0)
+			write_full(fd, buf, (size_t)n);
+		close(fd);
+		close(out);
+		close(errfd);
+		waitpid(p, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			snprintf(err, errlen, "cannot read /etc/crmig/%s on host %s over ssh (is the lab up? make lab-up LAB=...)",
+				 files[i], g->hosts[0].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_lab(struct gui_hosts *g, const char *root, const char *name, char *err, size_t errlen)
+{
+	__do_free char *path = xasprintf("%s/%s/state.json", root ? root : "build/lab", name);
+	json_error_t jerr;
+	json_t *st = json_load_file(path, 0, &jerr), *h;
+	size_t i;
+
+	if (!st) {
+		snprintf(err, errlen, "--lab %s: no lab state at %s (%s): boot it with make lab-up LAB=%s", name, path,
+			 jerr.text, name);
+		return -1;
+	}
+	json_array_foreach(json_object_get(st, "hosts"), i, h) {
+		if (g->n >= GUI_MAX_HOSTS || !json_str(h, "name") || !json_str(h, "addr"))
+			continue;
+		snprintf(g->hosts[g->n].name, sizeof(g->hosts[0].name), "%s", json_str(h, "name"));
+		snprintf(g->hosts[g->n].addr, sizeof(g->hosts[0].addr), "%s", json_str(h, "addr"));
+		g->n++;
+	}
+	snprintf(g->key, sizeof(g->key), "%s", json_str(st, "key") ?: "");
+	if (json_str(st, "netns") && *json_str(st, "netns"))
+		snprintf(g->netns, sizeof(g->netns), "/run/netns/%s", json_str(st, "netns"));
+	if (!g->crmig[0])
+		snprintf(g->crmig, sizeof(g->crmig), "%s/bin/crmig", json_str(st, "prefix") ?: "/usr");
+	json_decref(st);
+	if (g->n < 2) {
+		snprintf(err, errlen, "--lab %s: the state in %s names fewer than two hosts", name, path);
+		return -1;
+	}
+	return 0;
+}
+
+struct gui_hosts *gui_hosts_start(struct gui_state *st, const struct gui_hosts_opts *o, char *err, size_t errlen)
+{
+	struct gui_hosts *g = xzalloc(sizeof(*g));
+
+	g->st = st;
+	g->poll_s = o->poll_s > 0 ? o->poll_s : 2;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	if (o->crmig)
+		snprintf(g->crmig, sizeof(g->crmig), "%s", o->crmig);
+	if (o->lab ? load_lab(g, o->lab_root, o->lab, err, errlen) < 0 : parse_hosts(g, o->hosts, err, errlen) < 0)
+		goto fail;
+	if (!g->crmig[0])
+		snprintf(g->crmig, sizeof(g->crmig), "crmig");
+	if (o->cert_dir)
+		snprintf(g->cert_dir, sizeof(g->cert_dir), "%s", o->cert_dir);
+	else if (o->lab) {
+		if (fetch_lab_identity(g, err, errlen) < 0)
+			goto fail;
+	} else
+		snprintf(g->cert_dir, sizeof(g->cert_dir), "%s", getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR);
+	for (int i = 0; i < g->n; i++) {
+		g->hosts[i].g = g;
+		gui_host_update(st, g->hosts[i].name, g->hosts[i].addr, NULL, "connecting");
+	}
+	st->backend = (struct gui_backend){ .migrate = hosts_migrate, .cancel = hosts_cancel, .ctx = g };
+	for (int i = 0; i < g->n; i++)
+		pthread_create(&g->hosts[i].th, NULL, poll_host, &g->hosts[i]);
+	return g;
+fail:
+	if (g->tmp_certs[0])
+		remove_tree(g->tmp_certs);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+	return NULL;
+}
+
+void gui_hosts_stop(struct gui_hosts *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	for (int i = 0; i < g->n; i++)
+		pthread_join(g->hosts[i].th, NULL);
+	if (g->run) {
+		kill(g->run->ssh, SIGTERM);
+		pthread_join(g->run->th, NULL);
+		free(g->run);
+	}
+	if (g->tmp_certs[0])
+		remove_tree(g->tmp_certs);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
