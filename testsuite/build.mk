@@ -18,6 +18,14 @@ $(BUILD)/workloads/%: $(BUILD)/testsuite/workloads/%.o $(BUILD)/libwl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lpthread
 
+# libarchive packs and unpacks the repro bundles (testsuite/runner/bundle_tar.c).
+# Optional: the guests' payload build, in an image without libarchive-dev,
+# still builds crmig-suite, whose bundle commands then say what is missing.
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null)
+ifneq ($(ARCHIVE_LIBS),)
+$(BUILD)/testsuite/runner/bundle_tar.o: PKG_CFLAGS += -DHAVE_LIBARCHIVE $(shell pkg-config --cflags libarchive)
+endif
+
 # The harness side: lab library, runner pieces (everything but the mains).
 SUITE_MAINS    := testsuite/runner/main.c testsuite/lab/crmig-lab.c
 SUITE_LIB_SRCS := $(filter-out $(SUITE_MAINS),$(wildcard testsuite/lab/*.c testsuite/runner/*.c))
@@ -28,7 +36,7 @@ $(BUILD)/libcrmigsuite.a: $(SUITE_LIB_OBJS)
 	ar rcs $@ $^ $(if $^,,$(BUILD)/ref/util.o)
 
 $(BUILD)/crmig-suite: $(BUILD)/testsuite/runner/main.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
 
 $(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
@@ -48,7 +56,7 @@ UNIT_BINS := $(UNIT_SRCS:testsuite/unit/%.c=$(BUILD)/unit/%)
 
 $(BUILD)/unit/%: $(BUILD)/testsuite/unit/%.o $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check 2>/dev/null) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ARCHIVE_LIBS) $(shell pkg-config --libs check 2>/dev/null) -lpthread
 
 # Each unit binary runs once plainly, then under valgrind (no fork, so that
 # valgrind sees the code under test): leaks and invalid accesses fail the run.

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 
+#include "bundle.h"
 #include "runner.h"
 #include "util.h"
 
@@ -431,7 +432,9 @@ static void keep_bundle(struct inst_ctx *x, json_t *report)
 			   "  # on a: start the workload as the case does (testsuite/cases/%s.case), then\n"
 			   "  crmig migrate --strategy %s %s --to %s --keep-images /var/tmp/replay %s\n"
 			   "  # on b: kill -USR2 <pid>; cat <dir>/verdict\n"
-			   "crmig-bundle.tar holds every criu argv, log and image of the failed run.\n",
+			   "crmig-bundle.tar holds every criu argv, log and image of the failed run.\n"
+			   "Or in one command, on this machine or another: crmig-suite replay THIS_DIR [--shell]\n"
+			   "(bundle.json says what the bundle is and holds; its .tar.gz next to it is the same, packed).\n",
 			   x->in->id, x->in->c->name, strategy(x),
 			   x->in->mode == MODE_LXC ? "--lxc NAME" : "--pid PID", x->r->lab.hosts[HOST_B].addr,
 			   x->in->c->crmig_args);
@@ -498,6 +501,8 @@ done:
 		fprintf(stderr, "crmig-suite: holding %s for %s s (CRMIG_SUITE_HOLD)\n", in->id, getenv("CRMIG_SUITE_HOLD"));
 		sleep((unsigned)atoi(getenv("CRMIG_SUITE_HOLD")));
 	}
+	if (res->outcome == OUTCOME_FAIL && r->hold)
+		r->hold(r, res);
 	cleanup(&x);
 	if (x.state_before[HOST_A] && res->outcome != OUTCOME_SKIP)
 		judge_hosts(&x);
@@ -506,6 +511,7 @@ out:
 	json_decref(x.state_before[HOST_B]);
 	json_decref(report);
 	known_bug_classify(res);
+	bundle_finish(res); /* a kept failure: its manifest (bundle.json, final reason) and tarball */
 	res->duration_ms = now_ms() - t0;
 }
 

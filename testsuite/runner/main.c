@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "bundle.h"
 #include "runner.h"
 #include "util.h"
 #include "zdtm.h"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
 	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all]\n"
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
+	      "       crmig-suite replay BUNDLE [--shell] [--image DIR] [--payload FILE] [--lab NAME]\n"
+	      "       crmig-suite bundle pack DIR [OUT] | unpack TARBALL DIR | verify DIR|TARBALL\n"
 	      "Without --image, the image is built (or found in the cache) with vm-images/build --distro D.\n"
 	      "Without --payload, crmig is built for the image's distro as make does (vm-images/build-payload,\n"
 	      "  into build/guest-DISTRO of the checkout crmig-suite runs from); not needed with --lab.\n"
@@ -390,6 +393,10 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1, &o);
 	if (!strcmp(argv[1], "demo"))
 		return cmd_demo(argc - 1, argv + 1, &o);
+	if (!strcmp(argv[1], "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bundle"))
+		return cmd_bundle(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

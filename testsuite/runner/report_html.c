@@ -163,6 +163,15 @@ static void write_bundle_links(FILE *f, const char *page, const struct suite_res
 		   "<a href=\"%s/crmig-report.json\">crmig-report.json</a> \xc2\xb7 "
 		   "<a href=\"%s/workload.log\">workload.log</a> \xc2\xb7 replay: <code>crmig-suite replay %s</code></p>\n",
 		url, shown, url, url, url, shown);
+	if (json_is_string(json_object_get(r->details, "bundle_tar"))) {
+		const char *tar = json_string_value(json_object_get(r->details, "bundle_tar"));
+		__do_free char *trel = relative_to_page(page, tar);
+		__do_free char *turl = url_path(trel);
+		__do_free char *tshown = xml_escape(tar);
+
+		fprintf(f, "<p>Packed, to hand on: <a href=\"%s\">%s</a> (<code>crmig-suite replay %s</code> "
+			   "unpacks it safely and re-runs it)</p>\n", turl, tshown, tshown);
+	}
 }
 
 /* ---- page parts ----------------------------------------------------------- */

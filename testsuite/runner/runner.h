@@ -43,6 +43,8 @@ struct runner {
 	int next_addr;
 	FILE *tap;
 	size_t tap_n;
+	/* Called at the point of a failure, before its cleanup (crmig-suite replay --shell). */
+	void (*hold)(struct runner *r, const struct suite_result *res);
 };
 
 extern volatile sig_atomic_t runner_interrupted;
