@@ -152,6 +152,9 @@ void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids);
  * mirroring: root is their root directory on this host ("" for ours). Files
  * open for writing and shared writable mappings are resent while frozen. */
 void sync_add_held_files(json_t *paths, json_t *pids, const char *root);
+/* What a --sync tree holds to mirror (path -> "changed"): files, directories,
+ * symlinks, FIFOs; never sockets or device nodes. -1 past SYNC_MAX_ENTRIES. */
+int sync_walk_tree(json_t *entries, const char *root);
 int mig_move_ips(struct migration *m, bool to_dest);
 int mig_restore(struct migration *m, const char *remote_dir, bool lazy);
 void mig_abort_dest(struct migration *m);

@@ -24,8 +24,11 @@ static __thread struct walk *current_walk;
 static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)ftw;
-	(void)st;
 	if (type == FTW_NS || type == FTW_DNR)
+		return 0;
+	/* A bound unix socket is criu's to recreate on restore; device nodes are
+	 * the host's. Neither is a file to mirror. */
+	if (S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
 		return 0;
 	if (json_object_size(current_walk->entries) >= SYNC_MAX_ENTRIES) {
 		current_walk->overflow = 1;
@@ -41,6 +44,14 @@ static void add_tree(struct walk *w, const char *root)
 	current_walk = w;
 	nftw(root, walk_one, 32, FTW_PHYS | FTW_MOUNT);
 	current_walk = NULL;
+}
+
+int sync_walk_tree(json_t *entries, const char *root)
+{
+	struct walk w = { .entries = entries };
+
+	add_tree(&w, root);
+	return w.overflow ? -1 : 0;
 }
 
 /* The sync root of the destination that holds path, or NULL. */
