@@ -8,6 +8,7 @@
 
 #include "bundle.h"
 #include "runner.h"
+#include "service_check.h"
 #include "util.h"
 
 struct inst_ctx {
@@ -22,6 +23,7 @@ struct inst_ctx {
 	int pid;                  /* bare: the tree's root; lxc: the container's init */
 	int where;                /* host the workload runs on now */
 	struct tcp_peer *peer;
+	struct svc_check svc;     /* a service kind: the harness's client, kept connected */
 	json_t *state_before[2];
 	double t_start, t_end;    /* the migration on the probe's clock */
 	char crmig_out[8192];
@@ -101,7 +103,8 @@ static json_t *host_state(struct inst_ctx *x, int host)
 static char *workload_args(struct inst_ctx *x)
 {
 	const struct suite_case *c = x->in->c;
-	char *args = xasprintf("--id %s --probe %s:%d %s", x->in->id, x->r->lab.harness_addr, PROBE_PORT, c->args);
+	char *args = xasprintf("--id %s --probe %s:%d %s %s", x->in->id, x->r->lab.harness_addr, PROBE_PORT,
+			       x->kind->args ? x->kind->args : "", c->args);
 
 	if (x->peer) {
 		char *more = xasprintf("%s --peer %s:%d", args, x->r->lab.harness_addr, tcp_peer_port(x->peer));
@@ -118,7 +121,7 @@ static char *workload_args(struct inst_ctx *x)
 
 static int start_bare(struct inst_ctx *x)
 {
-	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->in->c->workload);
+	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->kind->binary ?: x->kind->name);
 	__do_free char *path = guest_path(x->r, bin);
 	__do_free char *args = workload_args(x);
 	struct proc_result res;
@@ -141,7 +144,7 @@ static int start_bare(struct inst_ctx *x)
 static int start_lxc(struct inst_ctx *x)
 {
 	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
-	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->in->c->workload);
+	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->kind->binary ?: x->kind->name);
 	__do_free char *path = guest_path(x->r, bin);
 	__do_free char *args = workload_args(x);
 	struct proc_result res;
@@ -170,10 +173,28 @@ static int start_workload(struct inst_ctx *x, char *err, size_t errlen)
 		if (!x->peer)
 			return fail(x, "cannot start the harness's TCP peer: %s", err);
 	}
-	if (x->in->mode == MODE_LXC || flag(x, "move-ip"))
+	/* a service's clients reach it at its own address, which moves with it */
+	if (x->in->mode == MODE_LXC || flag(x, "move-ip") || x->kind->service)
 		snprintf(x->addr, sizeof(x->addr), LAB_SUBNET ".%d",
 			 (x->in->mode == MODE_LXC ? 150 : 100) + x->r->next_addr++ % 50);
-	return x->in->mode == MODE_LXC ? start_lxc(x) : start_bare(x);
+	if ((x->in->mode == MODE_LXC ? start_lxc(x) : start_bare(x)) < 0)
+		return -1;
+	if (x->kind->service && svc_check_start(&x->svc, x->kind->service, x->addr, 0, SERVICE_KEYS, err, errlen) < 0)
+		return fail(x, "%s", err);
+	return 0;
+}
+
+/* A service kind: on the kept connection, before the workload's own check
+ * (which stops the service). */
+static void judge_service(struct inst_ctx *x)
+{
+	char why[1024];
+
+	if (!x->svc.running)
+		return;
+	if (svc_check_finish(&x->svc, why, sizeof(why)) < 0)
+		fail(x, "%s", why);
+	json_object_set_new(x->res->details, "service", json_string(why));
 }
 
 /* ---- migration ------------------------------------------------------------ */
@@ -188,6 +209,7 @@ static int migrate(struct inst_ctx *x, json_t **report)
 
 	x->t_start = probe_now();
 	if (host_sh(x->r, HOST_A, x->in->c->timeout_s, &res,
+
 		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s %s",
 		    crmig, strategy(x), what, x->r->lab.hosts[HOST_B].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
 		    sync, x->in->c->crmig_args) < 0)
@@ -378,6 +400,7 @@ static void cleanup(struct inst_ctx *x)
 	if (x->peer)
 		tcp_peer_stop(x->peer);
 	x->peer = NULL;
+	svc_check_stop(&x->svc);
 }
 
 static void save_text(const char *dir, const char *name, const char *text)
@@ -454,7 +477,7 @@ static void slugify(const char *id, char *out, size_t len)
 
 void run_instance(struct runner *r, const struct suite_instance *in, struct suite_result *res)
 {
-	struct inst_ctx x = { .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload) };
+	struct inst_ctx x = { .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload), .svc.conn.fd = -1 };
 	double t0 = now_ms();
 	json_t *report = NULL;
 	char err[512], verdict[2048] = "";
@@ -487,6 +510,7 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 	judge_report(&x, report);
 	/* Before the signal: the workload ends once it has given its verdict. */
 	judge_source(&x, migrated);
+	judge_service(&x);
 	if (signal_workload(&x) == 0) {
 		echo_exchange(&x);
 		if (wait_verdict(&x, verdict, sizeof(verdict)) == 0)

@@ -15,6 +15,7 @@
 #define HOST_B 1
 #define WORK_ROOT "/var/tmp/crmig-suite"
 #define RUNNER_LAB_CHECKS 12 /* results runner_lab_checks() reports */
+#define SERVICE_KEYS 1000    /* keys a service kind is loaded with before the migration */
 
 struct runner_opts {
 	const char *distro;

@@ -79,7 +79,10 @@ struct suite_result {
 
 /* kinds.c: the workload kinds, one row each. */
 struct workload_kind {
-	const char *name;            /* the case file's workload = NAME; the binary workloads/NAME */
+	const char *name;            /* the case file's workload = NAME */
+	const char *binary;          /* workloads/BINARY (NULL: NAME) */
+	const char *args;            /* arguments the kind always passes it, before the case's */
+	const char *service;         /* a kv service (testsuite/lib/kv.c) the harness checks through its protocol */
 	unsigned modes;              /* the modes it can run in (MODE_*) */
 	bool sync_dir;               /* crmig --sync its work directory (its files are state too) */
 	bool results;                /* it leaves DIR/results: per-part verdicts the runner keeps */
