@@ -9,11 +9,15 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+
+#include "fault.h"
 #include "net.h"
 #include "stats.h"
+
 #include "util.h"
 #include "version.h"
 
@@ -97,9 +101,22 @@ int mig_fail(struct migration *m, const char *result, const char *fmt, ...)
 
 /* ---- the channel --------------------------------------------------------- */
 
+/* A destination that stops answering while its connection stays open
+ * (stalled, not dead: TCP keepalives still pass) must not hold the
+ * migration, and the workload, forever: every reply is awaited at most
+ * until --timeout runs out. */
+static void arm_deadline(struct migration *m)
+{
+	double left = m->o->timeout_s * 1000 - report_now(&m->rep);
+
+	if (m->sess)
+		gnutls_record_set_timeout(m->sess, left > 1000 ? (unsigned)left : 1000);
+}
+
 json_t *mig_request(struct migration *m, json_t *req)
 {
 	json_t *reply;
+
 
 	if (chan_send_json(&m->ch, MSG_REQUEST, req) < 0) {
 		snprintf(m->err, sizeof(m->err), "lost the destination: %s", m->ch.err);
@@ -107,10 +124,12 @@ json_t *mig_request(struct migration *m, json_t *req)
 		return NULL;
 	}
 	json_decref(req);
+	arm_deadline(m);
 	reply = chan_recv_json(&m->ch, MSG_OK);
 	if (!reply)
 		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
 	return reply;
+
 }
 
 int mig_call(struct migration *m, json_t *req)
@@ -220,7 +239,9 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 	criu_fd = m->page_tls ? page_stream_tls(m, fd) : fd;
 	if (criu_fd < 0)
 		return -1;
+	arm_deadline(m);
 	ready = chan_recv_json(&m->ch, MSG_OK);
+
 	if (!ready) {
 		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
 		close(criu_fd);
@@ -247,7 +268,9 @@ struct dump_ctx {
 	hook_fn on_hook;
 	hook_after_fn after;
 	int data_fd;
+	pid_t criu;
 	uint64_t last_bytes;
+
 	double last_ms;
 };
 
@@ -264,15 +287,38 @@ int mig_hook_bookkeeping(struct migration *m, const char *action)
 	return 0;
 }
 
+/* Fault points inside a dump (fault.h): the tree is frozen at pre-dump (a
+ * round's or the final dump's pages are about to stream), the dump is done
+ * at post-dump (the images are about to cross). */
+static void dump_fault_points(struct dump_ctx *dc, const char *action)
+{
+	const char *name = strrchr(dc->d->dir, '/');
+
+	if (!strcmp(action, "pre-dump") && dc->d->action == CRIU_PRE_DUMP)
+		fault_at(name ? name + 1 : dc->d->dir, dc->criu); /* round-N */
+	else if (!strcmp(action, "pre-dump"))
+		fault_at("final-dump", dc->criu);
+	else if (!strcmp(action, "post-dump") && dc->d->action == CRIU_DUMP &&
+		 fault_at("image-transfer", dc->criu) == FAULT_CORRUPT) {
+		__do_free char *inv = xasprintf("%s/inventory.img", dc->d->dir);
+
+		if (fault_corrupt_file(inv) < 0)
+			mig_progress(dc->m, "fault injection: cannot corrupt %s: %s", inv, strerror(errno));
+	}
+}
+
 static int dump_hook(void *ctx, const char *action)
 {
+
 	struct dump_ctx *dc = ctx;
 
 	/* pre-dump rounds freeze only briefly: only the final dump's freeze counts. */
 	if (dc->d->action == CRIU_DUMP)
 		mig_hook_bookkeeping(dc->m, action);
+	dump_fault_points(dc, action);
 	return dc->on_hook ? dc->on_hook(dc->m, action) : 0;
 }
+
 
 static void dump_after(void *ctx, const char *action)
 {
@@ -315,9 +361,14 @@ int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, ho
 		snprintf(m->err, sizeof(m->err), "cannot start the %s: %s", criu_action_name(d->action), strerror(errno));
 		return -1;
 	}
+	dc.criu = m->criu_pid = pid;
 	status = hook_serve(&m->hook, pid, dump_hook, dump_after, &dc, left > 10 ? left : 10);
+	m->criu_pid = 0;
+	if (status >= 128)
+		mig_after_criu_killed(m, d, status);
 	m->wl->dump_done(m, d, status);
 	return status;
+
 }
 
 /* ---- images, files, addresses ------------------------------------------- */
@@ -366,7 +417,9 @@ int mig_send_images(struct migration *m, const char *local_dir, const char *remo
 		}
 	}
 	json_decref(names);
+	arm_deadline(m);
 	reply = chan_recv_json(&m->ch, MSG_OK);
+
 	if (!reply) {
 		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
 		return -1;
@@ -415,6 +468,13 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	uint64_t before = mig_bytes(m);
 	json_t *reply;
 
+	fault_at("restore", m->criu_pid);
+	if (!mig_criu_alive(m)) {
+		json_decref(req);
+		snprintf(m->err, sizeof(m->err), "criu on the source died before the restore: not handing over");
+		return -1;
+	}
+
 	mig_progress(m, "restoring on %s%s", m->host, lazy ? " (pages on demand)" : "");
 	report_phase_announce(&m->rep, "restore");
 	/* The handover: from here on the destination may run the workload. */
@@ -445,6 +505,14 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	json_object_set(m->rep.extra, "destination_restore", json_object_get(reply, "timing"));
 	mig_progress(m, "running on %s (pid %lld)", m->host, (long long)json_int(reply, "pid", 0));
 	json_decref(reply);
+	fault_at("handover", m->criu_pid);
+	/* The destination keeps the workload only once we say so: just before
+	 * criu is told to end the source (stop, pre) or while it starts serving
+	 * the rest of the pages (post, hybrid). Should we die before, criu
+	 * resumes the source (the hook's fallback; a lazy stream that breaks)
+	 * and the destination ends its copy. */
+	if (mig_call(m, json_pack("{s:s, s:b}", "op", "finish", "commit", true)) < 0)
+		return -1;
 	return 0;
 }
 
@@ -453,7 +521,12 @@ void mig_abort_dest(struct migration *m)
 	json_t *req = json_pack("{s:s}", "op", "abort");
 
 	json_decref(mig_request(m, req));
+	/* and break the page streams from here too, should the destination be
+	 * gone: a criu serving lazy pages fails at once and resumes the source */
+	for (int i = 0; i < m->n_data; i++)
+		shutdown(m->data_fds[i], SHUT_RDWR);
 }
+
 
 /* The images cross, addresses move, the destination restores. Called from
  * the post-dump hook, while criu holds the source frozen: the answer decides
@@ -586,12 +659,19 @@ static int collect_ips(struct migration *m)
 	return 0;
 }
 
+/* CRMIG_FAULT for the destination's session: passed on in "prepare". */
+static const char *fault_dst_spec;
+
 static int prepare_dest(struct migration *m)
 {
+
 	json_t *req = json_pack("{s:s, s:s, s:o, s:b, s:o}", "op", "prepare", "id", m->id, "workload",
 				m->wl->describe(m), "page_tls", m->page_tls, "ips", ips_json(m));
 
+	if (fault_dst_spec)
+		json_object_set_new(req, "fault", json_string(fault_dst_spec));
 	return mig_call(m, req) < 0 ? mig_fail(m, "failed", "%s", m->err) : 0;
+
 }
 
 static void new_id(struct migration *m)
@@ -711,6 +791,10 @@ static void usage(FILE *f)
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
 	      "  --quiet                no progress on stderr\n"
+	      "testing: CRMIG_FAULT_ENABLE=1 CRMIG_FAULT=POINT:ACTION injects one fault (see crmig(1), FAULT INJECTION)\n"
+	      "  points: round-N final-dump image-transfer restore handover lazy-window, dst-... of each on serve\n"
+	      "  actions: kill-criu kill-self corrupt stall[:SECONDS] exec:COMMAND\n"
+
 	      "  --events FILE|FD       newline-delimited JSON events as it goes (phases, bytes, log, result)\n"
 	      "SIGINT or SIGTERM cancels before the handover (the source resumes: rolled-back, cancelled)\n"
 	      "exit status: 0 migrated; 1 not migrated (source still running: result rolled-back or failed); 2 usage\n",
@@ -932,7 +1016,17 @@ int cmd_migrate(int argc, char **argv)
 	policy_defaults(&o.policy);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	{
+		char ferr[512];
+
+		if (fault_init_source(&fault_dst_spec, ferr, sizeof(ferr)) < 0) {
+			fprintf(stderr, "crmig migrate: %s\n", ferr);
+			json_decref(m.synced);
+			return 2;
+		}
+	}
 	m.st = strategy_by_name(o.strategy);
+
 	m.wl = o.pid ? &workload_pid : &workload_lxc;
 	report_init(&m.rep, m.st->name);
 	m.synced = json_object();

@@ -131,6 +131,8 @@ struct migration {
 	bool frozen, committed, dest_restored;
 	int restore_failed;           /* the destination refused: roll back */
 	const char *lazy_dir;         /* post-copy: the local images of the lazy dump */
+	pid_t criu_pid;               /* the dump or pre-dump running now, 0 for none */
+
 	char err[2048];
 };
 
@@ -179,7 +181,14 @@ int mig_fetch_pagemaps(struct migration *m, int rounds);
  * "cancelled" and the caller rolls back. After the handover: false (the
  * refusal is reported once). */
 bool mig_cancelled(struct migration *m);
+/* recover.c: whether the dump in flight (m->criu_pid) is still alive (true
+ * when none runs); after criu was killed under us (status 128+sig), what
+ * criu could no longer do: resume the tree it froze, or end the source's
+ * copy after a handover. */
+bool mig_criu_alive(struct migration *m);
+void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int status);
 /* Default hook bookkeeping (freeze/dump timestamps). */
+
 int mig_hook_bookkeeping(struct migration *m, const char *action);
 
 int cmd_migrate(int argc, char **argv);

@@ -6,8 +6,10 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include "fault.h"
 #include "tls.h"
 #include "util.h"
+
 
 struct relay {
 	pthread_t thread;
@@ -55,6 +57,9 @@ static void *relay_main(void *arg)
 				plain_open = false;
 				gnutls_bye(r->s, GNUTLS_SHUT_WR);
 			} else {
+				if (fault_take_corruption()) /* CRMIG_FAULT=...:corrupt */
+					buf[n / 2] ^= 0x55;
+
 				for (ssize_t off = 0; off < n;) {
 					ssize_t w = gnutls_record_send(r->s, buf + off, (size_t)(n - off));
 					if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)

@@ -20,11 +20,15 @@
 #include <sys/wait.h>
 
 #include "criu.h"
+#include "fault.h"
 #include "hook.h"
+
 #include "migrate.h"
 #include "net.h"
 #include "proc.h"
 #include "relay.h"
+#include "serve_record.h"
+
 #include "serve_gui.h"
 #include "util.h"
 #include "version.h"
@@ -83,6 +87,11 @@ struct session {
 	pid_t lazy_pid;
 	double restore_end;
 	bool restored;
+	pid_t restored_pid;       /* its root (a container's init), for ending it */
+	bool restored_lazy;       /* post-copy: no way back once restored */
+	bool committed;           /* the source lets criu end its copy: ours now */
+
+
 
 	struct added_ip ips[MAX_LIST];
 	int n_ips;
@@ -93,6 +102,9 @@ struct session {
 };
 
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void session_record(struct session *s);
+static void end_restored(struct session *s);
+
 static void slog(struct session *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -331,6 +343,12 @@ static int op_page_server(struct session *s, json_t *req)
 		ps_watch_start(&s->ps_watch, s->ps_pid, s->last_tcp);
 	snprintf(s->ps_dir, sizeof(s->ps_dir), "%s", dir);
 	slog(s, "page server for %s (pid %d)", dir, s->ps_pid);
+	{
+		__do_free char *point = xasprintf("dst-%s", strcmp(dir, "final") ? dir : "final-dump");
+
+		fault_at(point, s->ps_pid);
+	}
+
 	return reply_ok(s, json_pack("{s:o}", "criu_argv", argvs));
 }
 
@@ -417,7 +435,9 @@ static int op_lazy_channel(struct session *s, json_t *req)
 	if (s->lazy_fd < 0)
 		return 0;
 	s->lazy_tcp = move_fd(s->last_tcp);
+	fault_at("dst-final-dump", 0);
 	return reply_ok(s, NULL);
+
 }
 
 /* Breaks the source's lazy page stream: its criu then fails while serving
@@ -439,13 +459,18 @@ struct restore_ctx {
 	struct session *s;
 	json_t *timing;
 	double start;
+	pid_t pid;
 };
+
 
 static int restore_hook(void *ctx, const char *action)
 {
 	struct restore_ctx *rc = ctx;
 
 	json_object_set_new(rc->timing, action, json_real(now_ms() - rc->start));
+	if (!strcmp(action, "pre-restore"))
+		fault_at("dst-restore", rc->pid);
+
 	/* What the lazy stream had carried when the restore was complete: the
 	 * pages the restore itself faulted in. criu's background transfer starts
 	 * only after that (lazy_pages_finish_restore follows post-restore), and
@@ -688,7 +713,9 @@ static int op_restore(struct session *s, json_t *req)
 		goto fail;
 	slog(s, "restoring %s%s", lxc ? json_str(wl, "name") : "process tree", lazy ? " (lazy pages)" : "");
 	pid = lxc ? restore_container(s, dir, req, hook.command) : restore_pid_tree(s, dir, req, hook.command, argvs);
+	rc.pid = pid;
 	status = pid > 0 ? hook_serve(&hook, pid, restore_hook, NULL, &rc, 300) : -1;
+
 	if (status != 0) {
 		__do_free char *log = xasprintf("%s/restore.log", dir);
 		__do_free char *errors = criu_log_errors(log, 6);
@@ -705,8 +732,17 @@ static int op_restore(struct session *s, json_t *req)
 	json_object_set_new(rc.timing, "restore_ms", json_real(s->restore_end - rc.start));
 	hook_server_close(&hook);
 	slog(s, "restored in %.0f ms", s->restore_end - rc.start);
-	return reply_ok(s, json_pack("{s:i, s:o, s:o}", "pid", restored_pid(dir, wl), "timing", rc.timing,
-				     "criu_argv", argvs));
+	s->restored_pid = restored_pid(dir, wl);
+	s->restored_lazy = lazy;
+	session_record(s);
+	fault_at("dst-handover", 0);
+
+	status = reply_ok(s, json_pack("{s:i, s:o, s:o}", "pid", s->restored_pid, "timing", rc.timing, "criu_argv",
+				       argvs));
+	if (lazy)
+		fault_at("dst-lazy-window", s->lazy_pid);
+	return status;
+
 fail:
 	hook_server_close(&hook);
 	kill_child(&s->lazy_pid);
@@ -732,7 +768,12 @@ static int op_lazy_wait(struct session *s, json_t *req)
 		__do_free char *log = xasprintf("%s/final/lazy-pages.log", s->dir);
 		__do_free char *errors = criu_log_errors(log, 5);
 
+		/* Its memory will never be complete: the copy here cannot go on
+		 * (and criu resumed the source when it stopped serving). */
+		end_restored(s);
+		remove_ips(s);
 		return reply_err(s, "criu lazy-pages exited %d before all pages arrived: %s", status, errors);
+
 	}
 	return reply_ok(s, json_pack("{s:f}", "lazy_ms", now_ms() - s->restore_end));
 }
@@ -810,7 +851,13 @@ static int op_images(struct session *s, json_t *req)
 		reply_err(s, "receiving images: %s", s->ch.err);
 		return -1;
 	}
+	if (fault_at("dst-image-transfer", s->ps_pid) == FAULT_CORRUPT) {
+		__do_free char *inv = xasprintf("%s/inventory.img", path);
+
+		fault_corrupt_file(inv);
+	}
 	return reply_ok(s, json_pack("{s:I}", "bytes", (json_int_t)bytes));
+
 }
 
 /* Sends the files of subdir whose names pass keep(); returns count or -1. */
@@ -971,8 +1018,53 @@ static int prepare_container(struct session *s, json_t *wl, char *err, size_t er
 	return 0;
 }
 
+/* What a restarted serve needs to clean up after this session (serve_record.c). */
+static void session_record(struct session *s)
+{
+	json_t *rec = json_pack("{s:i, s:i, s:I, s:O, s:i, s:I, s:b, s:b}", "pid", (int)getpid(), "pgid",
+				getpgrp() == getpid() ? (int)getpid() : 0, "start", (json_int_t)rec_start_time(getpid()),
+				"workload", s->workload ?: json_null(),
+				"restored_pid", (int)(s->restored ? s->restored_pid : 0), "restored_start",
+				(json_int_t)(s->restored ? rec_start_time(s->restored_pid) : 0), "committed", s->committed,
+				"lazy", s->restored && s->restored_lazy);
+
+	if (s->dir[0] && rec_write(s->dir, rec) < 0)
+		slog(s, "cannot record the session in %s: %s", s->dir, strerror(errno));
+	json_decref(rec);
+}
+
+/* The source went back to its own copy: the one restored here must not run too. */
+static void end_restored(struct session *s)
+{
+	json_t *wl = s->workload;
+
+	if (!s->restored)
+		return;
+	if (s->restored_lazy && s->lazy_pid > 0 && wait_timeout(s->lazy_pid, 0) == 0) {
+		/* every page had arrived: the source's criu has ended its copy */
+		s->lazy_pid = 0;
+		s->committed = true;
+		session_record(s);
+		slog(s, "all pages had arrived: the copy restored here is complete and stays");
+		return;
+	}
+	/* a lazy copy: stop its pages first, so that the source's criu gives up
+	 * serving (and resumes the source) rather than finish and end it */
+	kill_child(&s->lazy_pid);
+	break_lazy_stream(s);
+	slog(s, "the source keeps the workload: ending the copy restored here (pid %d)", s->restored_pid);
+
+	if (!strcmp(json_str(wl, "kind") ?: "", "lxc"))
+		rec_end_container(json_str(wl, "name"), json_str(wl, "lxcpath"));
+	else
+		rec_end_tree(s->restored_pid);
+	s->restored = false;
+	session_record(s);
+}
+
 static int op_prepare(struct session *s, json_t *req)
 {
+
 	const char *id = json_str(req, "id");
 	json_t *wl = json_object_get(req, "workload");
 	const char *kind = json_str(wl, "kind");
@@ -992,6 +1084,10 @@ static int op_prepare(struct session *s, json_t *req)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
 	s->workload = json_incref(wl);
 	s->page_tls = json_bool(req, "page_tls", false);
+	fault_init_session(json_str(req, "fault"), s->o->state_dir);
+	session_record(s);
+
+
 	slog(s, "prepared %s migration of %s", kind, kind[0] == 'l' ? json_str(wl, "name") : "a process tree");
 	return reply_ok(s, NULL);
 }
@@ -1021,10 +1117,10 @@ static int op_abort(struct session *s, json_t *req)
 {
 	(void)req;
 	slog(s, "abort: cleaning up");
-	if (s->restored) {
-		/* Only reachable for post-copy restores refused afterwards: nothing to undo here. */
-		slog(s, "abort after restore: the workload stays");
-	}
+	/* after a restore: the source resumed its own copy (criu died there, or
+	 * it could not commit): this one must go */
+	end_restored(s);
+
 	kill_child(&s->ps_pid);
 	kill_child(&s->lazy_pid);
 	break_lazy_stream(s);
@@ -1039,7 +1135,17 @@ static int op_finish(struct session *s, json_t *req)
 {
 	bool ok = json_bool(req, "ok", false);
 
+	if (json_bool(req, "commit", false)) {
+		/* the source is about to let criu end its copy: ours from now on */
+		if (!s->restored)
+			return reply_err(s, "commit without a restored workload");
+		s->committed = true;
+		session_record(s);
+		slog(s, "committed: the workload stays here");
+		return reply_ok(s, NULL);
+	}
 	slog(s, "finished: %s", ok ? "the workload runs here" : "not migrated");
+
 	cleanup_session(s, ok && s->restored);
 	s->dir[0] = '\0';
 	return reply_ok(s, NULL);
@@ -1157,7 +1263,12 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 		serve_gui_session(&s.ch, &s.criu); /* tree and check only */
 	else
 		serve_requests(&s);
+	/* The source vanished: a copy restored here stays only if it was
+	 * handed over (committed); the source resumed its own otherwise. */
+	if (s.restored && !s.committed)
+		end_restored(&s);
 	cleanup_session(&s, s.restored);
+
 	close_fd(&s.dir_fd);
 	close_fd(&s.data_lfd);
 	close_fd(&s.lazy_fd);
@@ -1284,6 +1395,9 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	mkdir_p(o.state_dir, 0700);
+	/* what sessions of an earlier serve (killed, crashed) left behind */
+	rec_recover(o.state_dir, 0);
+
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "crmig serve: listening on %s:%d%s\n", host, port, activated ? " (socket from systemd)" : "");
 	for (;;) {
@@ -1291,8 +1405,13 @@ int cmd_serve(int argc, char **argv)
 		int fd;
 		pid_t pid;
 
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		int st;
+
+		/* a session that died of a signal left its directory behind */
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			if (WIFSIGNALED(st))
+				rec_recover(o.state_dir, pid);
+
 		fd = net_accept_timeout(lfd, 1);
 		if (fd < 0)
 			continue;
@@ -1300,8 +1419,13 @@ int cmd_serve(int argc, char **argv)
 		fflush(NULL);
 		pid = o.once ? 0 : fork();
 		if (pid == 0) {
-			if (!o.once)
+			/* its criu helpers in its own process group, for the
+			 * clean-up should it die (serve_record.c) */
+			if (!o.once) {
+				setpgid(0, 0);
 				close(lfd);
+			}
+
 			run_session(&o, tls, fd, peer);
 			close(fd);
 			if (!o.once)

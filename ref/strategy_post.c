@@ -4,7 +4,9 @@
  * once, and its pages trickle in (faulted ones first) until all arrived. */
 #include <sys/socket.h>
 
+#include "fault.h"
 #include "migrate.h"
+
 #include "util.h"
 
 static int lazy_hook(void *ctx, const char *action)
@@ -43,17 +45,25 @@ static void lazy_after(void *ctx, const char *action)
 	m->committed = true;
 	report_phase_announce(&m->rep, "lazy");
 	mig_progress(m, "pages follow on demand");
+	fault_at("lazy-window", m->criu_pid);
 }
+
 
 static int wait_lazy_done(struct migration *m)
 {
 	json_t *reply = mig_request(m, json_pack("{s:s}", "op", "lazy-wait"));
 
-	if (!reply)
+	if (!reply) {
+		/* criu resumed the source when it stopped serving (or crmig did,
+		 * when criu was killed); the incomplete copy there was ended. */
+		mig_move_ips(m, false);
 		return mig_fail(m, "failed",
-				"the workload resumed on %s but its memory did not all arrive: %s. Post-copy cannot go "
-				"back: the workload on %s is lost unless the missing pages reach it.",
-				m->host, m->err, m->host);
+				"the workload resumed on %s but its memory did not all arrive: %s. Post-copy cannot "
+				"hand over: the copy on %s was ended and the source resumed from its state at the "
+				"freeze; what the workload did on %s since the restore is lost.",
+				m->host, m->err, m->host, m->host);
+	}
+
 	m->rep.lazy_ms = json_real_value(json_object_get(reply, "lazy_ms"));
 	report_phase_add(&m->rep, "lazy", m->t_resumed, m->t_resumed + m->rep.lazy_ms, 0);
 	json_decref(reply);

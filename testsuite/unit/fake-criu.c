@@ -21,8 +21,11 @@
  * FAKE_CRIU_TRACE=FILE appends each argv (fields separated by \x1f) to FILE;
  * FAKE_CRIU_FAIL=serving makes a lazy dump fail after the first page it
  * served (the tasks resumed, as criu does); FAKE_CRIU_FAIL=disk-full makes
- * a page server fail on its first pages, as criu does when the disk is full.
+ * a page server fail on its first pages, as criu does when the disk is full;
+ * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait N ms after each chunk
+ * (a lazy window long enough to inject faults into).
  */
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -653,10 +656,13 @@ static int do_lazy_pages(void)
 		}
 		if (recv_pages(3, &h, out) < 0)
 			return 1;
+		if (getenv("FAKE_CRIU_LAZY_MS"))
+			usleep((useconds_t)atoi(getenv("FAKE_CRIU_LAZY_MS")) * 1000);
 	}
 	if (send_close(3) < 0)
 		return 1;
 	info("all %u lazy pages arrived", nr);
+
 	return 0;
 }
 
@@ -727,11 +733,20 @@ static int check_inventory(void)
 	__do_free char *inv = in_dir("inventory.img");
 	struct stat st;
 
+	__do_free char *text = NULL;
+
 	if (stat(inv, &st) < 0 || st.st_size == 0) {
 		error("inventory.img is empty or missing (%s)", errno ? strerror(errno) : "0 bytes");
 		return -1;
 	}
+	/* as criu checks an image's magic: a damaged image is refused */
+	text = read_file(inv, NULL);
+	if (!text || strcmp(text, "fake-criu inventory\n")) {
+		error("inventory.img is damaged: unexpected contents");
+		return -1;
+	}
 	return 0;
+
 }
 
 static int do_restore(void)

@@ -1,0 +1,161 @@
+/* What a session of crmig serve leaves in its directory (STATE/dst-ID/
+ * session.json) so that, if the session dies (killed, crashed) before it
+ * cleaned up, serve finds and ends what it left: at start-up for every
+ * directory whose session is gone, and in the accept loop whenever a
+ * session process dies of a signal.
+ *
+ * The rule is the session's own: a workload restored here stays only once
+ * the source committed ("finish" with commit: it is about to let criu end
+ * its copy, or to serve the rest of the pages). Otherwise the source
+ * resumed its own copy (criu does when crmig or its stream vanish), and the
+ * one here, with the criu helpers of the session, is ended.
+ * Processes are recognised by pid and start time, never by pid alone. */
+#include "serve_record.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <lxc/lxccontainer.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "migrate.h"
+#include "util.h"
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks), 0 if none. */
+unsigned long long rec_start_time(pid_t pid)
+{
+	__do_free char *path = xasprintf("/proc/%d/stat", pid);
+	__do_free char *text = pid > 0 ? read_file(path, NULL) : NULL;
+	char *p = text ? strrchr(text, ')') : NULL;
+	unsigned long long t = 0;
+
+	/* after ")": " state(3) ppid(4) ... starttime(22)": the space before field 22 */
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p && sscanf(p + 1, "%llu", &t) != 1)
+		t = 0;
+	return t;
+}
+
+static bool same_process(json_t *rec, const char *pid_key, const char *start_key)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, pid_key));
+	json_int_t start = json_integer_value(json_object_get(rec, start_key));
+
+	return pid > 1 && start > 0 && rec_start_time(pid) == (unsigned long long)start;
+}
+
+int rec_write(const char *dir, json_t *rec)
+{
+	__do_free char *path = xasprintf("%s/session.json", dir);
+	__do_free char *tmp = xasprintf("%s/session.json.tmp", dir);
+
+	if (json_dump_file(rec, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
+		return -1;
+	return 0;
+}
+
+void rec_end_tree(pid_t root)
+{
+	json_t *pids = json_array(), *tids = json_array();
+	size_t i;
+	json_t *v;
+
+	if (root > 1) {
+		proc_collect_tree(root, pids, tids);
+		json_array_foreach(pids, i, v)
+			kill((pid_t)json_integer_value(v), SIGKILL);
+	}
+	json_decref(pids);
+	json_decref(tids);
+}
+
+void rec_end_container(const char *name, const char *lxcpath)
+{
+	struct lxc_container *c = name && lxcpath ? lxc_container_new(name, lxcpath) : NULL;
+
+	if (!c)
+		return;
+	if (c->is_running(c))
+		c->stop(c);
+	lxc_container_put(c);
+}
+
+/* A restore the session did not live to record: criu's pid file in one of
+ * its images directories, a process started after the session. */
+static void end_unrecorded_restore(const char *dir, unsigned long long session_start)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		__do_free char *pidfile = NULL, *text = NULL;
+		pid_t pid;
+
+		if (e->d_name[0] == '.')
+			continue;
+		pidfile = xasprintf("%s/%s/restore.pid", dir, e->d_name);
+		text = read_file(pidfile, NULL);
+		pid = text ? atoi(text) : 0;
+		if (pid > 1 && rec_start_time(pid) >= session_start && session_start > 0)
+			rec_end_tree(pid);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* One directory whose session is gone: end what it restored unless it was
+ * handed over, then remove it. Returns 1 when it cleaned up. */
+static int recover_one(const char *state_dir, const char *name, pid_t only_pid)
+{
+	__do_free char *dir = xasprintf("%s/%s", state_dir, name);
+	__do_free char *path = xasprintf("%s/session.json", dir);
+	json_t *rec = json_load_file(path, 0, NULL);
+	pid_t owner = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+	bool kept;
+
+	if (!rec)
+		return 0; /* not ours, or from before records: leave it */
+	if ((only_pid && owner != only_pid) || (!only_pid && same_process(rec, "pid", "start"))) {
+		json_decref(rec);
+		return 0; /* another session, or this one still runs */
+	}
+	kept = json_is_true(json_object_get(rec, "committed"));
+	if (!kept) {
+		json_t *wl = json_object_get(rec, "workload");
+		pid_t restored = (pid_t)json_integer_value(json_object_get(rec, "restored_pid"));
+		pid_t pgid = (pid_t)json_integer_value(json_object_get(rec, "pgid"));
+
+		/* its criu helpers first (page server, lazy-pages, a restore still
+		 * running): they are in the session's process group */
+		if (pgid > 1 && pgid != getpgrp())
+			kill(-pgid, SIGKILL);
+		if (!strcmp(json_string_value(json_object_get(wl, "kind")) ?: "", "lxc"))
+			rec_end_container(json_string_value(json_object_get(wl, "name")),
+					  json_string_value(json_object_get(wl, "lxcpath")));
+		else if (restored > 1 && same_process(rec, "restored_pid", "restored_start"))
+			rec_end_tree(restored);
+		else
+			end_unrecorded_restore(dir, (unsigned long long)json_integer_value(json_object_get(rec, "start")));
+	}
+	fprintf(stderr, "crmig serve: session %s (pid %d) is gone: %s, removed %s\n", name, (int)owner,
+		kept ? "its workload was handed over and stays" : "ended what it had restored", dir);
+	json_decref(rec);
+	remove_tree(dir);
+	return 1;
+}
+
+int rec_recover(const char *state_dir, pid_t only_pid)
+{
+	DIR *d = opendir(state_dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "dst-", 4) && !strchr(e->d_name, '/'))
+			n += recover_one(state_dir, e->d_name, only_pid);
+	if (d)
+		closedir(d);
+	return n;
+}

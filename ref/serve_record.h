@@ -1,0 +1,20 @@
+/* A serve session's record of what it did (serve_record.c). */
+#ifndef CRMIG_SERVE_RECORD_H
+#define CRMIG_SERVE_RECORD_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+/* STATE/dst-ID/session.json, atomically; 0 or -1. */
+int rec_write(const char *dir, json_t *rec);
+/* A process's start time (/proc/PID/stat), 0 when there is none. */
+unsigned long long rec_start_time(pid_t pid);
+/* SIGKILL a process tree; stop a container. */
+void rec_end_tree(pid_t root);
+void rec_end_container(const char *name, const char *lxcpath);
+/* Cleans up after sessions that are gone: every dst-* of state_dir whose
+ * session no longer runs (only_pid 0), or only the one of session only_pid
+ * (it just died). Returns how many it cleaned up. */
+int rec_recover(const char *state_dir, pid_t only_pid);
+
+#endif

@@ -1,0 +1,345 @@
+/* crmig's fault points (ref/fault.h) end to end: every (point x action x
+ * strategy) that exists, injected with CRMIG_FAULT into the real crmig
+ * migrate and crmig serve over loopback with the fake criu (the harness of
+ * test_e2e.c, included below). Each row states what must come of it:
+ *   before the handover: the report says rolled-back (or failed before the
+ *     final freeze), the workload runs on the source, unfrozen, and the
+ *     destination keeps nothing (no process, no images under its state);
+ *   after it: the documented outcome, nothing leaked;
+ * and crmig exits within a bound, never hangs (a row that takes longer fails).
+ * The table is the one in crmig(1) (FAULT INJECTION). */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+
+#include <check.h>
+#include <stdbool.h>
+
+static void fault_tests(Suite *s, bool ns, const char *why);
+#define E2E_TESTS fault_tests
+#include "test_e2e.c"
+
+/* crmig migrate's --timeout in these runs: the bound of a stalled peer */
+#define FAULT_TIMEOUT "10"
+/* a stalled destination wakes up after crmig gave up on it, and cleans up */
+#define STALL "stall:13"
+/* how long any row may take, the stall included */
+#define BOUND_S 25.0
+
+enum src_after { SRC_RUNS, SRC_ENDED };
+
+struct frow {
+	const char *strategy;
+	const char *fault;          /* CRMIG_FAULT */
+	const char *result;         /* crmig's result; NULL: crmig was killed (no report) */
+	const char *error;          /* a substring of its error, or NULL */
+	enum src_after src;         /* the workload on the source afterwards */
+	bool dest_keeps;            /* the restored copy stays on the destination */
+	bool sessions;              /* serve without --once: a killed session is serve's child */
+	bool plain;                 /* --page-tls off */
+};
+
+/* Processes of d's pid namespace whose comm is comm. */
+static int ns_count(struct dest *d, const char *comm)
+{
+	__do_free char *nslink = xasprintf("/proc/%d/ns/pid", d->init);
+	char ns[64] = "", other[64];
+	ssize_t n = readlink(nslink, ns, sizeof(ns) - 1);
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	int count = 0;
+
+	ck_assert_int_gt(n, 0);
+	ns[n] = '\0';
+	while (proc && (e = readdir(proc))) {
+		__do_free char *link = NULL, *cpath = NULL, *c = NULL;
+
+		if (!atoi(e->d_name))
+			continue;
+		link = xasprintf("/proc/%s/ns/pid", e->d_name);
+		n = readlink(link, other, sizeof(other) - 1);
+		if (n <= 0)
+			continue;
+		other[n] = '\0';
+		cpath = xasprintf("/proc/%s/comm", e->d_name);
+		c = read_file(cpath, NULL);
+		if (!strcmp(ns, other) && c && !strncmp(c, comm, strlen(comm)) && c[strlen(comm)] == '\n')
+			count++;
+	}
+	if (proc)
+		closedir(proc);
+	return count;
+}
+
+/* The dst-* directories under serve's state directory. */
+static int dest_dirs(struct dest *d)
+{
+	DIR *dir = opendir(d->state);
+	struct dirent *e;
+	int n = 0;
+
+	while (dir && (e = readdir(dir)))
+		n += !strncmp(e->d_name, "dst-", 4);
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* Polls up to 10 s for the destination to settle as wanted. */
+static bool dest_settles(struct dest *d, int want_sleep)
+{
+	for (double deadline = now_ms() + 10000; now_ms() < deadline; usleep(50 * 1000))
+		if (dest_dirs(d) == 0 && ns_count(d, "sleep") == want_sleep && ns_count(d, "fake-criu") == 0)
+			return true;
+	return false;
+}
+
+static void run_row(const struct frow *row)
+{
+	__do_free char *dir = test_dir("fault");
+	__do_free char *fault = xasprintf("CRMIG_FAULT=%s", row->fault);
+	const char *env[] = { "CRMIG_FAULT_ENABLE=1", fault, "FAKE_CRIU_LAZY_MS=40", NULL };
+	const char *denv[] = { "CRMIG_FAULT_ENABLE=1", "FAKE_CRIU_LAZY_MS=40", NULL };
+	const char *more[] = { "--timeout", FAULT_TIMEOUT, NULL };
+	struct dest_opts dopt = { .env = denv, .many = row->sessions };
+	struct mig_opts mopt = { .strategy = row->strategy, .env = env, .more = more,
+				 .page_tls = row->plain ? "off" : "on" };
+	struct dest d;
+	struct run r;
+	pid_t victim;
+	double start, took;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	start = now_ms();
+	migrate(&r, dir, victim, &d, &mopt);
+	took = (now_ms() - start) / 1000;
+	ck_run(r.status >= 0, &r, &d, "%s %s: crmig migrate hung (killed after 120 s)\n%s", row->strategy, row->fault, __s);
+	ck_run(took < BOUND_S, &r, &d, "%s %s: crmig took %.1f s (bound %.0f s)\n%s", row->strategy, row->fault, took,
+	       BOUND_S, __s);
+	if (!row->result) {
+		ck_run(r.status == 128 + SIGKILL, &r, &d, "%s %s: exit %d, want killed\n%s", row->strategy, row->fault,
+		       r.status, __s);
+	} else {
+		ck_run(r.status == (strcmp(row->result, "ok") ? 1 : 0), &r, &d, "%s %s: exit %d\n%s", row->strategy,
+		       row->fault, r.status, __s);
+		ck_run(r.report && !strcmp(str(r.report, "result"), row->result), &r, &d, "%s %s: result %s, want %s\n%s",
+		       row->strategy, row->fault, r.report ? str(r.report, "result") : "(no report)", row->result, __s);
+		check_contract_keys(r.report, row->strategy, row->result);
+		ck_run(!row->error || strstr(str(r.report, "error"), row->error), &r, &d, "%s %s: error %s\nwant %s\n%s",
+		       row->strategy, row->fault, str(r.report, "error"), row->error, __s);
+	}
+	if (row->src == SRC_ENDED)
+		expect_victim_killed(victim);
+	else
+		expect_victim_running(victim);
+	ck_run(dest_settles(&d, row->dest_keeps ? 1 : 0), &r, &d,
+	       "%s %s: the destination kept %d dst-* dirs, %d restored processes (want %d), %d criu\n%s", row->strategy,
+	       row->fault, dest_dirs(&d), ns_count(&d, "sleep"), row->dest_keeps ? 1 : 0, ns_count(&d, "fake-criu"), __s);
+	fprintf(stderr, "fault %-7s %-28s -> %-11s exit %3d in %5.2f s: source %s, destination %s\n", row->strategy,
+		row->fault, r.report ? str(r.report, "result") : "(killed)", r.status, took,
+		row->src == SRC_ENDED ? "ended" : "runs", row->dest_keeps ? "runs it" : "clean");
+	victim_end(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+
+#define RB "rolled-back"
+#define FROZEN "the source was resumed"
+
+/* The matrix. Rows per point and action; strategies where the point exists. */
+static const struct frow rows[] = {
+	/* pre-dump rounds: nothing is frozen for long; a round that fails is "failed", the source runs */
+	{ "pre", "round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
+	{ "hybrid", "round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
+	{ "pre", "round-2:kill-criu", "failed", "pre-dump round 2", SRC_RUNS },
+	{ "pre", "round-1:corrupt", "failed", "arrived damaged", SRC_RUNS },
+	{ "hybrid", "round-2:corrupt", "failed", "arrived damaged", SRC_RUNS },
+	{ "pre", "round-1:kill-self", NULL, NULL, SRC_RUNS },
+	{ "hybrid", "round-1:kill-self", NULL, NULL, SRC_RUNS },
+	{ "pre", "dst-round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
+	{ "hybrid", "dst-round-2:kill-criu", "failed", "pre-dump round 2", SRC_RUNS },
+	{ "pre", "dst-round-1:kill-self", "failed", "pre-dump round 1", SRC_RUNS, false, true },
+	{ "pre", "dst-round-1:" STALL, "failed", "pre-dump round 1", SRC_RUNS },
+	/* the final dump: frozen */
+	{ "stop", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	{ "pre", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	{ "post", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	{ "hybrid", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	{ "stop", "final-dump:corrupt", RB, "arrived damaged", SRC_RUNS },
+	{ "pre", "final-dump:corrupt", RB, "arrived damaged", SRC_RUNS },
+	{ "stop", "final-dump:kill-self", NULL, NULL, SRC_RUNS },
+	{ "stop", "final-dump:kill-self", NULL, NULL, SRC_RUNS, false, false, true },
+	{ "post", "final-dump:kill-self", NULL, NULL, SRC_RUNS },
+	{ "stop", "dst-final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	{ "pre", "dst-final-dump:kill-criu", RB, NULL, SRC_RUNS },
+	/* before the final freeze: nothing was frozen */
+	{ "stop", "dst-final-dump:kill-self", "failed", NULL, SRC_RUNS, false, true },
+	{ "post", "dst-final-dump:kill-self", "failed", NULL, SRC_RUNS, false, true },
+	{ "post", "dst-final-dump:" STALL, "failed", "timed out", SRC_RUNS },
+	/* the images cross (post-dump hook) */
+	{ "stop", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
+	{ "pre", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
+	{ "post", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
+	{ "hybrid", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
+	{ "stop", "image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "pre", "image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "post", "image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "hybrid", "image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "stop", "image-transfer:kill-self", NULL, NULL, SRC_RUNS },
+	{ "post", "image-transfer:kill-self", NULL, NULL, SRC_RUNS },
+	{ "stop", "dst-image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "post", "dst-image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "stop", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "pre", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "post", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "stop", "dst-image-transfer:" STALL, RB, FROZEN, SRC_RUNS },
+	/* the restore */
+	{ "stop", "restore:kill-criu", RB, "criu on the source died", SRC_RUNS },
+	{ "pre", "restore:kill-criu", RB, "criu on the source died", SRC_RUNS },
+	{ "post", "restore:kill-criu", RB, "criu on the source died", SRC_RUNS },
+	{ "hybrid", "restore:kill-criu", RB, "criu on the source died", SRC_RUNS },
+	{ "stop", "restore:kill-self", NULL, NULL, SRC_RUNS },
+	{ "post", "restore:kill-self", NULL, NULL, SRC_RUNS },
+	{ "stop", "dst-restore:kill-criu", RB, FROZEN, SRC_RUNS },
+	{ "pre", "dst-restore:kill-criu", RB, FROZEN, SRC_RUNS },
+	{ "post", "dst-restore:kill-criu", RB, FROZEN, SRC_RUNS },
+	{ "hybrid", "dst-restore:kill-criu", RB, FROZEN, SRC_RUNS },
+	{ "stop", "dst-restore:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "post", "dst-restore:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	/* the handover */
+	{ "stop", "handover:kill-criu", "ok", NULL, SRC_ENDED, true },
+	{ "pre", "handover:kill-criu", "ok", NULL, SRC_ENDED, true },
+	{ "post", "handover:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	{ "hybrid", "handover:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	{ "stop", "handover:kill-self", NULL, NULL, SRC_RUNS },
+	{ "pre", "handover:kill-self", NULL, NULL, SRC_RUNS },
+	{ "stop", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "pre", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "post", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true },
+	{ "stop", "dst-handover:" STALL, RB, FROZEN, SRC_RUNS },
+	/* the lazy window: past the point of no return */
+	{ "post", "lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	{ "hybrid", "lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	{ "post", "lazy-window:corrupt", "failed", "did not all arrive", SRC_RUNS },
+	{ "post", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	{ "hybrid", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+};
+
+START_TEST(test_fault_row)
+{
+	run_row(&rows[_i]);
+}
+END_TEST
+
+/* A refused spec: a usage error before anything happens. */
+START_TEST(test_fault_needs_enable)
+{
+	__do_free char *dir = test_dir("fault-off");
+	const char *env[] = { "CRMIG_FAULT=final-dump:kill-criu", "CRMIG_FAULT_ENABLE=", NULL };
+	struct mig_opts mopt = { .strategy = "stop", .to = "127.0.0.1:1", .env = env };
+	struct run r;
+	pid_t victim = victim_start(true);
+
+	migrate(&r, dir, victim, NULL, &mopt);
+	ck_assert_msg(r.status == 2, "exit %d, want 2:\n%s", r.status, r.out);
+	ck_assert_msg(strstr(r.out, "set CRMIG_FAULT_ENABLE=1 too"), "%s", r.out);
+	expect_victim_running(victim);
+	victim_end(victim);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_fault_bad_spec)
+{
+	__do_free char *dir = test_dir("fault-bad");
+	const char *env[] = { "CRMIG_FAULT=nowhere:kill-criu", "CRMIG_FAULT_ENABLE=1", NULL };
+	struct mig_opts mopt = { .strategy = "stop", .to = "127.0.0.1:1", .env = env };
+	struct run r;
+	pid_t victim = victim_start(true);
+
+	migrate(&r, dir, victim, NULL, &mopt);
+	ck_assert_msg(r.status == 2 && strstr(r.out, "unknown point 'nowhere'"), "exit %d:\n%s", r.status, r.out);
+	victim_end(victim);
+	run_free(&r);
+}
+END_TEST
+
+/* serve honours a source's fault only when its own side enabled faults. */
+START_TEST(test_fault_dest_not_enabled)
+{
+	__do_free char *dir = test_dir("fault-dest-off");
+	const char *env[] = { "CRMIG_FAULT_ENABLE=1", "CRMIG_FAULT=dst-restore:kill-self", NULL };
+	struct dest_opts dopt = { 0 };
+	struct mig_opts mopt = { .strategy = "stop", .env = env };
+	__do_free char *log = NULL;
+	struct dest d;
+	struct run r;
+	pid_t victim;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 0, &r, &d, "exit %d\n%s", r.status, __s);
+	log = slurp(d.log);
+	ck_run(strstr(log, "ignoring the fault dst-restore:kill-self") != NULL, &r, &d, "serve log:\n%s", __s);
+	expect_victim_killed(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+END_TEST
+
+/* A serve killed in the middle of a session (--once: the session is serve)
+ * leaves its directory; the next serve on that state cleans it up. */
+START_TEST(test_fault_restarted_serve_cleans_up)
+{
+	__do_free char *dir = test_dir("fault-restart");
+	const char *env[] = { "CRMIG_FAULT_ENABLE=1", "CRMIG_FAULT=dst-image-transfer:kill-self", NULL };
+	const char *denv[] = { "CRMIG_FAULT_ENABLE=1", NULL };
+	struct dest_opts dopt = { .env = denv };
+	struct mig_opts mopt = { .strategy = "stop", .env = env };
+	__do_free char *log = NULL;
+	struct dest d;
+	struct run r;
+	pid_t victim;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 1, &r, &d, "exit %d\n%s", r.status, __s);
+	ck_assert_int_eq(dest_exit_status(&d, 30), 128 + SIGKILL);
+	ck_assert_msg(dest_dirs(&d) == 1, "the killed serve left %d dst-* dirs, want 1", dest_dirs(&d));
+	expect_victim_running(victim);
+	run_free(&r);
+	dest_stop(&d);
+	/* the next serve, same state directory */
+	dest_start(&d, dir, &dopt);
+	ck_assert_msg(dest_dirs(&d) == 0, "the restarted serve left %d dst-* dirs", dest_dirs(&d));
+	log = slurp(d.log);
+	ck_assert_msg(strstr(log, "is gone: ended what it had restored"), "serve log:\n%s", log);
+	/* and it migrates */
+	mopt.env = NULL;
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 0, &r, &d, "migration after the restart: exit %d\n%s", r.status, __s);
+	expect_victim_killed(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+END_TEST
+
+static void fault_tests(Suite *s, bool ns, const char *why)
+{
+	TCase *matrix = tcase_create("matrix"), *misc = tcase_create("switches");
+
+	tcase_set_timeout(matrix, 60);
+	if (ns)
+		tcase_add_loop_test(matrix, test_fault_row, 0, (int)ARRAY_SIZE(rows));
+	else
+		fprintf(stderr, "*** SKIP test_faults matrix (%zu rows): %s ***\n", ARRAY_SIZE(rows), why), skipped++;
+	suite_add_tcase(s, matrix);
+	tcase_set_timeout(misc, 120);
+	add_or_skip(misc, test_fault_needs_enable, true, NULL);
+	add_or_skip(misc, test_fault_bad_spec, true, NULL);
+	add_or_skip(misc, test_fault_dest_not_enabled, ns, why);
+	add_or_skip(misc, test_fault_restarted_serve_cleans_up, ns, why);
+	suite_add_tcase(s, misc);
+}
