@@ -21,8 +21,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault.h"
 #include "suite.h"
 #include "util.h"
+
 
 #define CASE_FILE_MAX 65536	/* bytes in a case file */
 #define CASE_RAW_MAX 1024	/* a value with its continuations, before validation */
@@ -34,12 +36,14 @@
 
 enum case_key {
 	K_WORKLOAD, K_ARGS, K_MODES, K_STRATEGIES, K_REQUIRES, K_FLAGS, K_TIER, K_TIMEOUT,
-	K_CRMIG_ARGS, K_EXPECT, K_EXPECT_RESULT, K_EXPECT_ERROR, K_DESCRIPTION, K_COUNT
+	K_CRMIG_ARGS, K_EXPECT, K_EXPECT_RESULT, K_EXPECT_ERROR, K_DESCRIPTION, K_FAULT, K_COUNT
+
 };
 
 static const char *const key_names[K_COUNT] = {
 	"workload", "args", "modes", "strategies", "requires", "flags", "tier", "timeout",
-	"crmig_args", "expect", "expect_result", "expect_error", "description",
+	"crmig_args", "expect", "expect_result", "expect_error", "description", "fault",
+
 };
 
 /* Flags are interpreted by the runner (nolazy also here: it drops post and
@@ -47,7 +51,8 @@ static const char *const key_names[K_COUNT] = {
 static const char *const known_flags[] = {
 	"excl", "nolazy", "noremotelazy", "crfail", "tcp-peer", "listen", "move-ip", "rollback", "auth", NULL,
 };
-static const char *const tiers[] = { "lean", "full", NULL };
+static const char *const tiers[] = { "lean", "full", "faults", NULL };
+
 static const char *const expects[] = { "pass", "fail", NULL };
 static const char *const results[] = { "ok", "rolled-back", "failed", NULL };
 
@@ -474,7 +479,25 @@ static void parse_timeout(struct parse_ctx *ctx, int *timeout)
 		*timeout = (int)t;
 }
 
+/* fault = POINT:ACTION, checked as crmig will (ref/fault.c); it ends up in
+ * a shell command: plain characters only, and no exec (a case cannot run
+ * commands on the hosts). */
+static void parse_fault(struct parse_ctx *ctx, struct suite_case *c)
+{
+	const struct raw_value *v = &ctx->raw[K_FAULT];
+	char why[256];
+
+	copy_text(ctx, K_FAULT, c->fault, sizeof(c->fault));
+	if (strspn(c->fault, "abcdefghijklmnopqrstuvwxyz0123456789-:") != strlen(c->fault))
+		fail_at(ctx, v->line, "fault: '%s': want POINT:ACTION (letters, digits, - and :)", v->text);
+	else if (strstr(c->fault, ":exec"))
+		fail_at(ctx, v->line, "fault: exec is not for cases (they cannot run commands on the hosts)");
+	else if (fault_parse(c->fault, why, sizeof(why)) < 0)
+		fail_at(ctx, v->line, "fault: %s", why);
+}
+
 static void set_defaults(struct suite_case *c)
+
 {
 	c->modes = MODE_BARE | MODE_LXC;
 	c->strategies = ST_ALL;
@@ -520,6 +543,9 @@ static void apply_values(struct parse_ctx *ctx, struct suite_case *c)
 		copy_text(ctx, K_EXPECT_ERROR, c->expect_error, sizeof(c->expect_error));
 	if (r[K_DESCRIPTION].set)
 		copy_text(ctx, K_DESCRIPTION, c->description, sizeof(c->description));
+	if (r[K_FAULT].set)
+		parse_fault(ctx, c);
+
 }
 
 /* What no single key can say: a missing workload, contradictions. */
@@ -696,6 +722,10 @@ static bool case_selected(const struct suite_case *c, const char *tier, const ch
 {
 	if (!strcmp(tier, "lean") && strcmp(c->tier, "lean") != 0)
 		return false;
+	/* the fault tier: every case that injects a fault, whatever its tier */
+	if (!strcmp(tier, "faults") && !c->fault[0] && strcmp(c->tier, "faults") != 0)
+		return false;
+
 	return !glob || fnmatch(glob, c->name, 0) == 0;
 }
 

@@ -206,15 +206,30 @@ static int migrate(struct inst_ctx *x, json_t **report)
 	__do_free char *move = x->in->mode == MODE_BARE && x->addr[0] ? xasprintf("--move-ip %s/24", x->addr) : xstrdup("");
 	__do_free char *sync = x->kind->sync_dir ? xasprintf("--sync %s", x->dir) : xstrdup("");
 	struct proc_result res;
+	bool dst_fault = !strncmp(x->in->c->fault, "dst-", 4);
 
+	/* the fault tier: CRMIG_FAULT for crmig migrate; serve honours a
+	 * destination's fault only while the harness enables it on host b */
+	if (x->in->c->fault[0]) {
+		char *with = xasprintf("CRMIG_FAULT_ENABLE=1 CRMIG_FAULT=%s %s", x->in->c->fault, crmig);
+
+		free(crmig);
+		crmig = with;
+	}
+	if (dst_fault && host_ok(x->r, HOST_B, 30, "install -m 0600 /dev/null /var/lib/crmig/fault-enable") != 0)
+		return fail(x, "cannot enable fault injection on host b (/var/lib/crmig/fault-enable)");
 	x->t_start = probe_now();
 	if (host_sh(x->r, HOST_A, x->in->c->timeout_s, &res,
+
 
 		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s %s",
 		    crmig, strategy(x), what, x->r->lab.hosts[HOST_B].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
 		    sync, x->in->c->crmig_args) < 0)
 		return fail(x, "cannot reach host a");
 	x->t_end = probe_now();
+	if (dst_fault)
+		host_ok(x->r, HOST_B, 30, "rm -f /var/lib/crmig/fault-enable");
+
 	snprintf(x->crmig_out, sizeof(x->crmig_out), "%s%s", res.out, res.err);
 	json_object_set_new(x->res->details, "crmig_exit", json_integer(res.status));
 	if (res.timed_out)

@@ -23,7 +23,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fputs("usage: crmig-suite run [--distro D] [--cases GLOB] [--strategy S,...] [--mode bare,lxc]\n"
-	      "                       [--tier lean|full] [--tap FILE] [--junit FILE] [--json FILE] [--html FILE]\n"
+	      "                       [--tier lean|full|faults] [--tap FILE] [--junit FILE] [--json FILE] [--html FILE]\n"
+
 	      "                       [--keep DIR] [--shard I/N] [--image DIR --payload FILE | --lab NAME]\n"
 	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all]\n"
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
@@ -75,8 +76,9 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 			}
 			break;
 		case 't':
-			if (strcmp(optarg, "lean") && strcmp(optarg, "full")) {
-				fprintf(stderr, "crmig-suite: --tier lean|full\n");
+			if (strcmp(optarg, "lean") && strcmp(optarg, "full") && strcmp(optarg, "faults")) {
+				fprintf(stderr, "crmig-suite: --tier lean|full|faults\n");
+
 				return -1;
 			}
 			o->tier = optarg;

@@ -24,12 +24,16 @@ enum mode_bit { MODE_BARE = 1, MODE_LXC = 2 };
  *   strategies = stop, pre, post, hybrid   ; default all four
  *   requires = mem_dirty_track   ; criu check --feature NAME on both hosts, else SKIP
  *   flags = excl, nolazy, crfail, tcp-peer, listen, move-ip   ; see cases.c
- *   tier = lean | full           ; lean runs in make check; full only in check-full
+ *   tier = lean | full | faults  ; lean runs in make check; full (check-full) runs all; faults: the fault tier
+ *                                ; (--tier faults: the cases with a fault key or tier faults)
+
  *   timeout = 300                ; seconds for the whole instance
  *   crmig_args = --page-tls off  ; extra arguments for crmig migrate
  *   expect = pass | fail         ; fail: a test of the tests (the workload must catch its own damage)
  *   expect_result = ok | rolled-back | failed   ; crmig's report result (default ok)
  *   expect_error = TEXT          ; a substring crmig's error must contain
+ *   fault = POINT:ACTION         ; CRMIG_FAULT for crmig migrate (dst-* points: serve's session; see crmig(1))
+
  *   description = ...
  * Unknown keys and sections are errors (a typo must not silently pass). */
 struct suite_case {
@@ -50,6 +54,8 @@ struct suite_case {
 	bool expect_fail;
 	char expect_result[16];
 	char expect_error[128];
+	char fault[256];            /* CRMIG_FAULT for the migration, "" for none */
+
 };
 
 /* One instance to run: a case, a mode and a strategy. */

@@ -329,7 +329,35 @@ START_TEST(test_expand_filters)
 }
 END_TEST
 
+/* fault = POINT:ACTION: checked as crmig checks it; --tier faults takes the
+ * cases that inject one, --tier lean only the lean ones, full all. */
+START_TEST(test_fault_key)
+{
+	struct suite_case c[2];
+	struct suite_instance *in;
+	size_t n;
+
+	ck_assert_int_eq(load("f.case", "[case]\nworkload = memory\nfault = dst-restore:kill-self\n"
+				      "expect_result = rolled-back\nmodes = bare\nstrategies = stop\n", &c[0]), 0);
+	ck_assert_str_eq(c[0].fault, "dst-restore:kill-self");
+	ck_assert_int_eq(load("g.case", "[case]\nworkload = memory\nmodes = bare\nstrategies = stop\n", &c[1]), 0);
+	ck_assert_str_eq(c[1].fault, "");
+	ck_assert_int_eq(instances_expand(c, 2, "faults", NULL, ST_ALL, MODE_BARE, 1, 1, &in, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(in[0].id, "f:bare:stop");
+	free(in);
+	ck_assert_int_eq(instances_expand(c, 2, "full", NULL, ST_ALL, MODE_BARE, 1, 1, &in, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	free(in);
+	expect_reject("[case]\nworkload = memory\nfault = nowhere:kill-criu\n", "unknown point 'nowhere'", ":3");
+	expect_reject("[case]\nworkload = memory\nfault = restore:explode\n", "unknown action 'explode'", NULL);
+	expect_reject("[case]\nworkload = memory\nfault = restore:exec:reboot\n", "exec is not for cases", NULL);
+	expect_reject("[case]\nworkload = memory\nfault = restore:kill-criu; rm -rf /\n", "want POINT:ACTION", NULL);
+}
+END_TEST
+
 /* Every shard count from 1 to 16: the shards are disjoint, their union is
+
  * the whole run, and each takes every N-th instance in order. */
 START_TEST(test_shards)
 {
@@ -422,6 +450,8 @@ int main(void)
 	tcase_add_test(exp_tc, test_expand_order);
 	tcase_add_test(exp_tc, test_expand_filters);
 	tcase_add_test(exp_tc, test_shards);
+	tcase_add_test(exp_tc, test_fault_key);
+
 	suite_add_tcase(s, exp_tc);
 	tcase_add_test(misc, test_parse_shard);
 	tcase_add_test(misc, test_names);
