@@ -53,6 +53,23 @@ bool html_is_lab_check(const struct suite_result *r)
 	return r->inst.c && !strcmp(r->inst.c->name, "lab") && !r->inst.mode && !r->inst.strategy;
 }
 
+bool html_report_first(const struct suite_result *r, const size_t *order, size_t k)
+{
+	for (size_t j = 0; r[order[k]].crmig && j < k; j++)
+		if (r[order[j]].crmig == r[order[k]].crmig)
+			return false;
+	return true;
+}
+
+size_t html_report_shared(const struct suite_result *r, size_t n, const json_t *report)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; report && i < n; i++)
+		k += r[i].crmig == report;
+	return k ? k : 1;
+}
+
 const char *html_outcome_class(const struct suite_result *r)
 {
 	if (r->outcome == OUTCOME_FAIL)
@@ -219,15 +236,21 @@ static void bars_legend(FILE *f, const struct bars *b, double y)
 	svg_text(f, BAR_W - 4, y, "end", "legend", "colour: strategy (stop, pre, post, hybrid)");
 }
 
-static void bars_row(FILE *f, const struct bars *b, const struct scale *s, const struct suite_result *r, double y)
+/* shared: how many results this row's migration judged (a zdtm group: one row for them all) */
+static void bars_row(FILE *f, const struct bars *b, const struct scale *s, const struct suite_result *r, size_t shared,
+		     double y)
 {
 	const char *color = strategy_color(r->inst.strategy);
 	const char *cls = html_outcome_class(r);
 	double v0 = b->value(r, 0), v1 = b->value(r, 1);
 	char a[32], c[32], label[96];
 
-	snprintf(label, sizeof(label), "%s%s", strategy_bit_name(r->inst.strategy),
-		 !strcmp(cls, "fail") ? " (failed)" : !strcmp(cls, "known") ? " (known bug)" : "");
+	char times[32] = "";
+
+	if (shared > 1)
+		snprintf(times, sizeof(times), " \xc3\x97%zu", shared);
+	snprintf(label, sizeof(label), "%s%s%s", strategy_bit_name(r->inst.strategy),
+		 !strcmp(cls, "fail") ? " (failed)" : !strcmp(cls, "known") ? " (known bug)" : "", times);
 	svg_text(f, BAR_LABEL - 8, y + 12, "end", !strcmp(cls, "pass") ? "rowlabel" : "rowlabel bad", label);
 	if (v0 > (b->log ? 0 : -1))
 		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"9\" fill=\"%s\"/>\n", s->x0, y + 3,
@@ -252,7 +275,7 @@ static void bars_draw(FILE *f, const struct bars *b, const struct suite_result *
 	double y, h;
 
 	for (size_t k = 0; k < n; k++)
-		if (!html_is_lab_check(&r[order[k]]) && has_value(b, &r[order[k]])) {
+		if (!html_is_lab_check(&r[order[k]]) && has_value(b, &r[order[k]]) && html_report_first(r, order, k)) {
 			rows[nrows++] = order[k];
 			distros |= strcmp(r[order[k]].distro, r[rows[0]].distro) != 0;
 		}
@@ -280,7 +303,7 @@ static void bars_draw(FILE *f, const struct bars *b, const struct suite_result *
 			snprintf(prev, sizeof(prev), "%s", label);
 			y += BAR_GROUP;
 		}
-		bars_row(f, b, &s, &r[rows[k]], y);
+		bars_row(f, b, &s, &r[rows[k]], html_report_shared(r, n, r[rows[k]].crmig), y);
 		y += BAR_ROW;
 	}
 	bars_legend(f, b, h - 10);

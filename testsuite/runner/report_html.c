@@ -373,10 +373,10 @@ static void write_timelines(FILE *f, const struct suite_result *r, const size_t 
 		__do_free char *id = NULL, *title = NULL;
 		char gap[32], dt[32], before[32], total[32], lazy[32], label[96];
 		char *buf = NULL;
-		size_t len = 0;
+		size_t len = 0, shared;
 		FILE *svg;
 
-		if (!json_is_array(json_object_get(x->crmig, "phases")))
+		if (!json_is_array(json_object_get(x->crmig, "phases")) || !html_report_first(r, order, k))
 			continue;
 		/* Drawn aside first: an instance without a usable phase gets no card. */
 		svg = open_memstream(&buf, &len);
@@ -389,7 +389,13 @@ static void write_timelines(FILE *f, const struct suite_result *r, const size_t 
 			continue;
 		}
 		fclose(svg);
-		id = xml_escape(x->inst.id);
+		shared = html_report_shared(r, n, x->crmig);
+		{
+			__do_free char *named = shared > 1 ? xasprintf("%s and %zu more judged by this migration", x->inst.id,
+								      shared - 1)
+							   : xstrdup(x->inst.id);
+			id = xml_escape(named);
+		}
 		outcome_label(x, label, sizeof(label));
 		html_fmt_ms(x->probe_gap_ms, gap, sizeof(gap));
 		html_fmt_ms(html_report_number(x, "downtime_ms"), dt, sizeof(dt));

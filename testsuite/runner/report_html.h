@@ -14,6 +14,12 @@ void html_fmt_bytes(double bytes, char *buf, size_t len);
 double html_report_number(const struct suite_result *r, const char *key);
 /* The lab's own checks (case "lab"): they have no figures. */
 bool html_is_lab_check(const struct suite_result *r);
+/* Several results may share one crmig report (a zdtm group's migration
+ * judges each of its tests): charts and timelines show it once. First:
+ * no earlier result in order shares result order[k]'s report; shared: how
+ * many of the n results have this report (1 without one). */
+bool html_report_first(const struct suite_result *r, const size_t *order, size_t k);
+size_t html_report_shared(const struct suite_result *r, size_t n, const json_t *report);
 /* The CSS class of an outcome: pass, fail, known, skip. */
 const char *html_outcome_class(const struct suite_result *r);
 

@@ -761,6 +761,33 @@ START_TEST(test_html_hostile_everywhere)
 }
 END_TEST
 
+/* A zdtm group: one migration judges several tests; it is drawn once. */
+START_TEST(test_html_shared_report)
+{
+	struct suite_case zc[3] = { { .name = "zdtm/static/env00" }, { .name = "zdtm/static/pipe00" },
+				    { .name = "zdtm/static/maps01" } };
+	struct suite_result r[3];
+	json_t *group = fixture_report(ST_POST, 1);
+	__do_free char *doc = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		make_result(&r[i], OUTCOME_PASS, ST_POST, "");
+		r[i].inst.c = &zc[i];
+		snprintf(r[i].inst.id, sizeof(r[i].inst.id), "%s:bare:post", zc[i].name);
+		r[i].crmig = json_incref(group);
+		r[i].probe_gap_ms = 1200;
+	}
+	doc = html_of(r, 3, "shared.html", "zdtm");
+	ck_assert_uint_eq(count_of(doc, "<svg class=\"chart timeline\""), 1);
+	ck_assert_ptr_nonnull(strstr(doc, "zdtm/static/env00:bare:post and 2 more judged by this migration"));
+	ck_assert_ptr_nonnull(strstr(doc, ">post \xc3\x97" "3</text>"));
+	ck_assert_uint_eq(count_of(doc, ">post \xc3\x97" "3</text>"), 2);	/* one row in each chart */
+	ck_assert_ptr_nonnull(strstr(doc, "data-total=\"3\" data-pass=\"3\""));	/* still three results */
+	json_decref(group);
+	free_results(r, 3);
+}
+END_TEST
+
 /* crmig's phases as they may come: missing, wrong types, reversed, many, all at 0. */
 START_TEST(test_html_phases_odd)
 {
@@ -821,6 +848,7 @@ int main(void)
 	tcase_add_test(out, test_html_bundle_links);
 	tcase_add_test(out, test_html_hostile_everywhere);
 	tcase_add_test(out, test_html_phases_odd);
+	tcase_add_test(out, test_html_shared_report);
 	suite_add_tcase(s, out);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
