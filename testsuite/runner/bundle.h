@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "suite.h"
@@ -88,6 +89,9 @@ int cmd_replay(int argc, char **argv);
  * file) and instance (its id, mode, strategy). */
 int replay_case(json_t *manifest, const char *tmp, struct suite_case *c, struct suite_instance *in, char *err,
 		size_t errlen);
+/* Each criu command of crmig's report (criu_argv: {host: source|destination,
+ * argv}) as a shell line, with the host (a or b) to run it on. */
+void replay_print_criu(FILE *f, json_t *report);
 /* CACHE/images/DISTRO-KEY when it is a complete image (default cache /var/cache/crmig), else NULL. */
 char *replay_cached_image(const char *cache_root, const char *distro, const char *key);
 int cmd_bundle(int argc, char **argv);

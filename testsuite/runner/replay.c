@@ -197,16 +197,16 @@ static void print_shells(struct runner *r)
 	}
 }
 
-static void print_criu_commands(json_t *report)
+void replay_print_criu(FILE *f, json_t *report)
 {
 	json_t *calls = json_object_get(report, "criu_argv"), *call;
 	size_t i;
 
 	if (!json_array_size(calls)) {
-		printf("crmig's report records no criu command (it failed before the first one).\n");
+		fprintf(f, "crmig's report records no criu command (it failed before the first one).\n");
 		return;
 	}
-	printf("criu as crmig ran it (crmig's report, criu_argv), to run again by hand on the host named:\n");
+	fprintf(f, "criu as crmig ran it (crmig's report, criu_argv), to run again by hand on the host named:\n");
 	json_array_foreach(calls, i, call) {
 		json_t *argv = json_is_array(json_object_get(call, "argv")) ? json_object_get(call, "argv") : call;
 		const char *side = json_string_value(json_object_get(call, "host"));
@@ -218,8 +218,8 @@ static void print_criu_commands(json_t *report)
 		json_array_foreach(argv, k, a)
 			v[k] = (char *)(json_string_value(a) ?: "?");
 		cmd = argv_join_quoted(v);
-		printf("  [%zu] on host %s (%s):\n      %s\n", i + 1, host_of(side) == HOST_B ? "b" : "a",
-		       side ? side : "source", cmd);
+		fprintf(f, "  [%zu] on host %s (%s):\n      %s\n", i + 1, host_of(side) == HOST_B ? "b" : "a",
+			side ? side : "source", cmd);
 		free(v);
 	}
 }
@@ -260,7 +260,7 @@ static void hold_at_failure(struct runner *r, const struct suite_result *res)
 	printf("  on host a: crmig's images, criu's logs: %s/%s.bundle (--keep-images); its report: %s/%s.report.json\n"
 	       "  on both: crmig serve's log /var/log/crmig-serve.log\n",
 	       WORK_ROOT, slug, WORK_ROOT, slug);
-	print_criu_commands(res->crmig);
+	replay_print_criu(stdout, res->crmig);
 	wait_for_user();
 }
 

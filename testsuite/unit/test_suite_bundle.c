@@ -492,6 +492,28 @@ START_TEST(test_replay_case_and_image)
 }
 END_TEST
 
+START_TEST(test_print_criu)
+{
+	json_t *rep = json_pack("{s:[{s:s, s:[s,s,s,s]}, {s:s, s:[s,s,s]}]}", "criu_argv", "host", "source", "argv",
+				"criu", "dump", "-D", "/var/tmp/x y", "host", "destination", "argv", "criu", "restore",
+				"--action-script=$(reboot)");
+	json_t *none = json_pack("{s:[]}", "criu_argv");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	replay_print_criu(f, rep);
+	replay_print_criu(f, none);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "  [1] on host a (source):\n      criu dump -D '/var/tmp/x y'\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "  [2] on host b (destination):\n      criu restore '--action-script=$(reboot)'\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "records no criu command"));
+	free(buf);
+	json_decref(rep);
+	json_decref(none);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("suite_bundle");
@@ -511,6 +533,7 @@ int main(void)
 	tcase_add_test(tc, test_reason_normalize);
 	tcase_add_test(tc, test_replay_compare);
 	tcase_add_test(tc, test_replay_case_and_image);
+	tcase_add_test(tc, test_print_criu);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
