@@ -247,10 +247,13 @@ static void wait_for_user(void)
 	proc_interrupted = 0; /* the cleanup's commands must run */
 }
 
+static bool held;
+
 static void hold_at_failure(struct runner *r, const struct suite_result *res)
 {
 	char slug[96];
 
+	held = true;
 	snprintf(slug, sizeof(slug), "%s", res->inst.id);
 	for (char *p = slug; *p; p++)
 		if (*p == ':')
@@ -337,6 +340,12 @@ static int run_replay(json_t *m, const char *tmp, struct runner_opts *o, bool sh
 		goto out;
 	}
 	run_instance(&r, &in, &res);
+	/* A failure that showed only after the cleanup (a host changed): hold here, the lab is still up. */
+	if (shell && res.outcome == OUTCOME_FAIL && !held && !runner_interrupted) {
+		printf("\n(the failure showed after the instance's cleanup: its workload is gone, the hosts are as it "
+		       "left them)\n");
+		hold_at_failure(&r, &res);
+	}
 	proc_interrupted = 0;
 	runner_lab_down(&r);
 	v = replay_compare(want, bug, &res);
