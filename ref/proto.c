@@ -288,9 +288,15 @@ json_t *chan_recv_json(struct chan *c, uint16_t expect)
 	return obj;
 }
 
+/* A string that hides a NUL (JSON allows "\u0000") is no string to us: C
+ * would silently cut it there, and a name from the peer must be exactly
+ * what the peer said. */
 const char *json_str(json_t *obj, const char *key)
 {
-	return json_string_value(json_object_get(obj, key));
+	json_t *v = json_object_get(obj, key);
+	const char *s = json_string_value(v);
+
+	return s && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
 int64_t json_int(json_t *obj, const char *key, int64_t def)

@@ -77,7 +77,8 @@ bool proto_safe_relpath(const char *name, bool allow_subdirs);
 /* openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). */
 int open_beneath(int dirfd, const char *relpath, int flags, mode_t mode);
 
-/* JSON field helpers that validate type; NULL/def when absent or wrong type. */
+/* JSON field helpers that validate type; NULL/def when absent or wrong type
+ * (json_str: also NULL for a string with a NUL inside). */
 const char *json_str(json_t *obj, const char *key);
 int64_t json_int(json_t *obj, const char *key, int64_t def);
 bool json_bool(json_t *obj, const char *key, bool def);

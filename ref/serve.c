@@ -27,9 +27,10 @@
 #include "net.h"
 #include "proc.h"
 #include "relay.h"
+#include "serve_gui.h"
 #include "serve_record.h"
 
-#include "serve_gui.h"
+#include "serve_step.h"
 #include "util.h"
 #include "version.h"
 
@@ -143,14 +144,6 @@ static int reply_err(struct session *s, const char *fmt, ...)
 	chan_send_json(&s->ch, MSG_ERROR, obj);
 	json_decref(obj);
 	return 0; /* the session goes on: the source decides */
-}
-
-static bool simple_name(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	return n > 0 && n <= max && s[0] != '.' &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
 }
 
 /* ---- criu on this side --------------------------------------------------- */
@@ -272,7 +265,7 @@ static const char *dir_arg(struct session *s, json_t *req, const char *key)
 	const char *d = json_str(req, key);
 
 	(void)s;
-	return d && simple_name(d, 32) ? d : NULL;
+	return d && safe_name(d, 32) ? d : NULL;
 }
 
 static void *ps_watch_main(void *arg)
@@ -324,7 +317,7 @@ static int op_page_server(struct session *s, json_t *req)
 	json_t *argvs = json_array();
 	struct criu_call c = { .action = CRIU_PAGE_SERVER, .log_file = "page-server.log", .ps_socket = true };
 
-	if (!dir || (prev && !simple_name(prev, 32)) || s->ps_pid > 0) {
+	if (!dir || (prev && !safe_name(prev, 32)) || s->ps_pid > 0) {
 		json_decref(argvs);
 		return reply_err(s, s->ps_pid > 0 ? "a page server is still running" : "bad page-server request");
 	}
@@ -419,7 +412,7 @@ static int op_lazy_channel(struct session *s, json_t *req)
 	const char *dir = dir_arg(s, req, "dir"), *prev = json_str(req, "prev");
 	__do_free char *path = NULL;
 
-	if (!dir || (prev && !simple_name(prev, 32)) || s->lazy_fd >= 0)
+	if (!dir || (prev && !safe_name(prev, 32)) || s->lazy_fd >= 0)
 		return reply_err(s, "bad lazy-channel request");
 	path = sub_dir(s, dir);
 	mkdir(path, 0700);
@@ -918,7 +911,7 @@ static int op_logs(struct session *s, json_t *req)
 
 	(void)req;
 	while (d && (e = readdir(d)))
-		if (e->d_type == DT_DIR && e->d_name[0] != '.' && simple_name(e->d_name, 32))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' && safe_name(e->d_name, 32))
 			json_array_append_new(subs, json_string(e->d_name));
 	if (d)
 		closedir(d);
@@ -1001,7 +994,7 @@ static int prepare_container(struct session *s, json_t *wl, char *err, size_t er
 	struct lxc_container *c;
 	bool running;
 
-	if (!name || !simple_name(name, 63) || !lxcpath || lxcpath[0] != '/' || strstr(lxcpath, "..")) {
+	if (!safe_name(name, 63) || !safe_abs_path(lxcpath)) {
 		snprintf(err, errlen, "bad container in the request");
 		return -1;
 	}
@@ -1151,25 +1144,12 @@ static int op_finish(struct session *s, json_t *req)
 	return reply_ok(s, NULL);
 }
 
-struct op {
-	const char *name;
-	int (*fn)(struct session *s, json_t *req);
-	bool needs_prepare;
-};
-
-static const struct op ops[] = {
-	{ "prepare", op_prepare, false },
-	{ "sync", op_sync, true },
-	{ "images", op_images, true },
-	{ "page-server", op_page_server, true },
-	{ "page-server-wait", op_page_server_wait, true },
-	{ "lazy-channel", op_lazy_channel, true },
-	{ "restore", op_restore, true },
-	{ "lazy-wait", op_lazy_wait, true },
-	{ "fetch-maps", op_fetch_maps, true },
-	{ "logs", op_logs, true },
-	{ "abort", op_abort, true },
-	{ "finish", op_finish, true },
+/* Indexed by serve_step.h's enum serve_op. */
+static int (*const op_fns[SOP_COUNT])(struct session *s, json_t *req) = {
+	[SOP_PREPARE] = op_prepare, [SOP_SYNC] = op_sync, [SOP_IMAGES] = op_images,
+	[SOP_PAGE_SERVER] = op_page_server, [SOP_PAGE_SERVER_WAIT] = op_page_server_wait,
+	[SOP_LAZY_CHANNEL] = op_lazy_channel, [SOP_RESTORE] = op_restore, [SOP_LAZY_WAIT] = op_lazy_wait,
+	[SOP_FETCH_MAPS] = op_fetch_maps, [SOP_LOGS] = op_logs, [SOP_ABORT] = op_abort, [SOP_FINISH] = op_finish,
 };
 
 static json_t *hello_json(struct session *s)
@@ -1184,44 +1164,42 @@ static json_t *hello_json(struct session *s)
 			 s->criu.tls, "sync_roots", s->o->roots);
 }
 
+/* serve_step() judges each frame; the ops act on what it let through. */
 static int serve_requests(struct session *s)
 {
 	for (;;) {
+		struct serve_step st;
 		uint16_t type;
 		void *buf = NULL;
 		uint32_t len;
-		json_t *req;
-		const char *name;
-		int ret = -1;
+		int ret = 0;
 
 		if (chan_recv(&s->ch, &type, &buf, &len) < 0) {
 			slog(s, "channel closed: %s", s->ch.err);
 			free(buf);
 			return -1;
 		}
-		if (type == MSG_BYE) {
-			free(buf);
-			return 0;
-		}
-		req = type == MSG_REQUEST ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		serve_step(s->dir_fd >= 0, type, buf, len, &st);
 		free(buf);
-		name = json_str(req, "op");
-		if (!name) {
-			json_decref(req);
-			slog(s, "protocol error: a frame that is not a request");
-			return -1;
+		switch (st.verdict) {
+		case SERVE_BYE:
+			return 0;
+		case SERVE_PROTOCOL_ERROR:
+			slog(s, "protocol error: %s", st.why);
+			ret = -1;
+			break;
+		case SERVE_REFUSE:
+			ret = reply_err(s, "%s", st.why);
+			break;
+		case SERVE_REFUSE_END: /* the files that follow cannot be skipped: the session ends */
+			reply_err(s, "%s", st.why);
+			ret = -1;
+			break;
+		case SERVE_RUN:
+			ret = op_fns[st.op](s, st.req);
+			break;
 		}
-		const struct op *op = NULL;
-		for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-			if (!strcmp(ops[i].name, name))
-				op = &ops[i];
-		if (!op)
-			ret = reply_err(s, "unknown request '%.40s'", name);
-		else if (op->needs_prepare && s->dir_fd < 0)
-			ret = reply_err(s, "%s before prepare", name);
-		else
-			ret = op->fn(s, req);
-		json_decref(req);
+		json_decref(st.req);
 		if (ret < 0)
 			return -1;
 	}

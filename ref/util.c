@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 static void out_of_memory(void)
@@ -164,4 +165,39 @@ int remove_tree(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
 	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+bool safe_name(const char *s, size_t max)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+	size_t n;
+
+	if (!s)
+		return false;
+	if (max > NAME_MAX)
+		max = NAME_MAX;
+	n = strnlen(s, max + 1);
+	return n > 0 && n <= max && s[0] != '.' && strspn(s, allowed) == n;
+}
+
+bool safe_abs_path(const char *s)
+{
+	size_t n = s ? strnlen(s, PATH_MAX) : 0;
+
+	if (n == 0 || n >= PATH_MAX || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	for (const char *p = s; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += len;
+	}
+	return true;
 }

@@ -67,4 +67,16 @@ int mkdir_p(const char *path, int mode);
 /* rm -rf, not crossing mount points; 0 or -1. */
 int remove_tree(const char *path);
 
+/* Names that arrive from outside (the peer, a request, the command line) and
+ * become one path component beneath a directory crmig owns: an image
+ * directory, a container, a session. The one rule for them all: 1..max bytes
+ * of [A-Za-z0-9._-], not starting with '.' (so never "." or "..", nor
+ * hidden), hence no '/', no NUL, no control character; max is capped at
+ * NAME_MAX. Nothing made from such a name can leave its directory. */
+bool safe_name(const char *s, size_t max);
+/* An absolute directory from outside (a container's lxcpath): starts with
+ * '/', shorter than PATH_MAX, no "." or ".." component, no control
+ * character. */
+bool safe_abs_path(const char *s);
+
 #endif

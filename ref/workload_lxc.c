@@ -21,14 +21,6 @@ static struct lxc_container *open_container(const char *name, const char *lxcpat
 	return lxc_container_new(name, lxcpath && *lxcpath ? lxcpath : NULL);
 }
 
-static bool valid_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 0 && n < 64 && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n &&
-	       name[0] != '.';
-}
-
 static int lxc_preflight(struct migration *m)
 {
 	struct lxc_state *s = xzalloc(sizeof(*s));
@@ -38,7 +30,7 @@ static int lxc_preflight(struct migration *m)
 	m->wl_state = s;
 	free(m->rep.workload);
 	m->rep.workload = xasprintf("lxc:%s", m->o->lxc_name);
-	if (!valid_name(m->o->lxc_name))
+	if (!safe_name(m->o->lxc_name, 63))
 		return mig_fail(m, "failed", "'%s' is not a container name", m->o->lxc_name);
 	c = open_container(m->o->lxc_name, m->o->lxcpath);
 	if (!c)
