@@ -40,7 +40,8 @@ enum case_key {
 
 };
 
-static const char *const key_names[K_COUNT] = {
+/* NULL-terminated for name_index(), like the other tables. */
+static const char *const key_names[K_COUNT + 1] = {
 	"workload", "args", "modes", "strategies", "requires", "flags", "tier", "timeout",
 	"crmig_args", "expect", "expect_result", "expect_error", "description", "fault",
 
