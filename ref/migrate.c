@@ -735,15 +735,17 @@ static void finish(struct migration *m)
 	json_object_set_new(m->rep.extra, "id", json_string(m->id));
 }
 
-/* After a handover: lift criu's network lock left for the moved addresses. */
-static void drop_lock_rules(struct migration *m)
+/* After a handover: lift criu's network lock left for the moved addresses
+ * and for the tree's loopback connections (zdtm's socket-tcp found those),
+ * none that was there before the migration. */
+static void drop_lock_rules(struct migration *m, const char *before)
 {
-	for (int i = 0; i < m->n_ips; i++) {
-		int n = net_drop_criu_lock_rules(m->ips[i].addr);
+	for (int i = 0; i <= m->n_ips; i++) {
+		const char *addr = i < m->n_ips ? m->ips[i].addr : "127.0.0.1";
+		int n = net_drop_criu_lock_rules(addr, before);
 
 		if (n > 0)
-			mig_progress(m, "removed %d network-lock rule%s criu left for %s", n, n == 1 ? "" : "s",
-				     m->ips[i].addr);
+			mig_progress(m, "removed %d network-lock rule%s criu left for %s", n, n == 1 ? "" : "s", addr);
 	}
 }
 
@@ -1011,6 +1013,7 @@ int cmd_migrate(int argc, char **argv)
 		.auto_sync = true, .rootfs = "sync", .page_tls = "on", .timeout_s = 900, .verbosity = 4,
 	};
 	struct migration m = { .o = &o, .ctl_fd = -1 };
+	__do_free char *rules_before = NULL; /* iptables before the freeze: criu's lock rules to lift are the new ones */
 	int ret;
 
 	policy_defaults(&o.policy);
@@ -1057,10 +1060,11 @@ int cmd_migrate(int argc, char **argv)
 	}
 	report_event(&m.rep, "start", json_pack("{s:i, s:s, s:s, s:s}", "pid", (int)getpid(), "strategy",
 						 m.st->name, "to", m.host, "source", m.rep.source));
+	rules_before = net_iptables_snapshot();
 	ret = run_migration(&m);
 	note_late_cancel(&m);
 	if (m.committed)
-		drop_lock_rules(&m);
+		drop_lock_rules(&m, rules_before);
 	if (ret < 0 && !m.rep.error)
 		mig_fail(&m, m.frozen ? "rolled-back" : "failed", "%s", m.err[0] ? m.err : "unknown error");
 	finish(&m);

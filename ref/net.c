@@ -417,22 +417,47 @@ static bool rule_names_addr(const char *rule, const char *addr)
 	return strstr(padded, host) != NULL;
 }
 
-int net_drop_criu_lock_rules(const char *addr)
+char *net_iptables_snapshot(void)
 {
 	char *save_argv[] = { "iptables-save", "-t", "filter", NULL };
 	struct proc_opts o = PROC_OPTS_DEFAULT;
 	struct proc_result res;
-	char *save;
-	int dropped = 0;
+	char *out = NULL;
 
 	o.timeout_s = 20;
 	if (proc_run(save_argv, &o, &res) < 0)
+		return NULL;
+	if (res.status == 0)
+		out = xstrdup(res.out);
+	proc_result_free(&res);
+	return out;
+}
+
+/* Is line one of the lines of text? */
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && (p = strstr(p, line)); p += n)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+int net_drop_criu_lock_rules(const char *addr, const char *before)
+{
+	__do_free char *now = net_iptables_snapshot();
+	char *save;
+	int dropped = 0;
+
+	if (!now)
 		return -1;
-	for (char *line = res.status == 0 ? strtok_r(res.out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(now, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *argv[64], *tok, *tsave;
 		size_t n = 0;
 
-		if (strncmp(line, "-A ", 3) || !strstr(line, "--mark 0xc114") || !rule_names_addr(line, addr))
+		if (strncmp(line, "-A ", 3) || !strstr(line, "--mark 0xc114") || !rule_names_addr(line, addr) ||
+		    (before && has_line(before, line)))
 			continue;
 		argv[n++] = "iptables";
 		argv[n++] = "-t";
@@ -444,7 +469,6 @@ int net_drop_criu_lock_rules(const char *addr)
 		if (proc_simple(argv, 20) == 0)
 			dropped++;
 	}
-	proc_result_free(&res);
 	return dropped;
 }
 

@@ -626,6 +626,50 @@ static bool probe_netns(char *why, size_t len)
 	return ok;
 }
 
+/* criu's network lock rules after a handover: those naming the address that
+ * were not there before go; the others stay. iptables is a stand-in here. */
+START_TEST(test_drop_lock_rules)
+{
+	char dir[] = "/tmp/test_net-ipt-XXXXXX";
+	const char *old_path = getenv("PATH");
+	__do_free char *saved_path = xstrdup(old_path ? old_path : "/usr/bin:/bin");
+	static const char *const r1 = "-A INPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 1 --dport 2 -j DROP";
+	static const char *const r2 = "-A INPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 3 --dport 4 -j DROP";
+	static const char *const r3 = "-A INPUT -s 10.0.0.5/32 -d 10.0.0.6/32 -p tcp -m mark ! --mark 0xc114 -j DROP";
+	static const char *const r4 = "-A INPUT -s 127.0.0.1/32 -j ACCEPT";
+	__do_free char *before = NULL, *log = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	{
+		__do_free char *save = xasprintf("%s/iptables-save", dir), *ipt = xasprintf("%s/iptables", dir);
+		__do_free char *rules = xasprintf("%s/rules", dir), *path = xasprintf("%s:%s", dir, saved_path);
+		__do_free char *body = xasprintf("*filter\n%s\n%s\nCOMMIT\n", r1, r4);
+		__do_free char *s1 = xasprintf("#!/bin/sh\ncat %s\n", rules);
+		__do_free char *s2 = xasprintf("#!/bin/sh\necho \"$*\" >> %s/deleted\n", dir);
+
+		ck_assert_int_eq(write_file(rules, body, strlen(body), 0644), 0);
+		ck_assert_int_eq(write_file(save, s1, strlen(s1), 0755), 0);
+		ck_assert_int_eq(write_file(ipt, s2, strlen(s2), 0755), 0);
+		setenv("PATH", path, 1);
+		before = net_iptables_snapshot();
+		ck_assert_ptr_nonnull(before);
+		free(body);
+		body = xasprintf("*filter\n%s\n%s\n%s\n%s\nCOMMIT\n", r1, r2, r3, r4);
+		ck_assert_int_eq(write_file(rules, body, strlen(body), 0644), 0);
+		ck_assert_int_eq(net_drop_criu_lock_rules("127.0.0.1", before), 1);
+		ck_assert_int_eq(net_drop_criu_lock_rules("10.0.0.5", NULL), 1);
+		setenv("PATH", saved_path, 1);
+		free(body);
+		body = xasprintf("%s/deleted", dir);
+		log = read_file(body, NULL);
+	}
+	ck_assert_ptr_nonnull(log);
+	ck_assert_str_eq(log, "-t filter -D INPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 3 "
+			      "--dport 4 -j DROP\n-t filter -D INPUT -s 10.0.0.5/32 -d 10.0.0.6/32 -p tcp -m mark ! --mark 0xc114 -j DROP\n");
+	remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("net");
@@ -639,6 +683,7 @@ int main(void)
 	tcase_add_test(parse, test_split_hostport_limits);
 	tcase_add_test(parse, test_addr_parse);
 	tcase_add_test(parse, test_tokens);
+	tcase_add_test(parse, test_drop_lock_rules);
 	suite_add_tcase(s, parse);
 
 	tcase_set_timeout(conn, 60);
