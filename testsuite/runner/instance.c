@@ -199,43 +199,46 @@ static void judge_service(struct inst_ctx *x)
 
 /* ---- migration ------------------------------------------------------------ */
 
-static int migrate(struct inst_ctx *x, json_t **report)
+/* crmig migrate from one host to the other (the second leg of a ping-pong
+ * case comes back); its report into *report. */
+static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 {
 	__do_free char *crmig = guest_path(x->r, "bin/crmig");
 	__do_free char *what = x->in->mode == MODE_LXC ? xasprintf("--lxc %s", x->container) : xasprintf("--pid %d", x->pid);
 	__do_free char *move = x->in->mode == MODE_BARE && x->addr[0] ? xasprintf("--move-ip %s/24", x->addr) : xstrdup("");
 	__do_free char *sync = x->kind->sync_dir ? xasprintf("--sync %s", x->dir) : xstrdup("");
 	struct proc_result res;
-	bool dst_fault = !strncmp(x->in->c->fault, "dst-", 4);
+	const char *from_name = x->r->lab.hosts[from].name;
+	bool first = from == HOST_A;
+	bool dst_fault = first && !strncmp(x->in->c->fault, "dst-", 4);
 
 	/* the fault tier: CRMIG_FAULT for crmig migrate; serve honours a
 	 * destination's fault only while the harness enables it on host b */
-	if (x->in->c->fault[0]) {
+	if (first && x->in->c->fault[0]) {
 		char *with = xasprintf("CRMIG_FAULT_ENABLE=1 CRMIG_FAULT=%s %s", x->in->c->fault, crmig);
 
 		free(crmig);
 		crmig = with;
 	}
-	if (dst_fault && host_ok(x->r, HOST_B, 30, "install -m 0600 /dev/null /var/lib/crmig/fault-enable") != 0)
+	if (dst_fault && host_ok(x->r, to, 30, "install -m 0600 /dev/null /var/lib/crmig/fault-enable") != 0)
 		return fail(x, "cannot enable fault injection on host b (/var/lib/crmig/fault-enable)");
-	x->t_start = probe_now();
-	if (host_sh(x->r, HOST_A, x->in->c->timeout_s, &res,
-
-
+	if (first)
+		x->t_start = probe_now(); /* the probe's window spans both legs of a ping-pong */
+	if (host_sh(x->r, from, x->in->c->timeout_s, &res,
 		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s %s",
-		    crmig, strategy(x), what, x->r->lab.hosts[HOST_B].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
+		    crmig, strategy(x), what, x->r->lab.hosts[to].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
 		    sync, x->in->c->crmig_args) < 0)
-		return fail(x, "cannot reach host a");
+		return fail(x, "cannot reach host %s", from_name);
 	x->t_end = probe_now();
 	if (dst_fault)
-		host_ok(x->r, HOST_B, 30, "rm -f /var/lib/crmig/fault-enable");
+		host_ok(x->r, to, 30, "rm -f /var/lib/crmig/fault-enable");
 
 	snprintf(x->crmig_out, sizeof(x->crmig_out), "%s%s", res.out, res.err);
 	json_object_set_new(x->res->details, "crmig_exit", json_integer(res.status));
 	if (res.timed_out)
 		fail(x, "crmig migrate did not finish in %d s", x->in->c->timeout_s);
 	proc_result_free(&res);
-	if (host_sh(x->r, HOST_A, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->slug) == 0) {
+	if (host_sh(x->r, from, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->slug) == 0) {
 		if (res.status == 0)
 			*report = json_loads(res.out, 0, NULL);
 		proc_result_free(&res);
@@ -339,24 +342,49 @@ static void judge_report(struct inst_ctx *x, json_t *rep)
 
 /* Is the workload still on host a? A zombie waiting for its reaper is not;
  * after a handover give criu's kill a few seconds to land. */
-static bool on_source(struct inst_ctx *x, bool wait_for_gone)
+static bool on_host(struct inst_ctx *x, int host, bool wait_for_gone)
 {
 	if (x->in->mode == MODE_LXC)
-		return host_ok(x->r, HOST_A, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) == 0;
-	return host_ok(x->r, HOST_A, 30,
+		return host_ok(x->r, host, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) == 0;
+	return host_ok(x->r, host, 30,
 		       "for i in $(seq %d); do s=$(cut -d' ' -f3 /proc/%d/stat 2>/dev/null) && [ \"$s\" != Z ] || exit 1; "
 		       "sleep 0.1; done; exit 0", wait_for_gone ? 50 : 1, x->pid) == 0;
 }
 
 /* The source must be gone after a handover, and still there after a rollback. */
-static void judge_source(struct inst_ctx *x, bool migrated)
+static void judge_source(struct inst_ctx *x, int from, int to, bool migrated)
 {
-	bool there = on_source(x, migrated);
+	bool there = on_host(x, from, migrated);
+	const char *f = x->r->lab.hosts[from].name, *t = x->r->lab.hosts[to].name;
 
 	if (migrated && there)
-		fail(x, "the workload still runs on host a after crmig handed it to host b");
+		fail(x, "the workload still runs on host %s after crmig handed it to host %s", f, t);
 	if (!migrated && !there)
-		fail(x, "crmig did not migrate, but the workload is gone from host a");
+		fail(x, "crmig did not migrate from host %s, but the workload is gone from there", f);
+}
+
+static bool report_ok(json_t *rep)
+{
+	return !strcmp(json_string_value(json_object_get(rep, "result")) ?: "", "ok");
+}
+
+/* A ping-pong case comes back: B -> A with the same strategy, judged the
+ * same way; the second report is kept under details.pingpong. */
+static void migrate_back(struct inst_ctx *x)
+{
+	json_t *back = NULL;
+	bool ok;
+
+	if (x->res->outcome == OUTCOME_FAIL || migrate(x, HOST_B, HOST_A, &back) < 0) {
+		json_decref(back);
+		return;
+	}
+	json_object_set(x->res->details, "pingpong", back);
+	ok = report_ok(back);
+	x->where = ok ? HOST_A : HOST_B;
+	judge_report(x, back);
+	judge_source(x, HOST_B, HOST_A, ok);
+	json_decref(back);
 }
 
 static void judge_gap(struct inst_ctx *x, bool migrated)
@@ -517,14 +545,16 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 	if (start_workload(&x, err, sizeof(err)) < 0)
 		goto done;
 	usleep(500 * 1000); /* a few heartbeats before the freeze */
-	if (migrate(&x, &report) < 0)
+	if (migrate(&x, HOST_A, HOST_B, &report) < 0)
 		goto done;
 	res->crmig = json_incref(report);
-	migrated = !strcmp(json_string_value(json_object_get(report, "result")) ?: "", "ok");
+	migrated = report_ok(report);
 	x.where = migrated ? HOST_B : HOST_A;
 	judge_report(&x, report);
 	/* Before the signal: the workload ends once it has given its verdict. */
-	judge_source(&x, migrated);
+	judge_source(&x, HOST_A, HOST_B, migrated);
+	if (migrated && flag(&x, "pingpong"))
+		migrate_back(&x);
 	judge_service(&x);
 	if (signal_workload(&x) == 0) {
 		echo_exchange(&x);
