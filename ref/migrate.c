@@ -991,11 +991,14 @@ static int run_migration(struct migration *m)
 	if (m->o->keep_dir)
 		snprintf(m->dir, sizeof(m->dir), "%s", m->o->keep_dir);
 	else
-		snprintf(m->dir, sizeof(m->dir), CRMIG_STATE_DIR "/src-%s", m->id);
+		snprintf(m->dir, sizeof(m->dir), "%s/src-%s", mig_state_dir(), m->id);
+
 	if (mkdir_p(m->dir, 0700) < 0)
 		return mig_fail(m, "failed", "cannot create %s: %s", m->dir, strerror(errno));
 	if (hook_server_open(&m->hook, m->dir) < 0)
 		return mig_fail(m, "failed", "cannot set up criu's action-script socket in %s", m->dir);
+	mig_record_source(m);
+
 	if (prepare_dest(m) < 0)
 		return -1;
 	if (mig_sync(m, false) < 0)
@@ -1028,7 +1031,10 @@ int cmd_migrate(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* what an earlier crmig migrate, killed, left on this host */
+	mig_recover_sources();
 	m.st = strategy_by_name(o.strategy);
+
 
 	m.wl = o.pid ? &workload_pid : &workload_lxc;
 	report_init(&m.rep, m.st->name);
@@ -1081,7 +1087,9 @@ int cmd_migrate(int argc, char **argv)
 	report_print_summary(&m.rep, stdout);
 	if (ret < 0)
 		fprintf(stderr, "crmig: %s\n", m.rep.error ? m.rep.error : m.err);
+	mig_forget_source(&m);
 	cleanup(&m);
 	report_free(&m.rep);
+
 	return ret < 0 ? 1 : 0;
 }

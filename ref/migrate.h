@@ -187,6 +187,14 @@ bool mig_cancelled(struct migration *m);
  * copy after a handover. */
 bool mig_criu_alive(struct migration *m);
 void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int status);
+/* $CRMIG_STATE_DIR or CRMIG_STATE_DIR; the record of a running migration
+ * (STATE/src-ID.json), and at start the clean-up after earlier ones that
+ * were killed (their workload resumed if left stopped, their images). */
+const char *mig_state_dir(void);
+void mig_record_source(struct migration *m);
+void mig_forget_source(struct migration *m);
+void mig_recover_sources(void);
+
 /* Default hook bookkeeping (freeze/dump timestamps). */
 
 int mig_hook_bookkeeping(struct migration *m, const char *action);

@@ -67,3 +67,116 @@ void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int s
 		     end ? "the destination runs the workload, so crmig ended the source's copy"
 			 : "crmig resumed the tree it had frozen");
 }
+
+/* ---- what a killed crmig migrate left ------------------------------------- */
+
+/* Each crmig migrate records itself in STATE/src-ID.json while it runs: who
+ * it is, the workload, where its images are. A crmig that was killed leaves
+ * the record; the next crmig migrate on this host finds it at start. criu
+ * itself resumes the workload when crmig is gone (the post-dump hook's
+ * fallback, a broken page stream), so what is left is usually only the
+ * images; but should criu have died too with the tree stopped, the tree is
+ * resumed (unless a tracer, a criu still at work, holds it). */
+#include "serve_record.h"
+
+#include <dirent.h>
+
+const char *mig_state_dir(void)
+{
+	const char *d = getenv("CRMIG_STATE_DIR");
+
+	return d && d[0] == '/' ? d : CRMIG_STATE_DIR;
+}
+
+static char *record_path(const char *id)
+{
+	return xasprintf("%s/src-%s.json", mig_state_dir(), id);
+}
+
+void mig_record_source(struct migration *m)
+{
+	__do_free char *path = record_path(m->id);
+	json_t *rec = json_pack("{s:i, s:I, s:i, s:I, s:s?, s:s?, s:s, s:b}", "pid", (int)getpid(), "start",
+				(json_int_t)rec_start_time(getpid()), "workload_pid", (int)m->o->pid, "workload_start",
+				(json_int_t)rec_start_time(m->o->pid), "lxc",
+				m->o->lxc_name, "lxcpath", m->o->lxcpath, "dir", m->dir, "keep", m->o->keep_dir != NULL);
+
+	mkdir_p(mig_state_dir(), 0700);
+	if (json_dump_file(rec, path, JSON_COMPACT) < 0)
+		mig_progress(m, "cannot record this migration in %s: %s", path, strerror(errno));
+	json_decref(rec);
+}
+
+void mig_forget_source(struct migration *m)
+{
+	__do_free char *path = m->id[0] ? record_path(m->id) : NULL;
+
+	if (path)
+		unlink(path);
+}
+
+/* "T" and no tracer: stopped by a criu that is gone. */
+static bool stopped_untraced(pid_t pid)
+{
+	__do_free char *path = xasprintf("/proc/%d/status", pid);
+	__do_free char *text = pid > 1 ? read_file(path, NULL) : NULL;
+	const char *state = text ? strstr(text, "\nState:\t") : NULL;
+	const char *tracer = text ? strstr(text, "\nTracerPid:\t") : NULL;
+
+	return state && tracer && state[8] == 'T' && atoi(tracer + 12) == 0;
+}
+
+static void recover_one_source(const char *path)
+{
+	json_t *rec = json_load_file(path, 0, NULL);
+	pid_t owner = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+	pid_t wl = (pid_t)json_integer_value(json_object_get(rec, "workload_pid"));
+	const char *lxc = json_string_value(json_object_get(rec, "lxc"));
+	const char *dir = json_string_value(json_object_get(rec, "dir"));
+	const char *what = "its workload was running";
+
+	if (!rec)
+		return;
+	if (owner > 1 && rec_start_time(owner) == (unsigned long long)json_integer_value(json_object_get(rec, "start"))) {
+		json_decref(rec);
+		return; /* it still runs */
+	}
+	if (lxc) {
+		struct lxc_container *c = lxc_container_new(lxc, json_string_value(json_object_get(rec, "lxcpath")));
+
+		if (c && c->is_running(c) && !strcmp(c->state(c), "FROZEN")) {
+			c->unfreeze(c);
+			what = "thawed its container";
+		}
+		if (c)
+			lxc_container_put(c);
+	} else if (wl > 1 && rec_start_time(wl) == (unsigned long long)json_integer_value(json_object_get(rec, "workload_start")) &&
+		   stopped_untraced(wl)) {
+		signal_tree(wl, SIGCONT);
+		what = "resumed its stopped workload";
+	}
+	if (dir && !json_is_true(json_object_get(rec, "keep")) && !strncmp(dir, mig_state_dir(), strlen(mig_state_dir())))
+		remove_tree(dir);
+	fprintf(stderr, "crmig: an earlier crmig migrate (pid %d) died mid-migration: %s; cleaned up %s\n", (int)owner,
+		what, dir ? dir : path);
+	unlink(path);
+	json_decref(rec);
+}
+
+void mig_recover_sources(void)
+{
+	DIR *d = opendir(mig_state_dir());
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (!strncmp(e->d_name, "src-", 4) && n > 9 && !strcmp(e->d_name + n - 5, ".json")) {
+			__do_free char *path = xasprintf("%s/%s", mig_state_dir(), e->d_name);
+
+			recover_one_source(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}

@@ -22,8 +22,10 @@
  * FAKE_CRIU_FAIL=serving makes a lazy dump fail after the first page it
  * served (the tasks resumed, as criu does); FAKE_CRIU_FAIL=disk-full makes
  * a page server fail on its first pages, as criu does when the disk is full;
- * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait N ms after each chunk
- * (a lazy window long enough to inject faults into).
+ * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait 10 N ms before its
+ * first request and N ms after each chunk (a lazy window long enough to
+ * inject faults into).
+
  */
 
 #include <dirent.h>
@@ -641,7 +643,12 @@ static int do_lazy_pages(void)
 	out = open(pages, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
 		return 1;
+	/* a lazy window that outlasts the restore's answer, however slow the
+	 * machine: 10 chunks' worth before the first request */
+	if (getenv("FAKE_CRIU_LAZY_MS"))
+		usleep((useconds_t)atoi(getenv("FAKE_CRIU_LAZY_MS")) * 10000);
 	for (uint32_t i = 0; i < nr; i += CHUNK) {
+
 		struct ps_hdr want = { .cmd = PS_GET, .nr_pages = nr - i < CHUNK ? nr - i : CHUNK,
 				       .vaddr = vaddr + (uint64_t)i * PAGE, .id = id };
 		struct ps_hdr h;

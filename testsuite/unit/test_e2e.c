@@ -1427,6 +1427,13 @@ int main(int argc, char **argv)
 	SETUP_CHECK(access(crmig, X_OK) == 0, "%s: %s (make builds it)", crmig, strerror(errno));
 	SETUP_CHECK(access(fake, X_OK) == 0, "%s: %s (make check-unit builds it)", fake, strerror(errno));
 	SETUP_CHECK(mkdtemp(root), "%s", strerror(errno));
+	{
+		/* crmig migrate's records (src-ID.json) stay out of this host's /var/lib/crmig */
+		__do_free char *state = xasprintf("%s/source-state", root);
+
+		setenv("CRMIG_STATE_DIR", state, 1);
+	}
+
 	make_pki();
 	ns = can_pidns(why, sizeof(why));
 	have_valgrind = on_path("valgrind");

@@ -326,6 +326,55 @@ START_TEST(test_fault_restarted_serve_cleans_up)
 }
 END_TEST
 
+/* A killed crmig migrate leaves its record (STATE/src-ID.json); the next
+ * crmig migrate on the host finds it at start, resumes the workload if it
+ * was left stopped (criu gone too) and removes what it left. */
+START_TEST(test_fault_restarted_migrate_recovers)
+{
+	__do_free char *dir = test_dir("fault-remigrate");
+	__do_free char *state = xasprintf("%s/source-state", root);
+	__do_free char *leftover = NULL;
+	const char *env[] = { "CRMIG_FAULT_ENABLE=1", "CRMIG_FAULT=image-transfer:kill-self", NULL };
+	const char *denv[] = { "CRMIG_FAULT_ENABLE=1", NULL };
+	struct dest_opts dopt = { .env = denv };
+	struct mig_opts mopt = { .strategy = "stop", .env = env };
+	struct dest d;
+	struct run r;
+	pid_t victim;
+	DIR *sd;
+	struct dirent *e;
+	int records = 0;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 128 + SIGKILL, &r, &d, "exit %d, want killed\n%s", r.status, __s);
+	run_free(&r);
+	dest_stop(&d);
+	sd = opendir(state);
+	while (sd && (e = readdir(sd)))
+		if (!strncmp(e->d_name, "src-", 4) && strstr(e->d_name, ".json"))
+			leftover = xasprintf("%s/%s", state, e->d_name), records++;
+	if (sd)
+		closedir(sd);
+	ck_assert_msg(records == 1 && leftover, "the killed crmig left %d records in %s, want 1", records, state);
+	/* as if criu had died too, with the tree stopped */
+	kill(victim, SIGSTOP);
+	for (double deadline = now_ms() + 5000; proc_state(victim) != 'T' && now_ms() < deadline;)
+		usleep(10 * 1000);
+	/* the next crmig migrate (to nowhere: it fails to connect) cleans up first */
+	mopt.env = NULL;
+	mopt.to = "127.0.0.1:1";
+	migrate(&r, dir, victim, NULL, &mopt);
+	ck_assert_msg(r.status == 1, "exit %d:\n%s", r.status, r.out);
+	ck_assert_msg(strstr(r.out, "died mid-migration: resumed its stopped workload"), "output:\n%s", r.out);
+	ck_assert_msg(access(leftover, F_OK) < 0, "%s is still there", leftover);
+	expect_victim_running(victim);
+	victim_end(victim);
+	run_free(&r);
+}
+END_TEST
+
 static void fault_tests(Suite *s, bool ns, const char *why)
 {
 	TCase *matrix = tcase_create("matrix"), *misc = tcase_create("switches");
@@ -341,5 +390,6 @@ static void fault_tests(Suite *s, bool ns, const char *why)
 	add_or_skip(misc, test_fault_bad_spec, true, NULL);
 	add_or_skip(misc, test_fault_dest_not_enabled, ns, why);
 	add_or_skip(misc, test_fault_restarted_serve_cleans_up, ns, why);
+	add_or_skip(misc, test_fault_restarted_migrate_recovers, ns, why);
 	suite_add_tcase(s, misc);
 }
