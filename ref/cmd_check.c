@@ -5,6 +5,7 @@
 #include "criu.h"
 #include "hostinfo.h"
 #include "migrate.h"
+#include "migrate.h"
 #include "util.h"
 #include "version.h"
 
@@ -44,10 +45,11 @@ int cmd_check(int argc, char **argv)
 		if (!ci.present)
 			printf("  no criu: %s\n", ci.why_not);
 		puts("strategies:");
-		print_line("stop", ci.present, "criu is needed");
-		print_line("pre", ci.present && ci.mem_dirty_track, "no memory change tracking (soft-dirty)");
-		print_line("post", ci.present && ci.uffd_noncoop, "no userfaultfd (uffd-noncoop)");
-		print_line("hybrid", ci.present && ci.mem_dirty_track && ci.uffd_noncoop, "needs both of the above");
+		for (const struct strategy *const *s = strategies_all; *s; s++) {
+			const char *why = strategy_why_not(*s, &ci);
+
+			print_line((*s)->name, !why, why);
+		}
 		printf("page streams over TLS: %s\n", ci.tls ? "yes" : "no (criu built without GnuTLS)");
 	}
 	json_decref(j);

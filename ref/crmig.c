@@ -38,8 +38,8 @@ static void usage(FILE *f)
 		if (commands[i].summary)
 			fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nstrategies for migrate --strategy:\n");
-	for (const char *const *s = (const char *const[]){ "stop", "pre", "post", "hybrid", NULL }; *s; s++)
-		fprintf(f, "  %-8s %s\n", *s, strategy_by_name(*s)->summary);
+	for (const struct strategy *const *s = strategies_all; *s; s++)
+		fprintf(f, "  %-8s %s\n", (*s)->name, (*s)->summary);
 }
 
 int main(int argc, char **argv)

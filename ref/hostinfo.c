@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "migrate.h"
 #include "util.h"
 #include "version.h"
 
@@ -317,28 +318,19 @@ json_t *hostinfo_check(const struct criu_info *ci)
 		os += strlen("PRETTY_NAME=\"");
 		snprintf(distro, sizeof(distro), "%.*s", (int)strcspn(os, "\"\n"), os);
 	}
-	if (!ci->present) {
-		const char *r = ci->why_not[0] ? ci->why_not : "no usable criu";
+	json_t *can = json_object();
 
-		json_object_set_new(why, "stop", json_string(r));
-		json_object_set_new(why, "pre", json_string(r));
-		json_object_set_new(why, "post", json_string(r));
-		json_object_set_new(why, "hybrid", json_string(r));
-	} else {
-		if (!ci->mem_dirty_track)
-			json_object_set_new(why, "pre", json_string("no memory change tracking (soft-dirty)"));
-		if (!ci->uffd_noncoop)
-			json_object_set_new(why, "post", json_string("no userfaultfd (uffd-noncoop)"));
-		if (!ci->mem_dirty_track || !ci->uffd_noncoop)
-			json_object_set_new(why, "hybrid", json_string(!ci->mem_dirty_track
-				? "no memory change tracking (soft-dirty)" : "no userfaultfd (uffd-noncoop)"));
+	for (const struct strategy *const *s = strategies_all; *s; s++) {
+		const char *r = strategy_why_not(*s, ci);
+
+		json_object_set_new(can, (*s)->name, json_boolean(!r));
+		if (r)
+			json_object_set_new(why, (*s)->name, json_string(r));
 	}
 	uname(&u);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b}, s:{s:b, s:b, s:b, s:b}, s:s, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b}, s:o, s:s, s:o, s:o}",
 			 "crmig", CRMIG_VERSION, "hostname", u.nodename, "distro", distro, "kernel", u.release, "criu",
 			 ci->version, "lxc", lxc_version_string(), "features", "criu", ci->present, "mem_dirty_track",
-			 ci->mem_dirty_track, "uffd_noncoop", ci->uffd_noncoop, "tls", ci->tls, "strategies", "stop",
-			 ci->present, "pre", ci->present && ci->mem_dirty_track, "post", ci->present && ci->uffd_noncoop,
-			 "hybrid", ci->present && ci->mem_dirty_track && ci->uffd_noncoop, "why_not", ci->why_not,
-			 "why_disabled", why);
+			 ci->mem_dirty_track, "uffd_noncoop", ci->uffd_noncoop, "tls", ci->tls, "strategies", can,
+			 "why_not", ci->why_not, "why_disabled", why, "strategy_needs", strategies_json());
 }

@@ -21,18 +21,6 @@
 #include "util.h"
 #include "version.h"
 
-static const struct strategy *const strategies[] = {
-	&strategy_stop, &strategy_pre, &strategy_post, &strategy_hybrid,
-};
-
-const struct strategy *strategy_by_name(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(strategies); i++)
-		if (name && !strcmp(strategies[i]->name, name))
-			return strategies[i];
-	return NULL;
-}
-
 void mig_progress(struct migration *m, const char *fmt, ...)
 {
 	char msg[2048];

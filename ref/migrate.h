@@ -93,7 +93,15 @@ struct strategy {
 
 extern const struct strategy strategy_stop, strategy_pre, strategy_post, strategy_hybrid;
 extern const struct workload_ops workload_pid, workload_lxc;
+/* strategies.c: the table of strategies and what each needs of criu. */
+extern const struct strategy *const strategies_all[];   /* NULL-terminated, in the order users see them */
 const struct strategy *strategy_by_name(const char *name);
+/* The criu features (criu check --feature NAME) st needs, at most max: their count. */
+size_t strategy_features(const struct strategy *st, const char **out, size_t max);
+/* What a host with ci lacks for st (NULL: it can run it). */
+const char *strategy_why_not(const struct strategy *st, const struct criu_info *ci);
+/* {"stop": {"summary": ..., "needs": []}, "pre": {..., "needs": ["mem_dirty_track"]}, ...} */
+json_t *strategies_json(void);
 
 struct migration {
 	const struct mig_opts *o;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "bundle.h"
+#include "migrate.h"
 #include "runner.h"
 #include "service_check.h"
 #include "util.h"
@@ -74,10 +75,14 @@ static int check_requirements(struct inst_ctx *x)
 	const struct suite_case *c = x->in->c;
 	char why[256];
 
-	if ((x->in->strategy & (ST_PRE | ST_HYBRID)) && !runner_host_has_feature(x->r, "mem_dirty_track", why, sizeof(why)))
-		return skip(x, why);
-	if ((x->in->strategy & (ST_POST | ST_HYBRID)) && !runner_host_has_feature(x->r, "uffd-noncoop", why, sizeof(why)))
-		return skip(x, why);
+	const struct strategy *st = strategy_by_name(strategy(x));
+	const char *needs[4];
+	size_t n = st ? strategy_features(st, needs, ARRAY_SIZE(needs)) : 0;
+
+	/* what the strategy needs of criu: its row in ref/strategies.c */
+	for (size_t i = 0; i < n; i++)
+		if (!runner_host_has_feature(x->r, needs[i], why, sizeof(why)))
+			return skip(x, why);
 	for (int i = 0; i < c->nrequires; i++)
 		if (!runner_host_has_feature(x->r, c->requires[i], why, sizeof(why)))
 			return skip(x, why);
