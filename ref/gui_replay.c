@@ -90,10 +90,10 @@ static void move_tree(struct gui_replay *r, json_t *job, json_t *report)
 			base = r->next_pid;
 		/* A container hangs under the destination's lxc monitor if there
 		 * is one, a process under init. */
-		json_array_foreach(to_procs, i, p)
-			if (json_is_true(json_object_get(p, "kthread")) == false &&
-			    !strncmp(json_str(p, "name") ?: "", "lxc-start", 9))
-				to_parent = json_integer_value(json_object_get(p, "pid"));
+		if (json_str(target, "lxc"))
+			json_array_foreach(to_procs, i, p)
+				if (!strncmp(json_str(p, "name") ?: "", "lxc-start", 9))
+					to_parent = json_integer_value(json_object_get(p, "pid"));
 		json_array_foreach(moved, i, p) {
 			char key[32], pkey[32];
 			int64_t npid = i == 0 ? base : r->next_pid++;

@@ -551,7 +551,12 @@ void gui_mig_event(struct gui_state *st, const char *id, json_t *ev)
 	json_t *report = json_incref(json_object_get(ev, "report"));
 	bool result = what && !strcmp(what, "result");
 
-	gui_emit(st, "mig-event", json_pack("{s:s, s:o}", "id", id, "ev", ev));
+	struct timespec now;
+
+	/* gui_ms (wall clock): when the GUI heard it, for the page's latency figure */
+	clock_gettime(CLOCK_REALTIME, &now);
+	gui_emit(st, "mig-event", json_pack("{s:s, s:o, s:f}", "id", id, "ev", ev, "gui_ms",
+					    now.tv_sec * 1e3 + now.tv_nsec / 1e6));
 	if (result) {
 		const char *res = json_str(report, "result") ?: "failed";
 

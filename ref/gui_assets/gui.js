@@ -10,6 +10,9 @@ const STRAT_COLOR = { stop: '#7b8794', pre: '#2a62c9', post: '#1f8a4c', hybrid: 
 const PHASE_COLOR = { frozen: '#c0392b', dump: '#e67e22', transfer: '#f1c40f', restore: '#16a085',
   lazy: '#1f8a4c', round: '#2a62c9' };
 const model = { hosts: [], migrations: [], lastId: 0 };
+// ms from crmig gui hearing a migration event to this page having it (for tests and the curious)
+const latency = [];
+window.crmigLatency = latency;
 const ui = { selected: null, hover: null, collapsed: new Set(), dragging: null, dialogFor: null,
   current: null, arrival: {}, dirtyHosts: true, dirtyMig: true, cancelMsg: {} };
 
@@ -83,6 +86,7 @@ function apply(type, d) {
       const m = mig(d.id); const ev = d.ev;
       if (!m || !ev) break;
       ui.arrival[d.id] = { t: ev.t_ms, at: performance.now() };
+      if (d.gui_ms) latency.push(Date.now() - d.gui_ms);
       if (ev.event === 'handover') { m.handover = true; m.handover_ms = ev.t_ms; }
       if (ev.event === 'start') m.crmig_pid = ev.pid;
       if (ev.event === 'log') { m.log.push(ev); if (m.log.length > 200) m.log.shift(); }
@@ -239,6 +243,8 @@ function renderInfo() {
   if (!hp) {
     for (const id of ['info-name', 'info-id', 'info-children', 'info-host', 'info-cmdline', 'info-user', 'info-state',
       'info-threads', 'info-rss', 'info-tcp', 'info-container', 'info-migratable']) set(id, null);
+    $('info-name').textContent = 'hover or select a process';
+    $('info-migratable').className = '';
   } else {
     const { h, p } = hp;
     const kids = h.procs.filter((c) => c.ppid === p.pid && c.pid !== p.pid);
@@ -547,7 +553,7 @@ function renderMigration() {
     cb.className = 'late';
     cb.title = 'the destination already runs the workload since ' + fmtMs(m.handover_ms) + ': a cancel would lose it';
   } else { cb.textContent = 'Cancel'; cb.className = ''; cb.title = 'roll back: criu resumes the workload on ' + m.from; }
-  const cm = ui.cancelMsg[m.id];
+  const cm = m.state === 'running' ? ui.cancelMsg[m.id] : null;
   $('cancel-msg').textContent = cm ? cm.text : m.handover && m.state === 'running' ? 'past the handover: cancelling is no longer possible' : '';
   $('cancel-msg').className = cm ? (cm.ok ? 'ok' : 'refused') : '';
   // the result

@@ -97,6 +97,11 @@ try:
     def text(id_):
         return driver.find_element(By.ID, id_).text
 
+    def attrs(selector, attr):
+        # in one script: the page redraws the timeline ten times a second
+        return driver.execute_script("return [...document.querySelectorAll(arguments[0])]"
+                                     ".map((e) => e.getAttribute(arguments[1]))", selector, attr)
+
     def drag(src, host):
         # HTML5 drag and drop: selenium's drag gestures do not fire it in chromium.
         driver.execute_script("""
@@ -154,7 +159,7 @@ try:
     check(True, "the transfer phase appears while it runs")
     wait.until(lambda d: "late" in d.find_element(By.ID, "cancel-btn").get_attribute("class"))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline .phase[data-name="lazy"]'))
-    names = [e.get_attribute("data-name") for e in driver.find_elements(By.CSS_SELECTOR, "#timeline .phase")]
+    names = attrs("#timeline .phase", "data-name")
     check({"frozen", "transfer", "restore", "lazy"} <= set(names), "freeze, transfer, restore, lazy shown: %s" % names)
     check("too late" in text("cancel-btn").lower(), "after the handover the button says why: " + text("cancel-btn"))
     driver.find_element(By.ID, "cancel-btn").click()
@@ -198,8 +203,7 @@ try:
     driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=pre]').click()
     driver.find_element(By.ID, "mig-start").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart .bar")) == 2)
-    bars = {b.get_attribute("data-strategy"): float(b.get_attribute("data-ms"))
-            for b in driver.find_elements(By.CSS_SELECTOR, "#chart .bar")}
+    bars = {k: float(v) for k, v in zip(attrs("#chart .bar", "data-strategy"), attrs("#chart .bar", "data-ms"))}
     check(bars == {"post": report["post"]["downtime_ms"], "pre": report["pre"]["downtime_ms"]},
           "the downtime chart has one bar per migration: %s" % bars)
     csv = driver.execute_script("return window.crmigExport.csv()").strip().splitlines()
@@ -221,16 +225,21 @@ try:
     driver.execute_script("window.scrollTo(0, 0)")
     shot("07-overview.png")
 
+    lat = sorted(driver.execute_script("return window.crmigLatency"))
+    if check(len(lat) > 20, "migration events reached the page (%d)" % len(lat)):
+        print("       latency GUI -> page: median %.1f ms, max %.1f ms over %d events"
+              % (lat[len(lat) // 2], lat[-1], len(lat)))
     # nothing the Content-Security-Policy refused, no script error
     logs = [l for l in driver.get_log("browser") if l["level"] in ("SEVERE", "WARNING")]
     bad = [l["message"] for l in logs if "Content Security Policy" in l["message"] or "Uncaught" in l["message"]]
     check(not bad, "no CSP violation or script error in the console %s" % bad[:3])
-except TimeoutException as e:
-    failures.append("timed out waiting (%s)" % (e.msg or "a condition"))
-    print("FAIL   timed out waiting for the page")
+except Exception as e:  # a timeout or a broken page: a failure with a screenshot, never a traceback only
+    what = "timed out waiting (%s)" % (e.msg or "a condition") if isinstance(e, TimeoutException) else repr(e)
+    failures.append(what)
+    print("FAIL   " + what)
     if driver:
-        driver.save_screenshot(os.path.join(OUT, "timeout.png"))
-        print("       screenshot " + os.path.join(OUT, "timeout.png"))
+        driver.save_screenshot(os.path.join(OUT, "failed.png"))
+        print("       screenshot " + os.path.join(OUT, "failed.png"))
 finally:
     if driver:
         driver.quit()
