@@ -26,7 +26,7 @@ static void usage(FILE *f)
 	      "                       [--tier lean|full|faults] [--tap FILE] [--junit FILE] [--json FILE] [--html FILE]\n"
 
 	      "                       [--keep DIR] [--shard I/N] [--image DIR --payload FILE | --lab NAME]\n"
-	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all]\n"
+	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all] [--criu-src DIR|TARBALL]\n"
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
 	      "       crmig-suite replay BUNDLE [--shell] [--image DIR] [--payload FILE] [--lab NAME]\n"
@@ -38,6 +38,8 @@ static void usage(FILE *f)
 	      "--suite: the case files (testsuite/cases), CRIU's zdtm static tests from the payload, or both (default).\n"
 	      "  zdtm with --tier lean runs testsuite/zdtm/lean.list with stop and post; otherwise every test\n"
 	      "  (or those whose name zdtm/static/NAME matches --cases) with the selected strategies.\n"
+	      "--criu-src: zdtm's tests from this criu tree or tarball (default: the Debian source of the image's criu);\n"
+	      "  the suite then builds the payload itself (no --payload).\n"
 	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
 	      f);
 }
@@ -54,12 +56,12 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		{ "payload", required_argument, NULL, 'p' }, { "lab", required_argument, NULL, 'l' },
 		{ "cases-dir", required_argument, NULL, 'C' }, { "mem", required_argument, NULL, 'M' },
 		{ "no-lab-checks", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
-		{ "suite", required_argument, NULL, 'U' },
+		{ "suite", required_argument, NULL, 'U' }, { "criu-src", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nhU:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nhU:Z:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->distro = optarg; break;
 		case 'c': o->glob = optarg; break;
@@ -100,6 +102,7 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		case 'C': o->cases_dir = optarg; break;
 		case 'M': o->mem_mb = atoi(optarg); break;
 		case 'n': o->lab_checks = false; break;
+		case 'Z': o->criu_src = optarg; break;
 		case 'U':
 			o->suite_cases = !strcmp(optarg, "cases") || !strcmp(optarg, "all");
 			o->suite_zdtm = !strcmp(optarg, "zdtm") || !strcmp(optarg, "all");

@@ -126,18 +126,19 @@ void payload_argv_free(char **argv)
  * image when this checkout knows how (vm-images/build-zdtm, cached by the
  * image's key). Without them only the zdtm suite misses its tests, so a
  * failure here is a warning. */
-static void find_zdtm(struct payload_plan *p)
+static void find_zdtm(struct payload_plan *p, const char *criu_src)
 {
 	__do_free char *script = xasprintf("%s/vm-images/build-zdtm", p->topdir);
 	__do_free char *builder = read_file(p->script, NULL);
-	char *argv[] = { script, "--image", p->image, NULL };
+	char *argv[] = { script, "--image", p->image, criu_src ? "--criu-src" : NULL, (char *)criu_src, NULL };
 	struct proc_opts po = PROC_OPTS_DEFAULT;
 	struct proc_result res;
 	char *end, *last;
 
 	if (access(script, X_OK) < 0 || !builder || !strstr(builder, "--zdtm)"))
 		return;
-	fprintf(stderr, "crmig-suite: zdtm's tests for the payload: vm-images/build-zdtm --image %s\n", p->image);
+	fprintf(stderr, "crmig-suite: zdtm's tests for the payload: vm-images/build-zdtm --image %s%s%s\n", p->image,
+		criu_src ? " --criu-src " : "", criu_src ? criu_src : "");
 	po.pass_stderr = true;
 	po.timeout_s = 3600;
 	if (proc_run(argv, &po, &res) < 0)
@@ -219,8 +220,14 @@ bool payload_up_to_date(const struct payload_plan *p, char *why, size_t len)
 	}
 	if (p->zdtm[0]) {
 		__do_free char *mark = xasprintf("%s/.complete", p->zdtm);
+		__do_free char *carried_path = xasprintf("%s/zdtm.path", p->out);
+		__do_free char *carried = read_file(carried_path, NULL);
 		struct stat z;
 
+		if (carried && carried[0] && strncmp(carried, p->zdtm, strlen(p->zdtm))) {
+			snprintf(why, len, "%s carries other zdtm tests than %s (another criu source)", p->payload, p->zdtm);
+			return false;
+		}
 		if (stat(mark, &z) == 0 && z.st_mtim.tv_sec > st.st_mtim.tv_sec) {
 			snprintf(why, len, "zdtm's tests in %s are newer than %s", p->zdtm, p->payload);
 			return false;
@@ -349,7 +356,7 @@ out:
 	return ret;
 }
 
-char *payload_ensure(const char *image_dir, char *err, size_t errlen)
+char *payload_ensure(const char *image_dir, const char *criu_src, char *err, size_t errlen)
 {
 	char exe[PATH_MAX], why[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -367,7 +374,7 @@ char *payload_ensure(const char *image_dir, char *err, size_t errlen)
 			fprintf(stderr, "crmig-suite: the image has crmig installed (/usr/bin/crmig): no payload needed\n");
 		return NULL;
 	}
-	find_zdtm(&p);
+	find_zdtm(&p, criu_src);
 	if (payload_up_to_date(&p, why, sizeof(why))) {
 		fprintf(stderr, "crmig-suite: no --payload: using %s (up to date for this image and the sources)\n",
 			p.payload);
@@ -385,9 +392,14 @@ int runner_ensure_payload(struct runner_opts *o, char **built)
 	char err[2 * PATH_MAX + 1024];
 
 	*built = NULL;
+	if (o->criu_src && (o->payload || o->lab_name)) {
+		fprintf(stderr, "crmig-suite: --criu-src builds zdtm's tests into the payload: leave out %s\n",
+			o->payload ? "--payload" : "--lab");
+		return -1;
+	}
 	if (o->payload || o->lab_name || !o->image)
 		return 0;
-	*built = payload_ensure(o->image, err, sizeof(err));
+	*built = payload_ensure(o->image, o->criu_src, err, sizeof(err));
 	if (!*built && err[0]) {
 		fprintf(stderr, "crmig-suite: %s\n", err);
 		return -1;

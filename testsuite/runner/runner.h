@@ -31,6 +31,7 @@ struct runner_opts {
 	int mem_mb;
 	bool lab_checks;
 	bool suite_cases, suite_zdtm;   /* --suite cases|zdtm|all (default all: the case files and zdtm) */
+	const char *criu_src;           /* --criu-src DIR|TARBALL: zdtm's tests from this criu source */
 };
 
 struct runner {
@@ -96,7 +97,7 @@ void payload_argv_free(char **argv);
 bool payload_up_to_date(const struct payload_plan *p, char *why, size_t len);
 /* Builds (or finds up to date) the payload for image_dir; its path, or NULL
  * with err "" when none is needed, or NULL with err set. */
-char *payload_ensure(const char *image_dir, char *err, size_t errlen);
+char *payload_ensure(const char *image_dir, const char *criu_src, char *err, size_t errlen);
 /* For run, demo, replay: without --payload (and without --lab), o->payload
  * becomes the built one (*built, to free). -1 after printing why. */
 int runner_ensure_payload(struct runner_opts *o, char **built);

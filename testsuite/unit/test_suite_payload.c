@@ -195,6 +195,17 @@ START_TEST(test_up_to_date)
 	putf(top, "ref/crmig.c~", "x", 0644);
 	putf(top, "ref/.crmig.c.swp", "x", 0644);
 	ck_assert_msg(payload_up_to_date(&p, why, sizeof(why)), "%s", why);
+	/* a payload that carries another criu source's zdtm tests */
+	{
+		__do_free char *carried = xasprintf("%s/zdtm.path", p.out);
+
+		snprintf(p.zdtm, sizeof(p.zdtm), "/var/cache/crmig/zdtm/trixie-1111");
+		put(carried, "/var/cache/crmig/zdtm/trixie-2222\n", 0644);
+		ck_assert(!payload_up_to_date(&p, why, sizeof(why)));
+		ck_assert_msg(strstr(why, "other zdtm tests"), "%s", why);
+		put(carried, "/var/cache/crmig/zdtm/trixie-1111\n", 0644);
+		ck_assert_msg(payload_up_to_date(&p, why, sizeof(why)), "%s", why);
+	}
 }
 END_TEST
 
@@ -218,10 +229,10 @@ START_TEST(test_ensure_builds_once)
 	age_rel("ref/crmig.c", time(NULL) - 100);
 	age_rel("Makefile", time(NULL) - 100);
 	setenv("CRMIG_SUITE_DATA", top, 1);
-	first = payload_ensure(img, err, sizeof(err));
+	first = payload_ensure(img, NULL, err, sizeof(err));
 	ck_assert_msg(first != NULL, "%s", err);
 	ck_assert_str_eq(first, want);
-	second = payload_ensure(img, err, sizeof(err));
+	second = payload_ensure(img, NULL, err, sizeof(err));
 	ck_assert_msg(second != NULL, "%s", err);
 	ck_assert_str_eq(second, want);
 	runs = read_file(count, NULL);
@@ -239,7 +250,7 @@ START_TEST(test_ensure_failure_says_how_to_rerun)
 	__do_free char *got = NULL;
 
 	setenv("CRMIG_SUITE_DATA", top, 1);
-	got = payload_ensure(img, err, sizeof(err));	/* the setup's build-payload exits 1 */
+	got = payload_ensure(img, NULL, err, sizeof(err));	/* the setup's build-payload exits 1 */
 	ck_assert_ptr_null(got);
 	ck_assert_msg(strstr(err, "vm-images/build-payload failed (exit 1"), "%s", err);
 	ck_assert_msg(strstr(err, "rerun it by hand:"), "%s", err);
@@ -258,6 +269,11 @@ START_TEST(test_runner_opts)
 	o = (struct runner_opts){ .lab_name = "default" };	/* an attached lab has its crmig */
 	ck_assert_int_eq(runner_ensure_payload(&o, &built), 0);
 	ck_assert_ptr_null(o.payload);
+	/* another criu's zdtm tests go into a payload the suite builds: not with one given */
+	o = (struct runner_opts){ .payload = "given.img", .image = img, .criu_src = "/tmp/criu.tar.xz" };
+	ck_assert_int_eq(runner_ensure_payload(&o, &built), -1);
+	o = (struct runner_opts){ .lab_name = "default", .criu_src = "/tmp/criu" };
+	ck_assert_int_eq(runner_ensure_payload(&o, &built), -1);
 }
 END_TEST
 
