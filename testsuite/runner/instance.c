@@ -304,10 +304,34 @@ static void echo_exchange(struct inst_ctx *x)
 }
 
 /* The workload's and the harness's view, against what the case expects. */
+/* A kind with per-part verdicts (zdtm: NAME<TAB>PASS|FAIL|SKIP<TAB>reason a
+ * line): the parts that failed, into buf; true if none did. A caller that
+ * judges each part itself (zdtm_run) sets the flag "parts-judged". */
+static bool parts_ok(struct inst_ctx *x, char *buf, size_t len)
+{
+	const char *text = json_string_value(json_object_get(x->res->details, "results"));
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!x->kind->results || flag(x, "parts-judged") || !text)
+		return true;
+	for (const char *p = text; *p;) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+
+		if (tab && (!nl || tab < nl) && !strncmp(tab, "\tFAIL\t", 6) && used + 1 < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? ", " : "", (int)(tab - p), p);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return !buf[0];
+}
+
 static void judge_workload(struct inst_ctx *x, const char *verdict)
 {
-	char why[1024] = "";
-	bool workload_ok = !strncmp(verdict, "PASS", 4);
+	char why[1024] = "", failed_parts[512];
+	bool parts = parts_ok(x, failed_parts, sizeof(failed_parts));
+	bool workload_ok = !strncmp(verdict, "PASS", 4) && parts;
 	bool peer_ok = true;
 
 	if (x->peer) {
@@ -320,7 +344,9 @@ static void judge_workload(struct inst_ctx *x, const char *verdict)
 			fail(x, "the damage done by the test was not detected (workload: %.200s)", verdict);
 		return;
 	}
-	if (!workload_ok)
+	if (!parts)
+		fail(x, "these parts failed their own checks on host %s: %s", x->r->lab.hosts[x->where].name, failed_parts);
+	else if (!workload_ok)
 		fail(x, "the workload failed its own checks on host %s: %.600s", x->r->lab.hosts[x->where].name, verdict);
 	else if (!peer_ok)
 		fail(x, "the harness's TCP peer: %s", why);
