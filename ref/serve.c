@@ -729,7 +729,14 @@ static int op_restore(struct session *s, json_t *req)
 	s->restored_lazy = lazy;
 	session_record(s);
 	fault_at("dst-handover", 0);
-
+	if (lazy) {
+		/* Should the lazy-pages daemon die now (killed, a damaged page, a
+		 * full disk), the source's criu must hear it at once, not after
+		 * the --timeout with the workload frozen there: our copies of the
+		 * stream close when it does (ps_watch, as for page servers). */
+		close_fd(&s->lazy_tcp);
+		ps_watch_start(&s->ps_watch, s->lazy_pid, s->lazy_fd);
+	}
 	status = reply_ok(s, json_pack("{s:i, s:o, s:o}", "pid", s->restored_pid, "timing", rc.timing, "criu_argv",
 				       argvs));
 	if (lazy)
@@ -753,6 +760,7 @@ static int op_lazy_wait(struct session *s, json_t *req)
 
 	if (s->lazy_pid <= 0)
 		return reply_err(s, "no lazy-pages daemon");
+	ps_watch_stop(&s->ps_watch);
 	status = wait_timeout(s->lazy_pid, timeout > 0 ? timeout : 3600);
 	if (status == -2)
 		kill_child(&s->lazy_pid);
@@ -1033,6 +1041,7 @@ static void end_restored(struct session *s)
 
 	if (!s->restored)
 		return;
+	ps_watch_stop(&s->ps_watch); /* before anything touches the lazy stream */
 	if (s->restored_lazy && s->lazy_pid > 0 && wait_timeout(s->lazy_pid, 0) == 0) {
 		/* every page had arrived: the source's criu has ended its copy */
 		s->lazy_pid = 0;

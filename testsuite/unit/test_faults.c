@@ -22,8 +22,10 @@ static void fault_tests(Suite *s, bool ns, const char *why);
 #define FAULT_TIMEOUT "10"
 /* a stalled destination wakes up after crmig gave up on it, and cleans up */
 #define STALL "stall:13"
-/* how long any row may take, the stall included */
+/* how long a row may take: a stalled peer (crmig waits until --timeout),
+ * any other fault */
 #define BOUND_S 25.0
+#define QUICK_S 5.0
 
 enum src_after { SRC_RUNS, SRC_ENDED };
 
@@ -107,6 +109,9 @@ static void run_row(const struct frow *row)
 	struct run r;
 	pid_t victim;
 	double start, took;
+	/* a fault must be noticed when it happens, not when --timeout runs out:
+	 * only a stalled peer may take that long */
+	double bound = strstr(row->fault, ":stall") ? BOUND_S : QUICK_S;
 
 	dest_start(&d, dir, &dopt);
 	victim = victim_start(true);
@@ -114,8 +119,8 @@ static void run_row(const struct frow *row)
 	migrate(&r, dir, victim, &d, &mopt);
 	took = (now_ms() - start) / 1000;
 	ck_run(r.status >= 0, &r, &d, "%s %s: crmig migrate hung (killed after 120 s)\n%s", row->strategy, row->fault, __s);
-	ck_run(took < BOUND_S, &r, &d, "%s %s: crmig took %.1f s (bound %.0f s)\n%s", row->strategy, row->fault, took,
-	       BOUND_S, __s);
+	ck_run(took < bound, &r, &d, "%s %s: crmig took %.1f s (bound %.0f s)\n%s", row->strategy, row->fault, took,
+	       bound, __s);
 	if (!row->result) {
 		ck_run(r.status == 128 + SIGKILL, &r, &d, "%s %s: exit %d, want killed\n%s", row->strategy, row->fault,
 		       r.status, __s);
@@ -225,9 +230,13 @@ static const struct frow rows[] = {
 	{ "hybrid", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
 };
 
+/* FAULT_ROWS=TEXT runs only the rows whose fault contains TEXT (debugging). */
 START_TEST(test_fault_row)
 {
-	run_row(&rows[_i]);
+	const char *only = getenv("FAULT_ROWS");
+
+	if (!only || strstr(rows[_i].fault, only))
+		run_row(&rows[_i]);
 }
 END_TEST
 
