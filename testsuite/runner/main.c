@@ -301,7 +301,7 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		unsigned st = lean ? o->strategies & (ST_STOP | ST_POST) : o->strategies;
 		size_t before = n;
 
-		zdtm_run(&r, o->glob, lean, st ? st : o->strategies, &results, &n);
+		zdtm_run(&r, o->glob, lean, st ? st : o->strategies, o->shard_index, o->shard_count, &results, &n);
 		for (size_t i = before; i < n; i++) {
 			tap_result(r.tap, ++r.tap_n, &results[i]);
 			migrations++;

@@ -292,15 +292,15 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 	free(map);
 }
 
-int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, struct suite_result **results,
-	     size_t *n)
+int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, int shard_index, int shard_count,
+	     struct suite_result **results, size_t *n)
 {
 	struct zdtm_run z = { .r = r };
 	__do_free char *data = suite_data_dir("zdtm");
 	__do_free char *lean_path = data ? xasprintf("%s/lean.list", data) : NULL;
 	__do_free char *lean_list = lean_path ? read_file(lean_path, NULL) : NULL;
 	char dir[PATH_MAX], err[1024];
-	size_t *sel, nsel = 0;
+	size_t *sel, nsel = 0, matched = 0;
 
 	if (fetch_catalogue(r, dir, sizeof(dir), err, sizeof(err)) < 0 ||
 	    zdtm_load(dir, &z.tests, &z.ntests, err, sizeof(err)) < 0) {
@@ -334,12 +334,12 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 			 z.tests[i].name);
 		c->modes = MODE_BARE;
 		z.gap[i] = -1;
-		if (lean ? in_lean_list(lean_list, z.tests[i].name)
-			 : !glob || !fnmatch(glob, c->name, 0) || !fnmatch(glob, z.tests[i].name, 0))
+		if ((lean ? in_lean_list(lean_list, z.tests[i].name) : !glob || !fnmatch(glob, c->name, 0)) &&
+		    (shard_count <= 1 || (int)(matched++ % (size_t)shard_count) == shard_index - 1))
 			sel[nsel++] = i;
 	}
-	fprintf(stderr, "crmig-suite: zdtm: %zu of %zu tests selected (%s)\n", nsel, z.ntests,
-		lean ? "the lean selection" : glob ? glob : "all");
+	fprintf(stderr, "crmig-suite: zdtm: %zu of %zu tests selected (%s%s)\n", nsel, z.ntests,
+		lean ? "the lean selection" : glob ? glob : "all", shard_count > 1 ? ", this shard's share" : "");
 	for (unsigned bit = ST_STOP; bit <= ST_HYBRID && !runner_interrupted; bit <<= 1) {
 		if (!(strategies & bit))
 			continue;

@@ -86,11 +86,12 @@ typedef int (*zdtm_run_fn)(void *ctx, const int *idx, size_t n, struct zdtm_verd
  * reason. v is indexed like idx. Returns the number of migrations run. */
 int zdtm_bisect(const int *idx, size_t n, zdtm_run_fn run, void *ctx, struct zdtm_verdict *v);
 
-/* The runner's entry: run the zdtm tests matching glob (NULL: the lean
- * selection, testsuite/zdtm/lean.list) with the selected strategies; appends
+/* The runner's entry: run the zdtm tests matching glob (lean: the selection
+ * of testsuite/zdtm/lean.list) with the selected strategies, this shard's
+ * share of them (every shard_count-th test from shard_index, 1-based); appends
  * one result per test x strategy to *results. */
 struct runner;
-int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, struct suite_result **results,
-	     size_t *n);
+int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, int shard_index, int shard_count,
+	     struct suite_result **results, size_t *n);
 
 #endif
