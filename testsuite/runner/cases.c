@@ -50,7 +50,9 @@ static const char *const key_names[K_COUNT + 1] = {
 /* Flags are interpreted by the runner (nolazy also here: it drops post and
  * hybrid); the list only keeps typos out. */
 static const char *const known_flags[] = {
-	"excl", "nolazy", "noremotelazy", "crfail", "tcp-peer", "listen", "move-ip", "rollback", "auth", "pingpong", NULL,
+	"excl", "nolazy", "noremotelazy", "crfail", "tcp-peer", "listen", "move-ip", "rollback", "auth", "pingpong",
+	"dest-full", NULL,
+
 };
 static const char *const tiers[] = { "lean", "full", "faults", NULL };
 

@@ -225,8 +225,14 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 		free(crmig);
 		crmig = with;
 	}
+	/* flags = dest-full: the destination receives into a small filesystem
+	 * (a 4 MiB tmpfs over serve's state directory, for this migration) */
+	if (first && flag(x, "dest-full") &&
+	    host_ok(x->r, to, 30, "mount -t tmpfs -o size=4m,mode=0700 crmig-dest-full /var/lib/crmig") != 0)
+		return fail(x, "cannot mount a small filesystem over /var/lib/crmig on host b");
 	if (dst_fault && host_ok(x->r, to, 30, "install -m 0600 /dev/null /var/lib/crmig/fault-enable") != 0)
 		return fail(x, "cannot enable fault injection on host b (/var/lib/crmig/fault-enable)");
+
 	if (first)
 		x->t_start = probe_now(); /* the probe's window spans both legs of a ping-pong */
 	if (host_sh(x->r, from, x->in->c->timeout_s, &res,
@@ -237,6 +243,9 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 	x->t_end = probe_now();
 	if (dst_fault)
 		host_ok(x->r, to, 30, "rm -f /var/lib/crmig/fault-enable");
+	if (first && flag(x, "dest-full"))
+		host_ok(x->r, to, 60, "umount /var/lib/crmig || umount -l /var/lib/crmig");
+
 
 	snprintf(x->crmig_out, sizeof(x->crmig_out), "%s%s", res.out, res.err);
 	json_object_set_new(x->res->details, "crmig_exit", json_integer(res.status));

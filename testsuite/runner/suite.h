@@ -24,6 +24,8 @@ enum mode_bit { MODE_BARE = 1, MODE_LXC = 2 };
  *   strategies = stop, pre, post, hybrid   ; default all four
  *   requires = mem_dirty_track   ; criu check --feature NAME on both hosts, else SKIP
  *   flags = excl, nolazy, crfail, tcp-peer, listen, move-ip, pingpong   ; see cases.c
+ *                                ; dest-full: b receives into a 4 MiB tmpfs over /var/lib/crmig
+
  *                                ; pingpong: A -> B, then back B -> A, checked after each leg
  *   tier = lean | full | faults  ; lean runs in make check; full (check-full) runs all; faults: the fault tier
  *                                ; (--tier faults: the cases with a fault key or tier faults)
