@@ -45,6 +45,7 @@ all:
 include ref/build.mk
 include testsuite/build.mk
 include testsuite/gui/build.mk
+include testsuite/fuzz/build.mk
 include vm-images/build.mk
 -include bench/build.mk
 -include packaging/build.mk
