@@ -3,7 +3,8 @@
 # so that pkg-config sees the libraries it just installed.
 #
 #   make              build crmig, the suite and the workloads for this host
-#   make check        unit tests + the report in a browser (check-report)
+#   make check        unit tests, then again under ASan + UBSan, each fuzzer a few
+#                     seconds (testsuite/fuzz/build.mk) + the report in a browser (check-report)
 #                     + the lean lab tier (boots two QEMU hosts)
 #                     + check-packages (packaging/build.mk: deb, rpm, lint, a case
 #                     run from the .debs installed in a lab host)
@@ -54,6 +55,8 @@ check:
 	$(call deps,check)
 	@$(submake) binaries
 	@$(submake) check-unit
+	@$(submake) check-sanitize
+	@$(submake) check-fuzz
 	@$(submake) check-gui
 	@$(submake) check-report
 	@$(submake) check-lab
