@@ -1214,8 +1214,31 @@ static int serve_requests(struct session *s)
 	}
 }
 
+/* The source vanished in the lazy window (after its commit): whether the
+ * copy here may live depends on its pages. All arrived: criu ended the
+ * source, the workload is here. They stopped (the source's relay died with
+ * crmig, and criu, its stream broken, resumed the source): it must go. */
+static void lazy_after_loss(struct session *s)
+{
+	int status;
+
+	ps_watch_stop(&s->ps_watch);
+	slog(s, "the source is gone in the lazy window: waiting for the rest of the pages");
+	status = wait_timeout(s->lazy_pid, 3600);
+	if (status == -2)
+		kill_child(&s->lazy_pid);
+	s->lazy_pid = 0;
+	if (status == 0) {
+		slog(s, "all pages arrived: the workload stays here");
+		return;
+	}
+	slog(s, "the pages stopped (criu lazy-pages exited %d): the copy here is incomplete", status);
+	end_restored(s);
+}
+
 static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd, const char *peer)
 {
+
 	struct session s = { .o = o, .dir_fd = -1, .data_lfd = -1, .lazy_fd = -1, .lazy_tcp = -1, .last_tcp = -1,
 			     .tls_ctx = tls };
 	char err[512];
@@ -1249,8 +1272,10 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	if (gui)
 		serve_gui_session(&s.ch, &s.criu); /* tree and check only */
 	else
-		serve_requests(&s);
+		if (serve_requests(&s) < 0 && s.restored && s.committed && s.restored_lazy && s.lazy_pid > 0)
+		lazy_after_loss(&s);
 	/* The source vanished: a copy restored here stays only if it was
+
 	 * handed over (committed); the source resumed its own otherwise. */
 	if (s.restored && !s.committed)
 		end_restored(&s);

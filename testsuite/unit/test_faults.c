@@ -140,8 +140,8 @@ static void run_row(const struct frow *row)
 	ck_run(dest_settles(&d, row->dest_keeps ? 1 : 0), &r, &d,
 	       "%s %s: the destination kept %d dst-* dirs, %d restored processes (want %d), %d criu\n%s", row->strategy,
 	       row->fault, dest_dirs(&d), ns_count(&d, "sleep"), row->dest_keeps ? 1 : 0, ns_count(&d, "fake-criu"), __s);
-	fprintf(stderr, "fault %-7s %-28s -> %-11s exit %3d in %5.2f s: source %s, destination %s\n", row->strategy,
-		row->fault, r.report ? str(r.report, "result") : "(killed)", r.status, took,
+	fprintf(stderr, "fault %-7s %-28s %-5s -> %-11s exit %3d in %5.2f s: source %s, destination %s\n", row->strategy,
+		row->fault, row->plain ? "plain" : "tls", r.report ? str(r.report, "result") : "(killed)", r.status, took,
 		row->src == SRC_ENDED ? "ended" : "runs", row->dest_keeps ? "runs it" : "clean");
 	victim_end(victim);
 	run_free(&r);
@@ -228,6 +228,23 @@ static const struct frow rows[] = {
 	{ "post", "lazy-window:corrupt", "failed", "did not all arrive", SRC_RUNS },
 	{ "post", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
 	{ "hybrid", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS },
+	/* crmig migrate dies in the lazy window: its relay ends the page stream,
+	 * criu resumes the source, the incomplete copy on the destination ends */
+	{ "post", "lazy-window:kill-self", NULL, NULL, SRC_RUNS },
+	{ "hybrid", "lazy-window:kill-self", NULL, NULL, SRC_RUNS },
+	/* page streams in the clear (--page-tls off): criu holds the TCP
+	 * connection itself, nothing of crmig's sits in between */
+	{ "post", "restore:kill-self", NULL, NULL, SRC_RUNS, false, false, true },
+	{ "post", "handover:kill-self", NULL, NULL, SRC_RUNS, false, false, true },
+	{ "post", "lazy-window:kill-self", NULL, NULL, SRC_ENDED, true, false, true },
+	{ "hybrid", "lazy-window:kill-self", NULL, NULL, SRC_ENDED, true, false, true },
+	{ "post", "dst-lazy-window:kill-criu", "failed", "did not all arrive", SRC_RUNS, false, false, true },
+	{ "stop", "dst-final-dump:kill-criu", RB, NULL, SRC_RUNS, false, false, true },
+	{ "pre", "dst-round-2:kill-criu", "failed", "pre-dump round 2", SRC_RUNS, false, false, true },
+	{ "stop", "handover:kill-criu", "ok", NULL, SRC_ENDED, true, false, true },
+	{ "post", "handover:kill-criu", "failed", "did not all arrive", SRC_RUNS, false, false, true },
+	{ "stop", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
+	{ "post", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
 };
 
 /* FAULT_ROWS=TEXT runs only the rows whose fault contains TEXT (debugging). */
