@@ -6,8 +6,9 @@
  * snapshot and then differences.
  *
  * Migrations: `crmig migrate ... --events 3 3>&1 1>&2` runs on the source
- * over ssh as root, its events come back on ssh's stdout; a cancel is
- * `kill -TERM PID` over ssh (PID from its start event). With --lab NAME
+ * over ssh as root, its events come back on ssh's stdout; a cancel is a
+ * "cancel" line on ssh's stdin, which the remote shell turns into SIGTERM
+ * for crmig (see hosts_migrate). With --lab NAME
  * everything comes from the lab's state (build/lab/NAME/state.json): the
  * addresses, the ssh key, the network namespace the hosts live in (our
  * connections are made from inside it), crmig's prefix there; the client
@@ -40,6 +41,7 @@ struct grun {                  /* one migration */
 	int host;                  /* source index */
 	pid_t ssh;
 	int out_fd, err_fd;
+	int in_fd;                 /* the remote wrapper's stdin: "cancel" lines */
 	pthread_t th;
 };
 
@@ -235,23 +237,31 @@ static void free_argv(char **v)
 	free(v);
 }
 
-static pid_t spawn(struct gui_hosts *g, char **argv, int *out, int *errfd)
+/* in: NULL for /dev/null, else the write end of a pipe to its stdin. */
+static pid_t spawn(struct gui_hosts *g, char **argv, int *out, int *errfd, int *in)
 {
-	int po[2], pe[2];
+	int po[2], pe[2], pi[2] = { -1, -1 };
 	pid_t pid;
 
-	if (pipe2(po, O_CLOEXEC) < 0)
+	if (in && pipe2(pi, O_CLOEXEC) < 0)
 		return -1;
+	if (pipe2(po, O_CLOEXEC) < 0) {
+		close_fd(&pi[0]);
+		close_fd(&pi[1]);
+		return -1;
+	}
 	if (pipe2(pe, O_CLOEXEC) < 0) {
 		close(po[0]);
 		close(po[1]);
+		close_fd(&pi[0]);
+		close_fd(&pi[1]);
 		return -1;
 	}
 	pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
-		dup2(null, 0);
+		dup2(in ? pi[0] : null, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		setsid();
@@ -262,13 +272,17 @@ static pid_t spawn(struct gui_hosts *g, char **argv, int *out, int *errfd)
 	}
 	close(po[1]);
 	close(pe[1]);
+	close_fd(&pi[0]);
 	if (pid < 0) {
 		close(po[0]);
 		close(pe[0]);
+		close_fd(&pi[1]);
 		return -1;
 	}
 	*out = po[0];
 	*errfd = pe[0];
+	if (in)
+		*in = pi[1];
 	return pid;
 }
 
@@ -311,6 +325,9 @@ static void *watch_run(void *arg)
 		close(r->err_fd);
 	}
 	waitpid(r->ssh, &status, 0);
+	pthread_mutex_lock(&r->g->mu);
+	close_fd(&r->in_fd);
+	pthread_mutex_unlock(&r->g->mu);
 	if (!result) {
 		char msg[2300];
 
@@ -349,7 +366,14 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 	q_to = shell_quote(g->hosts[to].addr);
 	q_ip = shell_quote(json_str(o, "move_ip") ?: "");
 	q_crmig = shell_quote(g->crmig);
-	cmd = xasprintf("exec %s migrate --strategy %s %s --to %s --page-tls %s%s%s%s%s --events 3 3>&1 1>&2", q_crmig,
+	/* The remote shell runs crmig in the background and turns a "cancel"
+	 * line on its stdin (our pipe) into SIGTERM for crmig alone: a cancel
+	 * costs no new ssh connection (seconds on a slow host), and criu, in
+	 * crmig's process group, never gets the signal. */
+	/* (a background list reads /dev/null unless told otherwise: hence 4) */
+	cmd = xasprintf("exec 4<&0; %s migrate --strategy %s %s --to %s --page-tls %s%s%s%s%s --events 3 3>&1 1>&2 "
+			"</dev/null 4<&- & p=$!; (while read -r l; do [ \"$l\" = cancel ] && kill -TERM $p; done) <&4 & r=$!; "
+			"wait $p; s=$?; kill $r 2>/dev/null; exit $s", q_crmig,
 			json_str(req, "strategy"), what, q_to, json_bool(o, "page_tls", true) ? "on" : "off",
 			json_bool(o, "keep_images", false) ? " --keep-images /var/lib/crmig/gui-" : "",
 			json_bool(o, "keep_images", false) ? id : "", *(json_str(o, "move_ip") ?: "") ? " --move-ip " : "",
@@ -359,7 +383,7 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 	r->g = g;
 	r->host = from;
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	r->ssh = spawn(g, argv, &r->out_fd, &r->err_fd);
+	r->ssh = spawn(g, argv, &r->out_fd, &r->err_fd, &r->in_fd);
 	free_argv(argv);
 	if (r->ssh < 0) {
 		free(r);
@@ -367,7 +391,15 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 		snprintf(err, errlen, "cannot run ssh: %s", strerror(errno));
 		return -1;
 	}
-	gui_mig_event(g->st, id, json_pack("{s:s, s:f, s:s}", "event", "log", "t_ms", 0.0, "msg", cmd));
+	{
+		/* the log says what runs, not the wrapper around it */
+		const char *run = strncmp(cmd, "exec 4<&0; ", 11) ? cmd : cmd + 11;
+		const char *end = strstr(run, " --events");
+		__do_free char *msg = xasprintf("on %s: %.*s", g->hosts[from].name,
+						(int)(end ? end - run : (long)strlen(run)), run);
+
+		gui_mig_event(g->st, id, json_pack("{s:s, s:f, s:s}", "event", "log", "t_ms", 0.0, "msg", msg));
+	}
 	pthread_mutex_lock(&g->mu);
 	if (g->run) {
 		pthread_join(g->run->th, NULL);
@@ -385,39 +417,26 @@ static int hosts_cancel(void *ctx, const char *id, char *err, size_t errlen)
 	json_t *snap = gui_snapshot(g->st), *m;
 	int64_t pid = 0;
 	size_t i;
-	int host = -1;
+	int ret = -1;
 
 	json_array_foreach(json_object_get(snap, "migrations"), i, m)
-		if (!strcmp(json_str(m, "id") ?: "", id)) {
+		if (!strcmp(json_str(m, "id") ?: "", id))
 			pid = json_integer_value(json_object_get(m, "crmig_pid"));
-			host = host_index(g, json_str(m, "from") ?: "");
-		}
 	json_decref(snap);
-	if (pid <= 1 || host < 0) {
+	/* before its start event crmig may not catch the signal yet */
+	if (pid <= 1) {
 		snprintf(err, errlen, "crmig migrate has not started yet: try again in a moment");
 		return -1;
 	}
-	{
-		__do_free char *cmd = xasprintf("kill -TERM %lld", (long long)pid);
-		char **argv = ssh_argv(g, host, cmd);
-		int out, errfd, status;
-		pid_t p = spawn(g, argv, &out, &errfd);
-
-		free_argv(argv);
-		if (p < 0) {
-			snprintf(err, errlen, "cannot run ssh: %s", strerror(errno));
-			return -1;
-		}
-		close(out);
-		close(errfd);
-		waitpid(p, &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			snprintf(err, errlen, "could not signal crmig migrate (pid %lld) on %s", (long long)pid,
-				 g->hosts[host].name);
-			return -1;
-		}
-	}
-	return 0;
+	pthread_mutex_lock(&g->mu);
+	if (!g->run || strcmp(g->run->id, id) || g->run->in_fd < 0)
+		snprintf(err, errlen, "it is not running here any more");
+	else if (write_full(g->run->in_fd, "cancel\n", 7) < 0)
+		snprintf(err, errlen, "the ssh session to the source is gone: %s", strerror(errno));
+	else
+		ret = 0;
+	pthread_mutex_unlock(&g->mu);
+	return ret;
 }
 
 /* ---- setting up ---------------------------------------------------------- */
@@ -446,47 +465,63 @@ static int parse_hosts(struct gui_hosts *g, const char *spec, char *err, size_t 
 	return 0;
 }
 
-/* The lab's host a has a certificate of the lab's CA: it is ours for now. */
+/* The lab's host a has a certificate of the lab's CA: it is ours for now.
+ * One ssh call for the three files (a new connection costs seconds on a
+ * slow guest): PEM text, separated by a line PEM never has. */
 static int fetch_lab_identity(struct gui_hosts *g, char *err, size_t errlen)
 {
 	static const char *const files[] = { "ca.crt", "host.crt", "host.key" };
+	static const char sep[] = "\n@@crmig-gui@@\n";
 	char tmpl[] = "/tmp/crmig-gui-certs-XXXXXX";
+	char **argv = ssh_argv(g, 0, "cat /etc/crmig/ca.crt && echo && echo @@crmig-gui@@ && cat /etc/crmig/host.crt "
+				    "&& echo && echo @@crmig-gui@@ && cat /etc/crmig/host.key");
+	int out, errfd, status;
+	pid_t p = spawn(g, argv, &out, &errfd, NULL);
+	char *text = NULL, *at;
+	size_t len = 0;
+	char buf[8192];
+	ssize_t n;
 
+	free_argv(argv);
+	if (p < 0) {
+		snprintf(err, errlen, "cannot run ssh: %s", strerror(errno));
+		return -1;
+	}
+	while ((n = read(out, buf, sizeof(buf))) > 0 && len < (1 << 20)) {
+		text = xrealloc(text, len + (size_t)n + 1);
+		memcpy(text + len, buf, (size_t)n);
+		len += (size_t)n;
+		text[len] = '\0';
+	}
+	close(out);
+	close(errfd);
+	waitpid(p, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || !text) {
+		free(text);
+		snprintf(err, errlen, "cannot read /etc/crmig/{ca.crt,host.crt,host.key} on host %s over ssh (is the lab up? "
+			 "make lab-up LAB=...)", g->hosts[0].name);
+		return -1;
+	}
 	if (!mkdtemp(tmpl)) {
+		free(text);
 		snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
 		return -1;
 	}
 	snprintf(g->tmp_certs, sizeof(g->tmp_certs), "%s", tmpl);
 	snprintf(g->cert_dir, sizeof(g->cert_dir), "%s", tmpl);
+	at = text;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		__do_free char *cmd = xasprintf("cat /etc/crmig/%s", files[i]);
+		char *end = i + 1 < ARRAY_SIZE(files) ? strstr(at, sep) : at + strlen(at);
 		__do_free char *path = xasprintf("%s/%s", tmpl, files[i]);
-		char **argv = ssh_argv(g, 0, cmd);
-		int out, errfd, status;
-		pid_t p = spawn(g, argv, &out, &errfd);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		char buf[8192];
-		ssize_t n;
 
-		free_argv(argv);
-		if (p < 0 || fd < 0) {
-			if (fd >= 0)
-				close(fd);
-			snprintf(err, errlen, "cannot fetch the lab's certificates: %s", strerror(errno));
+		if (!end || write_file(path, at, (size_t)(end - at), 0600) < 0) {
+			free(text);
+			snprintf(err, errlen, "host %s sent no usable certificates", g->hosts[0].name);
 			return -1;
 		}
-		while ((n = read(out, buf, sizeof(buf))) > 0)
-			write_full(fd, buf, (size_t)n);
-		close(fd);
-		close(out);
-		close(errfd);
-		waitpid(p, &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			snprintf(err, errlen, "cannot read /etc/crmig/%s on host %s over ssh (is the lab up? make lab-up LAB=...)",
-				 files[i], g->hosts[0].name);
-			return -1;
-		}
+		at = end + (i + 1 < ARRAY_SIZE(files) ? strlen(sep) : 0);
 	}
+	free(text);
 	return 0;
 }
 

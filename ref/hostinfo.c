@@ -227,6 +227,8 @@ static json_t *read_one(struct scan *sc, pid_t pid)
 		why_not = "pid 1: this host's init";
 	else if (is_crmig(pid, comm, sc->self))
 		why_not = "crmig itself";
+	else if (!strcmp(comm, "criu"))
+		why_not = "criu: part of a migration";
 	else if (state == 'Z')
 		why_not = "a zombie: nothing left to move";
 	else if (monitor)

@@ -254,7 +254,7 @@ function renderInfo() {
     set('info-host', h.name);
     set('info-cmdline', p.cmdline || (p.kthread ? '[kernel thread]' : ''));
     set('info-user', p.user);
-    set('info-state', { R: 'running', S: 'sleeping', D: 'disk wait', Z: 'zombie', T: 'stopped', I: 'idle' }[p.state] || p.state);
+    set('info-state', { R: 'running', S: 'sleeping', D: 'disk wait', Z: 'zombie', T: 'stopped', t: 'traced (criu holds it)', I: 'idle' }[p.state] || p.state);
     set('info-threads', p.threads);
     set('info-rss', p.rss_kb ? fmtBytes(p.rss_kb * 1024) : '0');
     set('info-tcp', String(p.tcp || 0) + ' established');
