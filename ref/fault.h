@@ -18,7 +18,7 @@
 
 enum fault_action {
 	FAULT_NONE,
-	FAULT_KILL_CRIU,   /* SIGKILL the criu this side runs at the point */
+	FAULT_KILL_CRIU,   /* SIGKILL the criu this side runs at the point, and its children */
 	FAULT_KILL_SELF,   /* SIGKILL ourselves: crmig migrate, or serve's session */
 	FAULT_CORRUPT,     /* one byte flipped in the page stream or an image */
 	FAULT_STALL,       /* stop reading and writing, connections open */
