@@ -247,11 +247,23 @@ static const struct frow rows[] = {
 	{ "post", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
 };
 
-/* FAULT_ROWS=TEXT runs only the rows whose fault contains TEXT (debugging). */
+/* FAULT_ROWS=TEXT runs only the rows whose fault contains TEXT (debugging).
+ * The valgrind pass of make check-unit (CK_FORK=no) checks this process,
+ * not crmig's, so it takes every 4th row (rows with a stall excepted): the
+ * plain pass runs them all. */
+static bool sampled_out(int i)
+{
+	const char *fork = getenv("CK_FORK");
+
+	return fork && !strcmp(fork, "no") && !getenv("FAULT_ROWS") && (i % 4 || strstr(rows[i].fault, ":stall"));
+}
+
 START_TEST(test_fault_row)
 {
 	const char *only = getenv("FAULT_ROWS");
 
+	if (sampled_out(_i))
+		return;
 	if (!only || strstr(rows[_i].fault, only))
 		run_row(&rows[_i]);
 }
@@ -406,6 +418,8 @@ static void fault_tests(Suite *s, bool ns, const char *why)
 	TCase *matrix = tcase_create("matrix"), *misc = tcase_create("switches");
 
 	tcase_set_timeout(matrix, 60);
+	if (ns && sampled_out(1))
+		fprintf(stderr, "*** test_faults: CK_FORK=no (the valgrind pass): every 4th row of the matrix ***\n");
 	if (ns)
 		tcase_add_loop_test(matrix, test_fault_row, 0, (int)ARRAY_SIZE(rows));
 	else
