@@ -101,12 +101,21 @@ static void arm_deadline(struct migration *m)
 		gnutls_record_set_timeout(m->sess, left > 1000 ? (unsigned)left : 1000);
 }
 
+/* A reply did not come before --timeout: the destination is stalled, and
+ * asking it again (abort, finish, logs) would only wait again. */
+static bool peer_silent;
+
 json_t *mig_request(struct migration *m, json_t *req)
 {
 	json_t *reply;
 
-
+	if (peer_silent) {
+		snprintf(m->err, sizeof(m->err), "the destination stopped answering (nothing within --timeout)");
+		json_decref(req);
+		return NULL;
+	}
 	if (chan_send_json(&m->ch, MSG_REQUEST, req) < 0) {
+
 		snprintf(m->err, sizeof(m->err), "lost the destination: %s", m->ch.err);
 		json_decref(req);
 		return NULL;
@@ -114,11 +123,13 @@ json_t *mig_request(struct migration *m, json_t *req)
 	json_decref(req);
 	arm_deadline(m);
 	reply = chan_recv_json(&m->ch, MSG_OK);
-	if (!reply)
+	if (!reply) {
 		snprintf(m->err, sizeof(m->err), "destination: %s", m->ch.err);
+		peer_silent = report_now(&m->rep) >= m->o->timeout_s * 1000;
+	}
 	return reply;
-
 }
+
 
 int mig_call(struct migration *m, json_t *req)
 {
