@@ -155,9 +155,13 @@ static int start_lxc(struct inst_ctx *x)
 	struct proc_result res;
 	json_t *out = NULL;
 
+	const struct kv_service *svc = x->kind->service ? kv_service(x->kind->service) : NULL;
+	__do_free char *with = svc ? xasprintf("--with %s", svc->binary) : xstrdup("");
+
 	snprintf(x->dir, sizeof(x->dir), "/var/lib/lxc/%s/rootfs/w/run", x->container);
-	if (host_sh(x->r, HOST_A, 180, &res, "%s lxc-create %s --ip %s/24 --workload %s -- %s", fixture, x->container,
-		    x->addr, path, args) < 0)
+	/* a service's program comes with its libraries into the busybox rootfs */
+	if (host_sh(x->r, HOST_A, 180, &res, "%s lxc-create %s --ip %s/24 --workload %s %s -- %s", fixture, x->container,
+		    x->addr, path, with, args) < 0)
 		return fail(x, "cannot reach host a");
 	if (res.status == 0)
 		out = json_loads(res.out, 0, NULL);

@@ -17,10 +17,11 @@ static const struct workload_kind kinds[] = {
 	/* Real services from Debian packages: the workload `service` runs one; the
 	 * harness loads it, keeps a connection open and writes through the
 	 * migration, then checks its data on that connection (service_check.c). */
-	{ .name = "redis", .binary = "service", .args = "--service redis", .service = "redis", .modes = MODE_BARE,
+	{ .name = "redis", .binary = "service", .args = "--service redis", .service = "redis", .modes = MODE_BARE | MODE_LXC,
 	  .summary = "redis-server (Debian's): a kept client connection, acknowledged writes, DEBUG DIGEST" },
 	{ .name = "memcached", .binary = "service", .args = "--service memcached", .service = "memcached",
-	  .modes = MODE_BARE, .summary = "memcached (Debian's): a kept client connection, acknowledged writes, item count" },
+	  .modes = MODE_BARE | MODE_LXC,
+	  .summary = "memcached (Debian's): a kept client connection, acknowledged writes, item count" },
 	/* CRIU's zdtm tests: their files live in the work directory, which crosses
 	 * with the tree; each test's verdict comes back in DIR/results. */
 	{ .name = "zdtm", .modes = MODE_BARE, .sync_dir = true, .results = true,
