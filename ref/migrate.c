@@ -510,8 +510,10 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	 * the rest of the pages (post, hybrid). Should we die before, criu
 	 * resumes the source (the hook's fallback; a lazy stream that breaks)
 	 * and the destination ends its copy. */
-	if (mig_call(m, json_pack("{s:s, s:b}", "op", "finish", "commit", true)) < 0)
+	if (json_bool(json_object_get(m->peer, "features"), "commit", false) &&
+	    mig_call(m, json_pack("{s:s, s:b}", "op", "finish", "commit", true)) < 0)
 		return -1;
+
 	return 0;
 }
 
