@@ -66,6 +66,15 @@ struct fuzz_dir {
 	char root[80];
 };
 
+static struct fuzz_dir *fuzz_dir_made;
+
+/* libFuzzer ends with exit(): the scratch directory goes with it. */
+static void fuzz_dir_remove(void)
+{
+	if (fuzz_dir_made)
+		remove_tree(fuzz_dir_made->sentinel);
+}
+
 static inline void fuzz_dir_init(struct fuzz_dir *d)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -77,6 +86,8 @@ static inline void fuzz_dir_init(struct fuzz_dir *d)
 	remove_tree(d->sentinel);
 	if (mkdir(d->sentinel, 0700) < 0)
 		abort();
+	fuzz_dir_made = d;
+	atexit(fuzz_dir_remove);
 }
 
 /* A fresh, empty root for one input. */

@@ -25,15 +25,23 @@ static int tally(const char *path, const struct stat *st, int type, struct FTW *
 	return 0;
 }
 
+static char tarball[80];
+
+static void remove_tarball(void)
+{
+	unlink(tarball);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static char tarball[80];
 	const struct bundle_limits lim = { .max_bytes = 1 << 20, .max_entries = 64 };
 	char err[512];
 
 	fuzz_dir_fresh(&dir);
-	if (!tarball[0])
+	if (!tarball[0]) {
 		snprintf(tarball, sizeof(tarball), "%s.tar", dir.sentinel); /* beside the sentinel, not in it */
+		atexit(remove_tarball);
+	}
 	if (write_file(tarball, data, len, 0600) < 0 || rmdir(dir.root) < 0)
 		abort();
 	err[0] = '\0';
