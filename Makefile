@@ -82,13 +82,13 @@ SUITE_REPORTS = --tap $(CHECK_OUT)/results.tap --junit $(CHECK_OUT)/junit.xml \
 check-lab:
 	@$(submake) payload
 	@rm -rf $(filter-out $(CHECK_OUT)/report $(CHECK_OUT)/gui,$(wildcard $(CHECK_OUT)/*)) && mkdir -p $(CHECK_OUT)
-	$(BUILD)/crmig-suite run --tier lean $(LAB_ARGS) $(SUITE_REPORTS)
+	$(BUILD)/crmig-suite run --tier lean --suite all $(LAB_ARGS) $(SUITE_REPORTS)
 
 check-full:
 	$(call deps,check)
 	@$(submake) binaries payload
 	@rm -rf $(CHECK_OUT) && mkdir -p $(CHECK_OUT)
-	$(BUILD)/crmig-suite run --tier full $(LAB_ARGS) $(SUITE_REPORTS) $(if $(SHARD),--shard $(SHARD))
+	$(BUILD)/crmig-suite run --tier full --suite all $(LAB_ARGS) $(SUITE_REPORTS) $(if $(SHARD),--shard $(SHARD))
 
 demo:
 	$(call deps,lab)

@@ -17,7 +17,8 @@ PKG_JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 LINTIAN_OPTS ?= --fail-on error,warning --display-info
 # The case that check-packages runs from the installed package (crmig-suite
 # run options).
-PKG_LAB_CASE ?= --cases memory --strategy stop --mode bare
+# the installed packages carry no zdtm build: the case files only
+PKG_LAB_CASE ?= --suite cases --cases memory --strategy stop --mode bare
 
 .PHONY: deb rpm check-packages deb-build rpm-build dist-tarball install-installed-tests
 

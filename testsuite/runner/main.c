@@ -106,6 +106,7 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		case 'U':
 			o->suite_cases = !strcmp(optarg, "cases") || !strcmp(optarg, "all");
 			o->suite_zdtm = !strcmp(optarg, "zdtm") || !strcmp(optarg, "all");
+			o->suite_given = true;
 			if (!o->suite_cases && !o->suite_zdtm) {
 				fprintf(stderr, "crmig-suite: --suite cases|zdtm|all\n");
 				return -1;
@@ -301,7 +302,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		unsigned st = lean ? o->strategies & (ST_STOP | ST_POST) : o->strategies;
 		size_t before = n;
 
-		zdtm_run(&r, o->glob, lean, st ? st : o->strategies, o->shard_index, o->shard_count, &results, &n);
+		zdtm_run(&r, o->glob, lean, st ? st : o->strategies, o->shard_index, o->shard_count, o->suite_given,
+			 &results, &n);
 		for (size_t i = before; i < n; i++) {
 			tap_result(r.tap, ++r.tap_n, &results[i]);
 			migrations++;

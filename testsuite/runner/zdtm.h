@@ -89,9 +89,10 @@ int zdtm_bisect(const int *idx, size_t n, zdtm_run_fn run, void *ctx, struct zdt
 /* The runner's entry: run the zdtm tests matching glob (lean: the selection
  * of testsuite/zdtm/lean.list) with the selected strategies, this shard's
  * share of them (every shard_count-th test from shard_index, 1-based); appends
- * one result per test x strategy to *results. */
+ * one result per test x strategy to *results. Without a zdtm build on the
+ * hosts: one failure if required (--suite zdtm|all), else one loud skip. */
 struct runner;
 int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, int shard_index, int shard_count,
-	     struct suite_result **results, size_t *n);
+	     bool required, struct suite_result **results, size_t *n);
 
 #endif
