@@ -248,8 +248,14 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 		const char *skip = zdtm_static_skip(t, z->strategy);
 		struct suite_result res;
 
+		/* zdtm.py eval()s a .desc; a few are Python expressions (mnt_ext_dev),
+		 * which we never evaluate: that test cannot be judged, loudly */
 		if (t->desc_error[0]) {
-			result_for(z, sel[i], OUTCOME_FAIL, t->desc_error, &res);
+			char why_desc[512];
+
+			snprintf(why_desc, sizeof(why_desc), "its .desc is not a plain literal (crmig never evaluates it): %s",
+				 t->desc_error);
+			result_for(z, sel[i], OUTCOME_SKIP, why_desc, &res);
 			push(out, nout, &res);
 			continue;
 		}

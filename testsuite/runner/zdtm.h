@@ -48,7 +48,7 @@ struct zdtm_test {
 	char args[512];            /* as zdtm's Makefile passes them: --pidfile=NAME.pid --outfile=NAME.out ... */
 	struct zdtm_desc desc;
 	bool hook;                 /* has a NAME.hook (a Python helper zdtm.py runs around each phase) */
-	char desc_error[256];      /* its .desc does not parse: the test fails with this, the others run */
+	char desc_error[256];      /* its .desc does not parse: the test skips with this, the others run */
 };
 
 struct zdtm_verdict {
