@@ -736,9 +736,9 @@ static void finish(struct migration *m)
 	json_object_set_new(m->rep.extra, "id", json_string(m->id));
 }
 
-/* After a handover: lift criu's network lock left for the moved addresses
- * and for the tree's loopback connections (zdtm's socket-tcp found those),
- * none that was there before the migration. */
+/* After the migration, whatever its end: lift criu's network lock left for
+ * the moved addresses and for the tree's loopback connections (zdtm's
+ * socket-tcp found those), none that was there before the migration. */
 static void drop_lock_rules(struct migration *m, const char *before)
 {
 	for (int i = 0; i <= m->n_ips; i++) {
@@ -1070,8 +1070,10 @@ int cmd_migrate(int argc, char **argv)
 	rules_before = net_iptables_snapshot();
 	ret = run_migration(&m);
 	note_late_cancel(&m);
-	if (m.committed)
-		drop_lock_rules(&m, rules_before);
+	/* after a handover, and after a rollback too: criu resumes the source but
+	 * its lock rules for the tree's loopback connections stayed (zdtm's
+	 * socket-tcp groups), leaving the resumed workload's connections dead */
+	drop_lock_rules(&m, rules_before);
 	if (ret < 0 && !m.rep.error)
 		mig_fail(&m, m.frozen ? "rolled-back" : "failed", "%s", m.err[0] ? m.err : "unknown error");
 	finish(&m);
