@@ -212,18 +212,11 @@ enum fault_action fault_at(const char *point, pid_t criu)
 	switch (fault.action) {
 	case FAULT_KILL_CRIU:
 		if (criu > 0) {
-			json_t *pids = json_array(), *tids = json_array();
 			siginfo_t si;
-			size_t i;
-			json_t *v;
 
 			/* criu and what it started: for a container the process we
 			 * started is liblxc's, and criu runs beneath it */
-			proc_collect_tree(criu, pids, tids);
-			json_array_foreach(pids, i, v)
-				kill((pid_t)json_integer_value(v), SIGKILL);
-			json_decref(pids);
-			json_decref(tids);
+			proc_signal_tree(criu, SIGKILL);
 			kill(criu, SIGKILL);
 			/* dead before we go on, as if it had died here (not reaped: its
 			 * parent's wait still gets the status) */

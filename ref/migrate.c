@@ -72,7 +72,6 @@ bool mig_cancelled(struct migration *m)
 	return true;
 }
 
-
 int mig_fail(struct migration *m, const char *result, const char *fmt, ...)
 {
 	char msg[sizeof(m->err)];

@@ -20,21 +20,6 @@ bool mig_criu_alive(struct migration *m)
 	return waitid(P_PID, (id_t)m->criu_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
 }
 
-static void signal_tree(pid_t root, int sig)
-{
-	json_t *pids = json_array(), *tids = json_array();
-	size_t i;
-	json_t *v;
-
-	if (root > 1) {
-		proc_collect_tree(root, pids, tids);
-		json_array_foreach(pids, i, v)
-			kill((pid_t)json_integer_value(v), sig);
-	}
-	json_decref(pids);
-	json_decref(tids);
-}
-
 static void container_act(struct migration *m, bool end)
 {
 	struct lxc_container *c = lxc_container_new(m->o->lxc_name, m->o->lxcpath);
@@ -46,7 +31,7 @@ static void container_act(struct migration *m, bool end)
 			c->stop(c);
 		} else {
 			c->unfreeze(c);
-			signal_tree(c->init_pid(c), SIGCONT);
+			proc_signal_tree(c->init_pid(c), SIGCONT);
 		}
 	}
 	lxc_container_put(c);
@@ -62,7 +47,7 @@ void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int s
 	if (m->o->lxc_name)
 		container_act(m, end);
 	else
-		signal_tree(m->o->pid, end ? SIGKILL : SIGCONT);
+		proc_signal_tree(m->o->pid, end ? SIGKILL : SIGCONT);
 	mig_progress(m, "criu %s was killed (signal %d): %s", criu_action_name(d->action), status - 128,
 		     end ? "the destination runs the workload, so crmig ended the source's copy"
 			 : "crmig resumed the tree it had frozen");
@@ -152,7 +137,7 @@ static void recover_one_source(const char *path)
 			lxc_container_put(c);
 	} else if (wl > 1 && rec_start_time(wl) == (unsigned long long)json_integer_value(json_object_get(rec, "workload_start")) &&
 		   stopped_untraced(wl)) {
-		signal_tree(wl, SIGCONT);
+		proc_signal_tree(wl, SIGCONT);
 		what = "resumed its stopped workload";
 	}
 	if (dir && !json_is_true(json_object_get(rec, "keep")) && !strncmp(dir, mig_state_dir(), strlen(mig_state_dir())))

@@ -58,17 +58,7 @@ int rec_write(const char *dir, json_t *rec)
 
 void rec_end_tree(pid_t root)
 {
-	json_t *pids = json_array(), *tids = json_array();
-	size_t i;
-	json_t *v;
-
-	if (root > 1) {
-		proc_collect_tree(root, pids, tids);
-		json_array_foreach(pids, i, v)
-			kill((pid_t)json_integer_value(v), SIGKILL);
-	}
-	json_decref(pids);
-	json_decref(tids);
+	proc_signal_tree(root, SIGKILL);
 }
 
 void rec_end_container(const char *name, const char *lxcpath)

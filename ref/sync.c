@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "migrate.h"
@@ -168,6 +169,21 @@ static void collect_tree(pid_t pid, json_t *pids, json_t *tids, int depth)
 void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids)
 {
 	collect_tree(pid, pids, tids, 0);
+}
+
+void proc_signal_tree(pid_t root, int sig)
+{
+	json_t *pids = json_array(), *tids = json_array();
+	size_t i;
+	json_t *v;
+
+	if (root > 1) {
+		proc_collect_tree(root, pids, tids);
+		json_array_foreach(pids, i, v)
+			kill((pid_t)json_integer_value(v), sig);
+	}
+	json_decref(pids);
+	json_decref(tids);
 }
 
 /* Files under these are the system's and assumed identical on both hosts. */
