@@ -24,14 +24,22 @@ struct gui_replay {
 	int next_pid;
 };
 
-static json_t *recording_for(struct gui_replay *r, const char *strategy)
+/* A recording for this strategy and target (a failed migration of one
+ * container, say) first, else one for the strategy and any target. */
+static json_t *recording_for(struct gui_replay *r, const char *strategy, json_t *target)
 {
 	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(r->fx, "migrations"), i, m)
-		if (json_str(m, "strategy") && !strcmp(json_str(m, "strategy"), strategy))
-			return m;
+	for (int pass = 0; pass < 2; pass++)
+		json_array_foreach(json_object_get(r->fx, "migrations"), i, m) {
+			json_t *t = json_object_get(m, "target");
+
+			if (!json_str(m, "strategy") || strcmp(json_str(m, "strategy"), strategy))
+				continue;
+			if (pass == 0 ? json_equal(t, target) : !t)
+				return m;
+		}
 	return NULL;
 }
 
@@ -193,7 +201,7 @@ static void *play(void *arg)
 static int replay_migrate(void *ctx, json_t *req, const char *id, char *err, size_t errlen, int *status)
 {
 	struct gui_replay *r = ctx;
-	json_t *rec = recording_for(r, json_str(req, "strategy"));
+	json_t *rec = recording_for(r, json_str(req, "strategy"), json_object_get(req, "target"));
 
 	(void)id;
 	if (!rec) {

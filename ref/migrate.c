@@ -15,6 +15,8 @@
 
 
 #include "fault.h"
+#include "known_bugs.h"
+#include "log_excerpt.h"
 #include "net.h"
 #include "stats.h"
 
@@ -714,10 +716,58 @@ static void fetch_dest_logs(struct migration *m)
 	}
 }
 
+/* The known upstream bug in crmig's error or in the logs' error lines. */
+static const struct known_bug *find_known_bug(struct migration *m, json_t *excerpts)
+{
+	const char *mode = m->o->lxc_name ? "lxc" : "bare";
+	const struct known_bug *k = known_bug_find(KB_SEEN_CRMIG, mode, m->rep.error, (size_t)-1);
+	const char *host;
+	json_t *files, *f, *line;
+	size_t i, j;
+
+	json_object_foreach(excerpts, host, files)
+		json_array_foreach(files, i, f)
+			json_array_foreach(json_object_get(f, "lines"), j, line)
+				if (!k)
+					k = known_bug_find(KB_SEEN_CRMIG, mode, json_string_value(line), (size_t)-1);
+	return k;
+}
+
+/* A migration that did not succeed: what the logs of both hosts say
+ * (criu_log_excerpts: {source: [{file, lines}], destination: [...]}, the
+ * last error lines of each log, the destination's fetched by "logs"), the
+ * known upstream bug it matches (known_bug) and where its repro bundle is
+ * (bundle: {host, dir}; only with --keep-images). Before cleanup() removes
+ * the logs. */
+static void explain_failure(struct migration *m)
+{
+	__do_free char *dest = xasprintf("%s/destination", m->dir);
+	json_t *ex;
+	const struct known_bug *k;
+
+	if (!m->dir[0])
+		return;
+	ex = json_pack("{s:o, s:o}", "source", log_excerpts(m->dir, "destination"), "destination",
+		       log_excerpts(dest, NULL));
+	k = find_known_bug(m, ex);
+	json_object_set_new(m->rep.extra, "criu_log_excerpts", ex);
+	if (k)
+		json_object_set_new(m->rep.extra, "known_bug", json_string(k->bug));
+	if (m->o->keep_dir) {
+		char abs[PATH_MAX];
+
+		json_object_set_new(m->rep.extra, "bundle", json_pack("{s:s, s:s}", "host", m->rep.source ?: "",
+								      "dir", realpath(m->dir, abs) ? abs : m->dir));
+	}
+}
+
 static void finish(struct migration *m)
 {
+	bool ok = m->rep.result && !strcmp(m->rep.result, "ok");
+
 	if (m->ctl_fd >= 0 && m->sess) {
-		if (m->o->keep_dir)
+		/* a failure's report quotes the destination's logs too */
+		if (m->o->keep_dir || (!ok && m->dir[0]))
 			fetch_dest_logs(m);
 		json_decref(mig_request(m, json_pack("{s:s, s:b}", "op", "finish", "ok", m->committed)));
 		chan_send(&m->ch, MSG_BYE, NULL, 0);
@@ -733,6 +783,8 @@ static void finish(struct migration *m)
 	json_object_set_new(m->rep.extra, "bytes_synced", json_integer((json_int_t)m->sync_bytes));
 	json_object_set_new(m->rep.extra, "page_tls", json_boolean(m->page_tls));
 	json_object_set_new(m->rep.extra, "id", json_string(m->id));
+	if (!ok)
+		explain_failure(m);
 }
 
 /* After the migration, whatever its end: lift criu's network lock left for

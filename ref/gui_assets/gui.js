@@ -571,11 +571,45 @@ function renderMigration() {
     const err = m.error || r.error;
     $('res-error').hidden = !err;
     $('res-error').textContent = err ? 'crmig: ' + err : '';
+    renderFailure(m, r);
   }
   const log = $('log');
   const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   log.textContent = m.log.slice(-40).map((l) => '[' + (l.t_ms / 1000).toFixed(1).padStart(6) + ' s] ' + l.msg).join('\n');
   if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+// What went wrong, from crmig's report: the known upstream bug it matches
+// (known_bug), the last error lines of criu's and lxc's logs on both hosts
+// (criu_log_excerpts), where the repro bundle is (bundle).
+function renderFailure(m, r) {
+  const box = $('res-failure');
+  box.hidden = m.result === 'ok';
+  if (box.hidden) return;
+  const bug = $('res-bug');
+  bug.hidden = !r.known_bug;
+  bug.replaceChildren(...(r.known_bug ? [el('b', { text: 'known upstream bug: ' }), r.known_bug] : []));
+  bug.dataset.bug = r.known_bug ? r.known_bug.split(':')[0] : '';
+  const src = model.hosts.find((h) => h.name === m.from);
+  const b = r.bundle;
+  const bundle = $('res-bundle');
+  bundle.dataset.dir = b && b.dir ? b.dir : '';
+  bundle.textContent = b && b.dir
+    ? 'repro bundle on host ' + m.from + ': ' + b.dir + (src && src.addr ? '  (scp -r root@' + src.addr.replace(/:\d+$/, '') + ':' + b.dir + ' .)' : '')
+    : 'no repro bundle: tick "keep images" in the dialog to keep one';
+  const logs = $('res-logs');
+  logs.replaceChildren();
+  const ex = r.criu_log_excerpts || {};
+  for (const [side, hostName] of [['source', m.from], ['destination', m.to]]) {
+    const files = ex[side] || [];
+    const sec = el('div', { class: 'excerpt', 'data-side': side });
+    if (!files.length) sec.append(el('h4', { text: 'host ' + hostName + ' (' + side + '): ' + (r.criu_log_excerpts ? 'no error lines in its logs' : 'no log excerpts in this report') }));
+    for (const f of files) {
+      sec.append(el('h4', { text: 'host ' + hostName + ' (' + side + '): ' + f.file + ', last ' + f.lines.length + ' error line' + (f.lines.length === 1 ? '' : 's') }));
+      sec.append(el('pre', { 'data-file': f.file, text: f.lines.join('\n') }));
+    }
+    logs.append(sec);
+  }
 }
 
 // ---- the session's chart ------------------------------------------------

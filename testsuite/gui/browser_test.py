@@ -45,7 +45,8 @@ for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
         skip("%s is missing: ci/install-deps gui" % exe)
 os.makedirs(OUT, exist_ok=True)
 fixture = json.load(open(FIXTURE))
-report = {m["strategy"]: m["events"][-1]["report"] for m in fixture["migrations"]}
+report = {m["strategy"]: m["events"][-1]["report"] for m in fixture["migrations"] if "target" not in m}
+failed = [m["events"][-1]["report"] for m in fixture["migrations"] if m.get("target") == {"lxc": "web1"}][0]
 failures = []
 checks = 0
 
@@ -224,6 +225,34 @@ try:
     shot("06-chart.png")
     driver.execute_script("window.scrollTo(0, 0)")
     shot("07-overview.png")
+
+    # a failed migration: crmig's reason, both hosts' log excerpts, the known bug, the bundle
+    node("a", 702).click()
+    node("a", 702).send_keys("m")
+    wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
+    check("web1" in text("dlg-title"), "the container's dialog: " + text("dlg-title"))
+    driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=stop]').click()
+    driver.find_element(By.ID, "mig-start").click()
+    wait.until(lambda d: d.find_element(By.ID, "result").is_displayed() and text("res-title") == "Result: failed")
+    check("liblxc dump exited 1" in text("res-error"), "the failure shows crmig's reason: " + text("res-error")[:60])
+    bug = driver.find_element(By.ID, "res-bug")
+    check(bug.is_displayed() and failed["known_bug"] in bug.text and bug.get_attribute("data-bug") == "lxc#4643",
+          "and the known upstream bug: " + bug.text)
+    shown = {side: driver.execute_script(
+        "return [...document.querySelectorAll('#res-logs .excerpt[data-side=\"' + arguments[0] + '\"] pre')]"
+        ".map((p) => p.textContent)", side) for side in ("source", "destination")}
+    for side in ("source", "destination"):
+        want = [l for f in failed["criu_log_excerpts"][side] for l in f["lines"]]
+        got = "\n".join(shown[side]).splitlines()
+        check(want and got == want, "the %s's criu log excerpt is shown (%d of %d lines)" % (side, len(got), len(want)))
+    check(failed["bundle"]["dir"] in text("res-bundle") and "10.77.0.11" in text("res-bundle"),
+          "and where the repro bundle is: " + text("res-bundle"))
+    check(driver.find_elements(By.CSS_SELECTOR, '.lane[data-host="a"] .node[data-pid="702"]') != [],
+          "the container stays on a")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#chart .bar")) == 2 and "2 not migrated" in text("chart-note"),
+          "the chart gets no bar for it and counts it: " + text("chart-note"))
+    driver.execute_script("document.getElementById('result').scrollIntoView()")
+    shot("08-failed.png")
 
     lat = sorted(driver.execute_script("return window.crmigLatency"))
     if check(len(lat) > 20, "migration events reached the page (%d)" % len(lat)):

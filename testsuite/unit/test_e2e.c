@@ -849,6 +849,15 @@ static void rollback(const char *strategy)
 	/* the destination criu's own words reach the report */
 	ck_assert_msg(strstr(error, "inventory.img is empty or missing"), "error: %s", error);
 	ck_assert_msg(strstr(error, "the source was resumed"), "error: %s", error);
+	/* and the destination's log excerpt (fetched by "logs" for a failure) */
+	{
+		json_t *ex = json_object_get(json_object_get(r.report, "criu_log_excerpts"), "destination");
+		__do_free char *text = json_dumps(ex, 0);
+
+		ck_assert_msg(json_array_size(ex) && strstr(text, "inventory.img is empty or missing"),
+			      "criu_log_excerpts.destination: %s", text ?: "none");
+		ck_assert(json_is_array(json_object_get(json_object_get(r.report, "criu_log_excerpts"), "source")));
+	}
 	ck_assert(num(r.report, "downtime_ms") == 0);
 	ck_assert(num(r.report, "frozen_ms") > 0);
 	/* a failed criu on the destination is noticed when it exits, not after a

@@ -1,0 +1,108 @@
+/* Excerpts of criu's and liblxc's logs (see log_excerpt.h). */
+#include <dirent.h>
+#include <string.h>
+
+#include "log_excerpt.h"
+#include "util.h"
+
+/* Logs are not always UTF-8 (paths with odd bytes): those bytes become '?'. */
+static json_t *string_lossy(char *s)
+{
+	json_t *j = json_string(s);
+
+	if (j)
+		return j;
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return json_string(s);
+}
+
+static bool says_error(const char *line)
+{
+	return strcasestr(line, "error") || strstr(line, "BUG") || strstr(line, "Failed");
+}
+
+json_t *log_error_tail(const char *path, int max_lines)
+{
+	__do_free char *log = read_file(path, NULL);
+	json_t *out = json_array();
+
+	if (!log || max_lines <= 0)
+		return out;
+	for (char *line = log; *line;) {
+		char *end = strchrnul(line, '\n');
+		char saved = *end;
+
+		*end = '\0';
+		if (says_error(line)) {
+			/* a ring of the last max_lines: drop the oldest */
+			if (json_array_size(out) >= (size_t)max_lines)
+				json_array_remove(out, 0);
+			json_array_append_new(out, string_lossy(line));
+		}
+		*end = saved;
+		line = saved ? end + 1 : end;
+	}
+	return out;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "file")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "file")));
+}
+
+static void walk(const char *root, const char *rel, const char *skip, int depth, json_t *out)
+{
+	__do_free char *path = rel[0] ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+	DIR *d = opendir(path);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		__do_free char *sub = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		sub = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		if (e->d_type == DT_DIR) {
+			if (depth < 2 && !(skip && !rel[0] && !strcmp(e->d_name, skip)))
+				walk(root, sub, skip, depth + 1, out);
+		} else if (e->d_type == DT_REG && n > 4 && !strcmp(e->d_name + n - 4, ".log")) {
+			__do_free char *file = xasprintf("%s/%s", root, sub);
+			json_t *lines = log_error_tail(file, LOG_EXCERPT_LINES);
+
+			if (json_array_size(lines))
+				json_array_append_new(out, json_pack("{s:s, s:o}", "file", sub, "lines", lines));
+			else
+				json_decref(lines);
+		}
+	}
+	closedir(d);
+}
+
+json_t *log_excerpts(const char *dir, const char *skip)
+{
+	json_t *out = json_array();
+	size_t n;
+	json_t **v;
+
+	walk(dir, "", skip, 0, out);
+	n = json_array_size(out);
+	if (n < 2)
+		return out;
+	v = xzalloc(n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(out, i));
+	qsort(v, n, sizeof(*v), by_name);
+	json_array_clear(out);
+	for (size_t i = 0; i < n && i < LOG_EXCERPT_FILES; i++)
+		json_array_append(out, v[i]);
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+	return out;
+}
