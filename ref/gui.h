@@ -26,6 +26,9 @@ struct gui_backend {
 	int (*migrate)(void *ctx, json_t *req, const char *id, char *err, size_t errlen, int *status);
 	/* Called only before the handover; 0 if the cancel was passed on. */
 	int (*cancel)(void *ctx, const char *id, char *err, size_t errlen);
+	/* The preflight: asks host for a fresh `crmig check`; its answer comes
+	 * later as a host event with a higher check_seq. 0, or -1 with err. */
+	int (*preflight)(void *ctx, const char *host, char *err, size_t errlen);
 	void *ctx;
 };
 
@@ -60,7 +63,8 @@ uint64_t gui_emit(struct gui_state *st, const char *type, json_t *data);
  * later ones as the difference (tree-diff: added, removed, changed), none
  * when nothing changed. procs is stolen. */
 void gui_tree_update(struct gui_state *st, const char *host, json_t *procs);
-/* Adds or updates a host (name, addr, check, error). */
+/* Adds or updates a host (name, addr, check, error). A new check also
+ * counts up the host's check_seq and stamps checked_ms (wall clock). */
 void gui_host_update(struct gui_state *st, const char *name, const char *addr, json_t *check, const char *error);
 
 /* The whole model, as the "snapshot" event carries it: {hosts, migrations, last_id}. */
@@ -77,6 +81,9 @@ char *gui_events_since(struct gui_state *st, uint64_t after, bool first, int tim
  * *reply (a JSON object: {id} or {error}). */
 int gui_request_migrate(struct gui_state *st, json_t *req, json_t **reply);
 int gui_request_cancel(struct gui_state *st, json_t *req, json_t **reply);
+/* {from, to}: both hosts run `crmig check` again (202, {check_seq: {HOST:
+ * N}}: the page waits for host events with a check_seq above N). */
+int gui_request_preflight(struct gui_state *st, json_t *req, json_t **reply);
 
 /* Which strategies the pair from -> to allows: {name: null | "reason"}. */
 json_t *gui_pair_strategies(struct gui_state *st, const char *from, const char *to);

@@ -33,6 +33,7 @@ struct ghost {
 	char name[32];
 	char addr[128];
 	pthread_t th;
+	bool want_check;           /* a preflight asked: reconnect, serve probes criu again (under g->mu) */
 };
 
 struct grun {                  /* one migration */
@@ -108,7 +109,22 @@ static json_t *ask(struct chan *ch, const char *op)
 	return reply;
 }
 
-/* One session; returns when it broke (err says why) or we stop. */
+/* A preflight wants this host's `crmig check` again: serve probes criu
+ * when a session starts, so a new session is a fresh check (its answer is
+ * the first thing a session asks). */
+static bool preflight_due(struct ghost *h)
+{
+	bool due;
+
+	pthread_mutex_lock(&h->g->mu);
+	due = h->want_check;
+	h->want_check = false;
+	pthread_mutex_unlock(&h->g->mu);
+	return due;
+}
+
+/* One session; returns when it broke (err says why), a preflight wants a
+ * new one (err stays empty) or we stop. */
 static void poll_session(struct ghost *h, struct tls_ctx *tls, char *err, size_t errlen)
 {
 	struct gui_hosts *g = h->g;
@@ -155,7 +171,7 @@ static void poll_session(struct ghost *h, struct tls_ctx *tls, char *err, size_t
 		}
 		gui_tree_update(g->st, h->name, json_incref(json_object_get(reply, "procs") ?: json_array()));
 		json_decref(reply);
-		if (wait_stop(g, g->poll_s))
+		if (wait_stop(g, g->poll_s) || preflight_due(h))
 			break;
 	}
 	chan_send(ch, MSG_BYE, NULL, 0);
@@ -191,6 +207,8 @@ static void *poll_host(void *arg)
 		poll_session(h, tls, err, sizeof(err));
 		if (wait_stop(g, 0))
 			break;
+		if (!err[0])
+			continue;  /* a preflight: connect again at once */
 		gui_host_update(g->st, h->name, h->addr, NULL, err[0] ? err : "session ended");
 		if (wait_stop(g, 5))
 			break;
@@ -439,6 +457,22 @@ static int hosts_cancel(void *ctx, const char *id, char *err, size_t errlen)
 	return ret;
 }
 
+static int hosts_preflight(void *ctx, const char *name, char *err, size_t errlen)
+{
+	struct gui_hosts *g = ctx;
+	int i = host_index(g, name);
+
+	if (i < 0) {
+		snprintf(err, errlen, "unknown host");
+		return -1;
+	}
+	pthread_mutex_lock(&g->mu);
+	g->hosts[i].want_check = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
 /* ---- setting up ---------------------------------------------------------- */
 
 static int parse_hosts(struct gui_hosts *g, const char *spec, char *err, size_t errlen)
@@ -582,7 +616,8 @@ struct gui_hosts *gui_hosts_start(struct gui_state *st, const struct gui_hosts_o
 		g->hosts[i].g = g;
 		gui_host_update(st, g->hosts[i].name, g->hosts[i].addr, NULL, "connecting");
 	}
-	st->backend = (struct gui_backend){ .migrate = hosts_migrate, .cancel = hosts_cancel, .ctx = g };
+	st->backend = (struct gui_backend){ .migrate = hosts_migrate, .cancel = hosts_cancel,
+					    .preflight = hosts_preflight, .ctx = g };
 	for (int i = 0; i < g->n; i++)
 		pthread_create(&g->hosts[i].th, NULL, poll_host, &g->hosts[i]);
 	return g;

@@ -268,6 +268,8 @@ static enum MHD_Result post_action(struct gui_http *h, struct MHD_Connection *c,
 	}
 	if (!strcmp(url, "/api/migrate"))
 		status = gui_request_migrate(h->st, req, &reply);
+	else if (!strcmp(url, "/api/preflight"))
+		status = gui_request_preflight(h->st, req, &reply);
 	else
 		status = gui_request_cancel(h->st, req, &reply);
 	json_decref(req);
@@ -283,7 +285,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct req_ctx *rc = *con_cls;
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	bool post = !strcmp(method, "POST");
-	bool action = !strcmp(url, "/api/migrate") || !strcmp(url, "/api/cancel");
+	bool action = !strcmp(url, "/api/migrate") || !strcmp(url, "/api/cancel") || !strcmp(url, "/api/preflight");
 
 	(void)version;
 	if (!rc) {
@@ -314,7 +316,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return post_action(h, c, url, rc);
 	}
 	if (!get)
-		return send_error(c, post ? 405 : 501, "only GET here (actions: POST /api/migrate, /api/cancel)");
+		return send_error(c, post ? 405 : 501, "only GET here (actions: POST /api/migrate, /api/cancel, /api/preflight)");
 	if (rc->len || rc->too_big)
 		return send_error(c, 400, "a GET takes no body");
 	if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {

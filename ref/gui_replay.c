@@ -257,6 +257,25 @@ static int replay_cancel(void *ctx, const char *id, char *err, size_t errlen)
 	return 0;
 }
 
+/* A fresh check of a replayed host: its "preflight_check" when the fixture
+ * has one (a host that changed since), else the same "check" again. */
+static int replay_preflight(void *ctx, const char *name, char *err, size_t errlen)
+{
+	struct gui_replay *r = ctx;
+	json_t *h;
+	size_t i;
+
+	json_array_foreach(json_object_get(r->fx, "hosts"), i, h)
+		if (!strcmp(json_str(h, "name") ?: "", name)) {
+			json_t *c = json_object_get(h, "preflight_check") ?: json_object_get(h, "check");
+
+			gui_host_update(r->st, name, json_str(h, "addr"), json_incref(c), NULL);
+			return 0;
+		}
+	snprintf(err, errlen, "no host %s in the fixture", name);
+	return -1;
+}
+
 struct gui_replay *gui_replay_start(struct gui_state *st, const char *fixture, double speed, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -285,7 +304,8 @@ struct gui_replay *gui_replay_start(struct gui_state *st, const char *fixture, d
 		gui_host_update(st, name, json_str(h, "addr"), json_incref(json_object_get(h, "check")), NULL);
 		gui_tree_update(st, name, json_deep_copy(json_object_get(h, "procs") ?: json_array()));
 	}
-	st->backend = (struct gui_backend){ .migrate = replay_migrate, .cancel = replay_cancel, .ctx = r };
+	st->backend = (struct gui_backend){ .migrate = replay_migrate, .cancel = replay_cancel,
+					    .preflight = replay_preflight, .ctx = r };
 	return r;
 }
 

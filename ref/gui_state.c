@@ -216,8 +216,18 @@ void gui_host_update(struct gui_state *st, const char *name, const char *addr, j
 
 	if (addr)
 		json_object_set_new(d, "addr", json_string(addr));
-	if (check)
+	if (check) {
+		struct timespec now;
+		json_int_t seq;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		pthread_mutex_lock(&st->mu);
+		seq = json_integer_value(json_object_get(host_obj(st, name), "check_seq")) + 1;
+		pthread_mutex_unlock(&st->mu);
 		json_object_set_new(d, "check", check);
+		json_object_set_new(d, "check_seq", json_integer(seq));
+		json_object_set_new(d, "checked_ms", json_real(now.tv_sec * 1e3 + now.tv_nsec / 1e6));
+	}
 	json_object_set_new(d, "error", error ? json_string(error) : json_null());
 	gui_emit(st, "host", d);
 }
@@ -542,6 +552,38 @@ int gui_request_cancel(struct gui_state *st, json_t *req, json_t **reply)
 	if (!st->backend.cancel || st->backend.cancel(st->backend.ctx, id, err, sizeof(err)) < 0)
 		return refuse(reply, 409, "cannot cancel %s: %s", id, err[0] ? err : "no way to cancel here");
 	*reply = json_pack("{s:s, s:s}", "id", id, "state", "cancelling");
+	return 202;
+}
+
+int gui_request_preflight(struct gui_state *st, json_t *req, json_t **reply)
+{
+	const char *names[2] = { json_str(req, "from"), json_str(req, "to") };
+	json_t *seq = json_object();
+	char err[512] = "";
+
+	if (!names[0] || !names[1] || !strcmp(names[0], names[1])) {
+		json_decref(seq);
+		return refuse(reply, 400, "want {\"from\": HOST, \"to\": HOST}, two different hosts");
+	}
+	pthread_mutex_lock(&st->mu);
+	for (int k = 0; k < 2; k++) {
+		json_t *h = find_by(st->hosts, "name", names[k]);
+
+		if (!h) {
+			pthread_mutex_unlock(&st->mu);
+			json_decref(seq);
+			return refuse(reply, 404, "no host named %.32s here", names[k]);
+		}
+		json_object_set_new(seq, names[k], json_integer(json_integer_value(json_object_get(h, "check_seq"))));
+	}
+	pthread_mutex_unlock(&st->mu);
+	for (int k = 0; k < 2; k++)
+		if (!st->backend.preflight || st->backend.preflight(st->backend.ctx, names[k], err, sizeof(err)) < 0) {
+			json_decref(seq);
+			return refuse(reply, 503, "cannot run crmig check on %.32s: %s", names[k],
+				      err[0] ? err : "no way to ask the hosts here");
+		}
+	*reply = json_pack("{s:o}", "check_seq", seq);
 	return 202;
 }
 

@@ -13,7 +13,7 @@ const model = { hosts: [], migrations: [], lastId: 0 };
 // ms from crmig gui hearing a migration event to this page having it (for tests and the curious)
 const latency = [];
 window.crmigLatency = latency;
-const ui = { selected: null, hover: null, collapsed: new Set(), dragging: null, dialogFor: null,
+const ui = { selected: null, hover: null, collapsed: new Set(), dragging: null, dialogFor: null, preflight: null,
   current: null, arrival: {}, dirtyHosts: true, dirtyMig: true, cancelMsg: {} };
 
 // The token stays out of the address bar (and out of history and screenshots).
@@ -67,7 +67,7 @@ function apply(type, d) {
       model.hosts = d.hosts || []; model.migrations = d.migrations || [];
       ui.dirtyHosts = ui.dirtyMig = true;
       break;
-    case 'host': Object.assign(host(d.name), d); ui.dirtyHosts = true; break;
+    case 'host': Object.assign(host(d.name), d); ui.dirtyHosts = true; preflightHeard(); break;
     case 'tree': host(d.host).procs = d.procs || []; ui.dirtyHosts = true; break;
     case 'tree-diff': {
       const h = host(d.host);
@@ -175,7 +175,7 @@ function renderLanes() {
         'criu ' + (c.criu || 'none'), 'lxc ' + (c.lxc || '?')].filter(Boolean).join(' · ') : 'waiting for crmig check…' }));
     if (h.error) head.append(el('div', { class: 'err', text: h.error }));
     for (const o of otherHosts(h.name)) {
-      const strats = el('div', { class: 'strats' }, el('span', { class: 'k', text: '→ ' + o.name + ':' }));
+      const strats = el('div', { class: 'strats', 'data-to': o.name }, el('span', { class: 'k', text: '→ ' + o.name + ':' }));
       const ps = pairStrategies(h, o);
       for (const s of STRATEGIES) {
         strats.append(el('span', { class: 'strat' + (ps[s] ? ' off' : ''), title: ps[s] || s + ' works between these hosts',
@@ -369,7 +369,7 @@ function setupInteractions() {
   });
   $('migrate-btn').addEventListener('click', () => openDialog(ui.selected));
   $('mig-close').addEventListener('click', () => $('mig-dialog').close());
-  $('mig-dest').addEventListener('change', fillStrategies);
+  $('mig-dest').addEventListener('change', () => { fillStrategies(); preflight(); });
   $('mig-form').addEventListener('submit', (e) => { e.preventDefault(); startMigration(); });
   $('cancel-btn').addEventListener('click', cancelMigration);
   $('export-csv').addEventListener('click', exportCsv);
@@ -412,6 +412,68 @@ function openDialog(key, dest) {
   $('dlg-error').textContent = '';
   fillStrategies();
   if (!$('mig-dialog').open) $('mig-dialog').showModal();
+  preflight();
+}
+
+// The preflight: both hosts run `crmig check` again (a fresh session with
+// their crmig serve); the dialog shows the verdict and the strategies
+// follow it. Until it is in (or 30 s passed), Migrate waits.
+const PREFLIGHT_MS = 30000;
+async function preflight() {
+  const hp = procOf(ui.dialogFor);
+  const to = $('mig-dest').value;
+  if (!hp || !to) return;
+  const pf = { from: hp.h.name, to, seq: null, started: performance.now(), state: 'running', error: null };
+  ui.preflight = pf;
+  renderPreflight();
+  const r = await post('/api/preflight', { from: pf.from, to: pf.to });
+  if (ui.preflight !== pf) return;
+  if (r.status !== 202) { pf.state = 'failed'; pf.error = r.body.error || ('refused: HTTP ' + r.status); }
+  else pf.seq = r.body.check_seq;
+  preflightHeard();
+  setTimeout(() => { if (ui.preflight === pf && pf.state === 'running') { pf.state = 'timeout'; renderPreflight(); } }, PREFLIGHT_MS);
+}
+
+function preflightHeard() {
+  const pf = ui.preflight;
+  if (!pf || pf.state !== 'running' || !pf.seq) { if (pf) renderPreflight(); return; }
+  const fresh = [pf.from, pf.to].every((n) => { const h = model.hosts.find((x) => x.name === n); return h && (h.check_seq || 0) > (pf.seq[n] || 0); });
+  if (fresh) { pf.state = 'done'; pf.ms = performance.now() - pf.started; }
+  renderPreflight();
+}
+
+function renderPreflight() {
+  const pf = ui.preflight;
+  const box = $('dlg-preflight');
+  if (!pf || !$('mig-dialog').open) return;
+  box.dataset.state = pf.state;
+  box.replaceChildren();
+  const hosts = [pf.from, pf.to].map((n) => model.hosts.find((x) => x.name === n)).filter(Boolean);
+  if (pf.state === 'running') {
+    box.className = 'preflight';
+    box.append('preflight: running crmig check on ' + pf.from + ' and ' + pf.to + '…');
+  } else if (pf.state === 'failed' || pf.state === 'timeout') {
+    box.className = 'preflight bad';
+    box.append('preflight: ' + (pf.error || 'no fresh answer from both hosts in ' + PREFLIGHT_MS / 1000 + ' s') +
+      ' — the strategies follow the hosts\' earlier check');
+  } else {
+    const ps = pairStrategies(hosts[0], hosts[1]);
+    const ok = STRATEGIES.filter((s) => !ps[s]);
+    box.className = 'preflight ' + (ok.length ? 'ok' : 'bad');
+    box.append(el('b', { text: 'preflight (' + fmtMs(pf.ms) + '): ' }),
+      ok.length === STRATEGIES.length ? 'every strategy works from ' + pf.from + ' to ' + pf.to
+        : ok.length ? ok.join(', ') + ' work' + (ok.length === 1 ? 's' : '') + '; ' + STRATEGIES.filter((s) => ps[s]).join(', ') + ' cannot'
+          : 'no strategy works between these hosts');
+    const ul = el('ul');
+    for (const h of hosts) {
+      const c = h.check || {};
+      ul.append(el('li', { 'data-host': h.name, text: h.name + ': criu ' + (c.criu || 'none') + ', kernel ' + (c.kernel || '?') +
+        (c.why_not ? ' — ' + c.why_not : '') }));
+    }
+    box.append(ul);
+  }
+  fillStrategies();
+  $('mig-start').disabled = pf.state === 'running';
 }
 
 function alertInfo(msg) { $('info-migratable').textContent = msg; $('info-migratable').className = 'bad-text'; }

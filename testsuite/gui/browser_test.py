@@ -32,7 +32,7 @@ try:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError as e:
     skip("python3-selenium is missing (%s): ci/install-deps gui" % e)
 
@@ -92,6 +92,9 @@ try:
         driver.save_screenshot(path)
         print("       screenshot " + path)
 
+    def preflight_done():
+        wait.until(lambda d: d.find_element(By.ID, "dlg-preflight").get_attribute("data-state") == "done")
+
     def node(host, pid):
         return driver.find_element(By.CSS_SELECTOR, '.lane[data-host="%s"] .node[data-pid="%d"]' % (host, pid))
 
@@ -116,12 +119,16 @@ try:
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '.lane[data-host="b"] .node'))
     check(driver.execute_script("return location.search") == "", "the token leaves the address bar")
     lanes = driver.find_elements(By.CSS_SELECTOR, ".lane")
-    check(len(lanes) == 2, "one lane per host (%d)" % len(lanes))
+    check(len(lanes) == len(fixture["hosts"]), "one lane per host (%d)" % len(lanes))
     n_a = len(driver.find_elements(By.CSS_SELECTOR, '.lane[data-host="a"] .node'))
     check(n_a >= 10, "host a's tree renders (%d nodes)" % n_a)
     check("6.12.117" in lanes[0].text and "criu 4.1.1" in lanes[0].text, "the lane shows kernel and criu")
-    check(len(driver.find_elements(By.CSS_SELECTOR, '.lane[data-host="a"] .strat:not(.off)')) == 4,
+    check(len(driver.find_elements(By.CSS_SELECTOR, '.lane[data-host="a"] .strats[data-to="b"] .strat:not(.off)')) == 4,
           "all four strategies allowed for a -> b")
+    off = attrs('.lane[data-host="a"] .strats[data-to="c"] .strat.off', "data-strategy")
+    check(off == ["pre", "hybrid"] and "soft-dirty" in driver.find_element(
+        By.CSS_SELECTOR, '.lane[data-host="a"] .strats[data-to="c"]').text,
+          "a -> c: pre and hybrid off, with the reason (%s)" % off)
 
     # the talk's table: Name / ID / Children ("polkitd 601 none" there; 250 here)
     ActionChains(driver).move_to_element(node("a", 250)).perform()
@@ -150,6 +157,9 @@ try:
     wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
     check("memory" in text("dlg-title"), "the drag opens the dialog: " + text("dlg-title"))
     check(driver.find_element(By.ID, "mig-dest").get_attribute("value") == "b", "with the lane dropped on")
+    preflight_done()
+    check("every strategy works from a to b" in text("dlg-preflight") and "a: criu 4.1.1" in text("dlg-preflight"),
+          "the preflight ran crmig check on both: " + text("dlg-preflight").replace("\n", " / "))
     driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=post]').click()
     shot("02-dialog.png")
     driver.find_element(By.ID, "mig-start").click()
@@ -185,6 +195,7 @@ try:
     node("b", 30412).click()
     node("b", 30412).send_keys("m")
     wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
+    preflight_done()
     driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=pre]').click()
     driver.find_element(By.ID, "mig-start").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline .phase[data-name="round-1"]'))
@@ -201,6 +212,7 @@ try:
     node("b", 30412).click()
     driver.find_element(By.ID, "migrate-btn").click()
     wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
+    preflight_done()
     driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=pre]').click()
     driver.find_element(By.ID, "mig-start").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart .bar")) == 2)
@@ -231,6 +243,18 @@ try:
     node("a", 702).send_keys("m")
     wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
     check("web1" in text("dlg-title"), "the container's dialog: " + text("dlg-title"))
+    preflight_done()
+    # to host c the preflight's verdict disables pre and hybrid, with the reason
+    Select(driver.find_element(By.ID, "mig-dest")).select_by_value("c")
+    preflight_done()
+    pf = text("dlg-preflight")
+    disabled = [e.get_attribute("value") for e in driver.find_elements(By.CSS_SELECTOR, "input[name=strategy]:disabled")]
+    why = driver.find_element(By.XPATH, "//input[@name='strategy'][@value='pre']/..").text
+    check(disabled == ["pre", "hybrid"] and "soft-dirty" in why and "pre, hybrid cannot" in pf and "c: criu" in pf,
+          "preflight to c: %s disabled (%s): %s" % (disabled, why, pf.replace("\n", " / ")))
+    shot("09-preflight.png")
+    Select(driver.find_element(By.ID, "mig-dest")).select_by_value("b")
+    preflight_done()
     driver.find_element(By.CSS_SELECTOR, 'input[name=strategy][value=stop]').click()
     driver.find_element(By.ID, "mig-start").click()
     wait.until(lambda d: d.find_element(By.ID, "result").is_displayed() and text("res-title") == "Result: failed")

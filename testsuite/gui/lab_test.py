@@ -103,6 +103,10 @@ try:
         else:
             act(sel % ("a", pid), lambda n: (n.click(), n.send_keys("m")))
         wait.until(lambda d: d.find_element(By.ID, "mig-dialog").get_attribute("open") is not None)
+        # the preflight: both hosts run crmig check again; Migrate waits for it
+        wait.until(lambda d: d.find_element(By.ID, "dlg-preflight").get_attribute("data-state") in ("done", "failed", "timeout"))
+        check(driver.find_element(By.ID, "dlg-preflight").get_attribute("data-state") == "done",
+              "preflight: " + text("dlg-preflight").replace("\n", " / "))
         driver.find_element(By.CSS_SELECTOR, "input[name=strategy][value=%s]" % strategy).click()
         driver.find_element(By.ID, "mig-start").click()
 

@@ -39,6 +39,17 @@ static int fake_cancel(void *ctx, const char *id, char *err, size_t errlen)
 	return 0;
 }
 
+static int preflights;
+
+/* The host answers at once, as the replay does: a fresh check. */
+static int fake_preflight(void *ctx, const char *host, char *err, size_t errlen)
+{
+	(void)ctx, (void)err, (void)errlen;
+	preflights++;
+	gui_host_update(st, host, NULL, json_pack("{s:{s:b}}", "strategies", "stop", 1), NULL);
+	return 0;
+}
+
 static json_t *check_all(bool post)
 {
 	return json_pack("{s:{s:b, s:b, s:b, s:b}, s:{s:s}}", "strategies", "stop", 1, "pre", 1, "post", post, "hybrid", 0,
@@ -50,7 +61,7 @@ static void setup(void)
 	char err[256];
 
 	st = gui_state_new(64);
-	st->backend = (struct gui_backend){ .migrate = fake_migrate, .cancel = fake_cancel };
+	st->backend = (struct gui_backend){ .migrate = fake_migrate, .cancel = fake_cancel, .preflight = fake_preflight };
 	gui_host_update(st, "a", "10.0.0.1", check_all(true), NULL);
 	gui_host_update(st, "b", "10.0.0.2", check_all(false), NULL);
 	gui_tree_update(st, "a", json_pack("[{s:i, s:i, s:s, s:b, s:n, s:{s:i}}, {s:i, s:i, s:s, s:b, s:s, s:n}]", "pid",
@@ -62,7 +73,7 @@ static void setup(void)
 			      sizeof(err));
 	ck_assert_msg(http, "%s", err);
 	ck_assert_int_gt(port, 0);
-	cancels = migrates = 0;
+	cancels = migrates = preflights = 0;
 }
 
 static void teardown(void)
@@ -319,6 +330,29 @@ START_TEST(test_cancel_before_and_after_handover)
 }
 END_TEST
 
+/* The preflight: both hosts asked again; the reply holds their check_seq
+ * before it (the page waits for a higher one); bad pairs are refused. */
+START_TEST(test_preflight)
+{
+	__do_free char *ok = post_action("/api/preflight", "{\"from\":\"a\",\"to\":\"b\"}");
+	__do_free char *same = post_action("/api/preflight", "{\"from\":\"a\",\"to\":\"a\"}");
+	__do_free char *unknown = post_action("/api/preflight", "{\"from\":\"a\",\"to\":\"z\"}");
+	json_t *snap, *h;
+	size_t i;
+
+	ck_assert_int_eq(status_of(ok), 202);
+	ck_assert_ptr_nonnull(strstr(body_of(ok), "\"check_seq\":{\"a\":1,\"b\":1}"));
+	ck_assert_int_eq(preflights, 2);
+	ck_assert_int_eq(status_of(same), 400);
+	ck_assert_int_eq(status_of(unknown), 404);
+	ck_assert_int_eq(preflights, 2);
+	snap = gui_snapshot(st);
+	json_array_foreach(json_object_get(snap, "hosts"), i, h)
+		ck_assert_int_eq(json_integer_value(json_object_get(h, "check_seq")), 2);
+	json_decref(snap);
+}
+END_TEST
+
 /* Reads SSE frames until n "id: " lines came after `from`. */
 static char *sse_open(const char *last_id, int *fd_out)
 {
@@ -491,6 +525,7 @@ int main(void)
 	tcase_add_test(t, test_tree_diff);
 	tcase_add_test(t, test_garbage_and_oversize);
 	tcase_add_test(t, test_listen_parsing);
+	tcase_add_test(t, test_preflight);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
