@@ -53,6 +53,7 @@ struct serve_opts {
 	json_t *roots;
 	bool once;
 	int verbosity;
+	int peer_timeout_s;       /* handshake, hello, a reply that cannot leave: each within it */
 };
 
 struct added_ip {
@@ -1251,8 +1252,16 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 
 	snprintf(s.peer_host, sizeof(s.peer_host), "%s", peer);
 	net_local_addr(fd, s.local_addr, sizeof(s.local_addr));
-	/* A source that vanishes ends its session (and cleans up), never hangs it. */
-	net_stream_opts(fd, 60);
+	/* A source that vanishes, or stops taking our replies, ends its session
+	 * (and cleans up), never hangs it. */
+	net_stream_opts(fd, 2 * o->peer_timeout_s);
+	{
+		/* a reply that cannot leave for peer_timeout_s: the peer reads
+		 * nothing (tls_write turns it into an error; see below) */
+		struct timeval tv = { .tv_sec = o->peer_timeout_s };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	tls_paths_from_dir(&s.tlsp, o->cert_dir, s.tls_store, sizeof(s.tls_store));
 	s.tls = tls_accept(tls, fd, err, sizeof(err));
 	if (!s.tls) {
@@ -1260,7 +1269,11 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 		return;
 	}
 	chan_init_tls(&s.ch, s.tls);
+	/* A peer that got through the handshake and then says nothing would
+	 * hold this process for ever: its hello is due at once. */
+	gnutls_record_set_timeout(s.tls, (unsigned int)o->peer_timeout_s * 1000);
 	hello = chan_recv_json(&s.ch, MSG_HELLO);
+	gnutls_record_set_timeout(s.tls, 0);
 	if (!hello) {
 		slog(&s, "no hello: %s", s.ch.err);
 		tls_close(s.tls);
@@ -1291,7 +1304,18 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	close_fd(&s.lazy_tcp);
 	close_fd(&s.last_tcp);
 	json_decref(s.workload);
-	tls_close(s.tls);
+	if (tls_send_stalled(s.tls)) {
+		/* A peer that reads nothing: no goodbye (it would wait as long
+		 * again), and a reset rather than a FIN that would queue behind
+		 * the replies it never took: it learns at once that we left. */
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+		slog(&s, "dropped: the peer took none of our data for %d s", o->peer_timeout_s);
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		gnutls_deinit(s.tls);
+	} else {
+		tls_close(s.tls);
+	}
 }
 
 /* Socket activation (the sd_listen_fds protocol, without libsystemd): when
@@ -1331,13 +1355,15 @@ static int inherited_listener(char *err, size_t errlen)
 
 static void usage(FILE *f)
 {
-	fputs("usage: crmig serve [--listen ADDR:PORT] [--certs DIR] [--allow-sync DIR]... [--once]\n"
+	fputs("usage: crmig serve [--listen ADDR:PORT] [--certs DIR] [--allow-sync DIR]... [--peer-timeout S] [--once]\n"
 	      "  --listen ADDR:PORT   where to listen (default 0.0.0.0:7077)\n"
 	      "  --certs DIR          CA and host certificate (default " CRMIG_CERT_DIR ")\n"
 	      "  --allow-sync DIR     a directory beneath which sources may mirror files (repeatable;\n"
 	      "                       default /var/lib/lxc /var/tmp /tmp /srv /home /root)\n"
 	      "  --state DIR          where images are received (default " CRMIG_STATE_DIR ")\n"
 	      "  --criu PATH          the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
+	      "  --peer-timeout S     a peer must finish its TLS handshake, and then its hello, within S s each;\n"
+	      "                       one that takes none of our replies for S s is reset (default 30)\n"
 	      "  --once               serve one session, then exit\n"
 	      "Started by systemd's crmig.socket, it serves the socket passed to it (LISTEN_FDS) and ignores --listen.\n",
 	      f);
@@ -1349,17 +1375,19 @@ int cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "certs", required_argument, NULL, 'c' },
 		{ "allow-sync", required_argument, NULL, 'a' }, { "state", required_argument, NULL, 's' },
 		{ "criu", required_argument, NULL, 'C' }, { "once", no_argument, NULL, 'o' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct serve_opts o = { .listen = "0.0.0.0", .cert_dir = getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR,
-				.state_dir = CRMIG_STATE_DIR, .verbosity = 4, .roots = json_array() };
+				.state_dir = CRMIG_STATE_DIR, .verbosity = 4, .roots = json_array(),
+				.peer_timeout_s = 30 };
 	struct tls_paths tp;
 	char store[3 * PATH_MAX], err[512], host[256];
 	struct tls_ctx *tls;
 	int c, port, lfd;
 	bool activated;
 
-	while ((c = getopt_long(argc, argv, "l:c:a:s:C:oh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:c:a:s:C:oT:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
 		case 'c': o.cert_dir = optarg; break;
@@ -1373,6 +1401,18 @@ int cmd_serve(int argc, char **argv)
 		case 's': o.state_dir = optarg; break;
 		case 'C': o.criu = optarg; break;
 		case 'o': o.once = true; break;
+		case 'T': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+
+			if (*end || t < 1 || t > 3600) {
+				fprintf(stderr, "crmig serve: --peer-timeout %s: want whole seconds, 1 to 3600\n", optarg);
+				json_decref(o.roots);
+				return 2;
+			}
+			o.peer_timeout_s = (int)t;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1392,6 +1432,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "crmig serve: TLS: %s\nmake certificates with: crmig cert ca DIR && crmig cert host ...\n", err);
 		return 1;
 	}
+	tls_ctx_set_handshake_timeout(tls, (unsigned int)o.peer_timeout_s * 1000);
 	lfd = inherited_listener(err, sizeof(err));
 	if (lfd == -2) {
 		fprintf(stderr, "crmig serve: %s\n", err);
@@ -1403,7 +1444,9 @@ int cmd_serve(int argc, char **argv)
 		net_local_addr(lfd, host, sizeof(host));
 		port = net_local_port(lfd);
 	} else {
-		lfd = net_listen(host, port, 16);
+		/* room for a burst (200 connections at once): with a short
+		 * queue the kernel drops SYNs and every client waits 1 s more */
+		lfd = net_listen(host, port, 256);
 	}
 	if (lfd < 0) {
 		fprintf(stderr, "crmig serve: cannot listen on %s:%d: %s\n", host, port, strerror(errno));

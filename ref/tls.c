@@ -13,7 +13,9 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <limits.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "util.h"
 
@@ -29,8 +31,12 @@
 struct tls_ctx {
 	gnutls_certificate_credentials_t cred;
 	bool has_identity;          /* a host certificate and key are loaded */
+	unsigned int handshake_ms;  /* the whole handshake's deadline */
 	char ca_path[PATH_MAX];     /* for error messages */
 };
+
+/* The session whose send timed out last (serve has one per process). */
+static _Thread_local gnutls_session_t stalled;
 
 static int tls_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int tls_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -164,6 +170,7 @@ struct tls_ctx *tls_ctx_new(const struct tls_paths *p, char *err, size_t errlen)
 	if (check_readable("CA certificate", p->ca, err, errlen) < 0)
 		return NULL;
 	t = xzalloc(sizeof(*t));
+	t->handshake_ms = TLS_HANDSHAKE_TIMEOUT_MS;
 	snprintf(t->ca_path, sizeof(t->ca_path), "%s", p->ca);
 	ret = gnutls_certificate_allocate_credentials(&t->cred);
 	if (ret < 0) {
@@ -324,7 +331,7 @@ static void describe_handshake_error(struct tls_ctx *t, gnutls_session_t s, int 
 			 gnutls_strerror(ret));
 		break;
 	case GNUTLS_E_TIMEDOUT:
-		tls_fail(err, errlen, "TLS handshake timed out after %d s", TLS_HANDSHAKE_TIMEOUT_MS / 1000);
+		tls_fail(err, errlen, "TLS handshake timed out after %.1f s", t->handshake_ms / 1000.0);
 		break;
 	default:
 		tls_fail(err, errlen, "TLS handshake failed: %s", gnutls_strerror(ret));
@@ -366,7 +373,7 @@ static gnutls_session_t session_new(struct tls_ctx *t, int fd, bool server, cons
 	/* Chain against our CA, validity, and (client side) the name: a
 	 * textual IP address is matched against the IP SANs. */
 	gnutls_session_set_verify_cert(s, server ? NULL : peer_name, 0);
-	gnutls_handshake_set_timeout(s, TLS_HANDSHAKE_TIMEOUT_MS);
+	gnutls_handshake_set_timeout(s, t->handshake_ms);
 	gnutls_transport_set_int(s, fd);
 	return s;
 }
@@ -396,6 +403,12 @@ static gnutls_session_t handshake(struct tls_ctx *t, int fd, bool server, const 
 		return NULL;
 	}
 	return s;
+}
+
+void tls_ctx_set_handshake_timeout(struct tls_ctx *t, unsigned int ms)
+{
+	if (t)
+		t->handshake_ms = ms ? ms : TLS_HANDSHAKE_TIMEOUT_MS;
 }
 
 gnutls_session_t tls_accept(struct tls_ctx *t, int fd, char *err, size_t errlen)
@@ -440,6 +453,8 @@ void tls_close(gnutls_session_t s)
 {
 	if (!s)
 		return;
+	if (s == stalled)
+		stalled = NULL;
 	/* SHUT_WR: say goodbye without waiting for the peer's reply. */
 	gnutls_bye(s, GNUTLS_SHUT_WR);
 	gnutls_deinit(s);
@@ -505,6 +520,23 @@ static void pick_up_alert(gnutls_session_t s)
 	tls_io_error(s, n == GNUTLS_E_FATAL_ALERT_RECEIVED ? (int)n : GNUTLS_E_PREMATURE_TERMINATION, "sending");
 }
 
+bool tls_send_stalled(gnutls_session_t s)
+{
+	return s && s == stalled;
+}
+
+/* The socket beneath is blocking and has a send timeout: an EAGAIN from
+ * it means that timeout passed, not "try again". */
+static bool send_timed_out(gnutls_session_t s)
+{
+	int fd = gnutls_transport_get_int(s);
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	return fd >= 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK) &&
+	       getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 && (tv.tv_sec || tv.tv_usec);
+}
+
 static int tls_write(void *ctx, const void *buf, size_t len)
 {
 	gnutls_session_t s = ctx;
@@ -513,8 +545,21 @@ static int tls_write(void *ctx, const void *buf, size_t len)
 	while (len) {
 		ssize_t n = gnutls_record_send(s, p, len);
 
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		if (n == GNUTLS_E_INTERRUPTED)
 			continue;
+		if (n == GNUTLS_E_AGAIN && !(gnutls_record_get_direction(s) == 1 && send_timed_out(s)))
+			continue;
+		if (n == GNUTLS_E_AGAIN) {
+			struct chan *c = gnutls_session_get_ptr(s);
+
+			/* a blocking socket with a send timeout (SO_SNDTIMEO): the
+			 * peer took none of our data for that long */
+			stalled = s;
+			errno = ETIMEDOUT;
+			if (c)
+				snprintf(c->err, sizeof(c->err), "sending: the peer takes none of our data (send timeout)");
+			return -1;
+		}
 		if (n == GNUTLS_E_PUSH_ERROR) {
 			pick_up_alert(s);
 			return -1;

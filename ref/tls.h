@@ -25,6 +25,9 @@ void tls_paths_from_dir(struct tls_paths *p, const char *dir, char *store, size_
 struct tls_ctx;
 struct tls_ctx *tls_ctx_new(const struct tls_paths *p, char *err, size_t errlen);
 void tls_ctx_free(struct tls_ctx *t);
+/* The whole handshake must be done within ms (default 30 s, 0: default):
+ * a peer that stops half-way is dropped then. */
+void tls_ctx_set_handshake_timeout(struct tls_ctx *t, unsigned int ms);
 
 /* Handshake on a connected socket and verify the peer's certificate chain
  * against the CA. The client also checks that the server's certificate names
@@ -36,6 +39,10 @@ gnutls_session_t tls_connect(struct tls_ctx *t, int fd, const char *peer_name, c
 /* The verified peer's common name (static until the next call). */
 const char *tls_peer_cn(gnutls_session_t s);
 void tls_close(gnutls_session_t s); /* bye + deinit; does not close the fd */
+/* A send on s failed because its socket's send timeout (SO_SNDTIMEO) passed:
+ * the peer takes none of our data. Such a session is best dropped without
+ * a goodbye (gnutls_deinit, and a reset: SO_LINGER 0). */
+bool tls_send_stalled(gnutls_session_t s);
 
 /* A channel whose byte stream is the TLS session. The session keeps a
  * pointer to c (for precise error messages): c must not move while in use. */

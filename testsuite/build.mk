@@ -44,9 +44,15 @@ $(BUILD)/crmig-lab: $(BUILD)/testsuite/lab/crmig-lab.o $(BUILD)/libcrmigsuite.a 
 $(BUILD)/crmig-fixture: $(BUILD)/testsuite/fixture/crmig-fixture.o $(BUILD)/libcrmig.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# crmig-hostile: attacks a crmig serve (testsuite/runner/hostile.c); the
+# harness runs it against host b (flags = hostile), and so can anyone.
+$(BUILD)/crmig-hostile: $(BUILD)/testsuite/hostile/crmig-hostile.o $(BUILD)/libcrmigsuite.a $(BUILD)/libcrmig.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
 SUITE_BINS := $(if $(wildcard testsuite/runner/main.c),$(BUILD)/crmig-suite) \
               $(if $(wildcard testsuite/lab/crmig-lab.c),$(BUILD)/crmig-lab) \
-              $(if $(wildcard testsuite/fixture/crmig-fixture.c),$(BUILD)/crmig-fixture)
+              $(if $(wildcard testsuite/fixture/crmig-fixture.c),$(BUILD)/crmig-fixture) \
+              $(if $(wildcard testsuite/hostile/crmig-hostile.c),$(BUILD)/crmig-hostile)
 
 binaries: $(WORKLOAD_BINS) $(SUITE_BINS)
 
@@ -101,4 +107,6 @@ $(BUILD)/unit/test_e2e: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
 $(BUILD)/unit/test_migrate_events: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
 # test_faults: test_e2e's harness (it includes test_e2e.c) with CRMIG_FAULT
 $(BUILD)/unit/test_faults: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
+# test_hostile: crmig-hostile's attacks against a real crmig serve on loopback
+$(BUILD)/unit/test_hostile: | $(BUILD)/crmig
 

@@ -51,7 +51,7 @@ static const char *const key_names[K_COUNT + 1] = {
  * hybrid); the list only keeps typos out. */
 static const char *const known_flags[] = {
 	"excl", "nolazy", "noremotelazy", "crfail", "tcp-peer", "listen", "move-ip", "rollback", "auth", "pingpong",
-	"dest-full", NULL,
+	"dest-full", "hostile", NULL,
 
 };
 static const char *const tiers[] = { "lean", "full", "faults", NULL };

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "bundle.h"
+#include "hostile.h"
 #include "migrate.h"
 #include "runner.h"
 #include "service_check.h"
@@ -237,6 +238,14 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 	if (dst_fault && host_ok(x->r, to, 30, "install -m 0600 /dev/null /var/lib/crmig/fault-enable") != 0)
 		return fail(x, "cannot enable fault injection on host b (/var/lib/crmig/fault-enable)");
 
+	/* flags = hostile: crmig-hostile's attacks on b's serve first
+	 * (hostile_case.c); the migration after them must pass as usual */
+	if (first && flag(x, "hostile")) {
+		char why[3072];
+
+		if (hostile_case(x->r, to, x->res->details, why, sizeof(why)) < 0)
+			fail(x, "%s", why);
+	}
 	if (first)
 		x->t_start = probe_now(); /* the probe's window spans both legs of a ping-pong */
 	if (host_sh(x->r, from, x->in->c->timeout_s, &res,
