@@ -165,8 +165,14 @@ void proc_signal_tree(pid_t root, int sig);
  * open for writing and shared writable mappings are resent while frozen. */
 void sync_add_held_files(json_t *paths, json_t *pids, const char *root);
 /* What a --sync tree holds to mirror (path -> "changed"): files, directories,
- * symlinks, FIFOs; never sockets or device nodes. -1 past SYNC_MAX_ENTRIES. */
+ * symlinks, FIFOs, terminal and null-like device nodes (proto_chardev_ok);
+ * never sockets or other devices. -1 past SYNC_MAX_ENTRIES. */
 int sync_walk_tree(json_t *entries, const char *root);
+/* A regular file opened for mirroring (read-only, never blocking); one
+ * that another process holds a write lease on is read through that
+ * process's own description instead (pidfd_getfd), so that the lease is
+ * not broken. -1 with errno. */
+int sync_open_for_copy(const char *path);
 int mig_move_ips(struct migration *m, bool to_dest);
 int mig_restore(struct migration *m, const char *remote_dir, bool lazy);
 void mig_abort_dest(struct migration *m);

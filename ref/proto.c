@@ -11,11 +11,13 @@
 #include "proto.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #include "util.h"
 
@@ -443,9 +445,33 @@ int open_beneath(int dirfd, const char *relpath, int flags, mode_t mode)
 
 /* ---- sending files -------------------------------------------------------- */
 
-enum file_kind { KIND_FILE, KIND_DIR, KIND_SYMLINK, KIND_FIFO };
+enum file_kind { KIND_FILE, KIND_DIR, KIND_SYMLINK, KIND_FIFO, KIND_CHARDEV };
 
-static const char *const kind_names[] = { "file", "dir", "symlink", "fifo" };
+static const char *const kind_names[] = { "file", "dir", "symlink", "fifo", "chardev" };
+
+/* Device nodes a process may make for itself in its own tree (zdtm's console
+ * and vt tests do) and that name nothing a node could abuse: the terminal
+ * class (the kernel files them under subsystem "tty") and the memory
+ * devices without memory behind them (null, zero, full, random, urandom).
+ * /dev/mem, disks, and any device this host does not have are refused on
+ * both sides: the source does not offer them, the destination never makes
+ * them. */
+bool proto_chardev_ok(unsigned int major, unsigned int minor)
+{
+	char link[64], target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	if (major == 1)
+		return minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9;
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/subsystem", major, minor);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return !strcmp(base ? base + 1 : target, "tty");
+}
 
 static int send_file_header(struct chan *c, const char *name, enum file_kind kind, const struct stat *st,
 			    const char *target)
@@ -460,6 +486,9 @@ static int send_file_header(struct chan *c, const char *name, enum file_kind kin
 			"size", (json_int_t)(kind == KIND_FILE ? st->st_size : 0),
 			"mode", (int)(st->st_mode & 07777), "mtime", (json_int_t)st->st_mtime,
 			"uid", (json_int_t)st->st_uid, "gid", (json_int_t)st->st_gid);
+	if (kind == KIND_CHARDEV)
+		json_object_set_new(hdr, "rdev", json_pack("[I, I]", (json_int_t)major(st->st_rdev),
+							   (json_int_t)minor(st->st_rdev)));
 	if (target && json_object_set_new(hdr, "target", json_string(target)) < 0) {
 		json_decref(hdr);
 		return chan_fail(c, "cannot send %s: the symlink target is not valid UTF-8", name);
@@ -487,7 +516,9 @@ static int abort_file(struct chan *c)
 }
 
 /* Sends exactly the size announced in the header: a file that shrinks while
- * it is read is an error, bytes appended meanwhile are not sent. */
+ * it is read is an error, bytes appended meanwhile are not sent. pread:
+ * fd may be a description the workload shares (chan_send_open_file), whose
+ * offset is the workload's. */
 static int send_file_data(struct chan *c, int fd, off_t size, const char *path)
 {
 	__do_free char *buf = xmalloc(PROTO_CHUNK);
@@ -495,7 +526,7 @@ static int send_file_data(struct chan *c, int fd, off_t size, const char *path)
 
 	while (left > 0) {
 		size_t want = left < (off_t)PROTO_CHUNK ? (size_t)left : PROTO_CHUNK;
-		ssize_t n = read(fd, buf, want);
+		ssize_t n = pread(fd, buf, want, size - left);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -514,14 +545,14 @@ static int send_file_data(struct chan *c, int fd, off_t size, const char *path)
 	return 0;
 }
 
-static int send_regular(struct chan *c, int dirfd, const char *path, const char *name)
+int chan_send_open_file(struct chan *c, int fd, const char *path, const char *name)
 {
-	/* O_NONBLOCK: if the file was swapped for a FIFO, do not hang on it. */
-	__do_close int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return chan_fail(c, "cannot open %s: %s", path, strerror(errno));
+	if (!proto_safe_relpath(name, true))
+		return chan_fail(c, "cannot send %s: unsafe name", path);
+	if (fstat(fd, &st) < 0)
+		return chan_fail(c, "cannot send %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return chan_fail(c, "%s changed into something other than a regular file", path);
 	if (send_file_header(c, name, KIND_FILE, &st, NULL) < 0)
@@ -529,6 +560,16 @@ static int send_regular(struct chan *c, int dirfd, const char *path, const char 
 	if (send_file_data(c, fd, st.st_size, path) < 0)
 		return -1;
 	return chan_send(c, MSG_FILE_END, NULL, 0);
+}
+
+static int send_regular(struct chan *c, int dirfd, const char *path, const char *name)
+{
+	/* O_NONBLOCK: if the file was swapped for a FIFO, do not hang on it. */
+	__do_close int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return chan_fail(c, "cannot open %s: %s", path, strerror(errno));
+	return chan_send_open_file(c, fd, path, name);
 }
 
 static int send_symlink(struct chan *c, int dirfd, const char *path, const char *name, const struct stat *st)
@@ -565,7 +606,12 @@ int chan_send_file(struct chan *c, int dirfd, const char *path, const char *name
 			return -1;
 		return chan_send(c, MSG_FILE_END, NULL, 0);
 	}
-	return chan_fail(c, "cannot send %s: not a regular file, directory, symlink or FIFO", path);
+	if (S_ISCHR(st.st_mode) && proto_chardev_ok(major(st.st_rdev), minor(st.st_rdev))) {
+		if (send_file_header(c, name, KIND_CHARDEV, &st, NULL) < 0)
+			return -1;
+		return chan_send(c, MSG_FILE_END, NULL, 0);
+	}
+	return chan_fail(c, "cannot send %s: not a regular file, directory, symlink, FIFO or terminal node", path);
 }
 
 /* ---- receiving files ------------------------------------------------------ */
@@ -580,6 +626,7 @@ struct file_header {
 	int64_t mtime;
 	int64_t uid, gid;        /* -1: not announced (an older peer): the receiver's own */
 	const char *target;
+	unsigned int major, minor; /* KIND_CHARDEV */
 };
 
 /* A string field from the peer, refused if it hides a NUL (JSON allows
@@ -666,6 +713,27 @@ static int header_int(struct chan *c, json_t *hdr, const char *key, int64_t def,
 	return 0;
 }
 
+/* "rdev": [major, minor], a node proto_chardev_ok() allows here, and only
+ * in a tree (criu's image directories hold no device nodes). */
+static int parse_chardev(struct chan *c, json_t *hdr, bool allow_subdirs, struct file_header *h)
+{
+	json_t *rdev = json_object_get(hdr, "rdev");
+	json_t *ma = json_array_get(rdev, 0), *mi = json_array_get(rdev, 1);
+
+	if (!allow_subdirs)
+		return chan_fail(c, "refusing device node %s: not in a synced tree", h->name);
+	if (!json_is_array(rdev) || json_array_size(rdev) != 2 || !json_is_integer(ma) || !json_is_integer(mi) ||
+	    json_integer_value(ma) < 0 || json_integer_value(ma) > 4095 || json_integer_value(mi) < 0 ||
+	    json_integer_value(mi) > 1048575)
+		return chan_fail(c, "%s: device node without a valid rdev [major, minor]", h->name);
+	h->major = (unsigned int)json_integer_value(ma);
+	h->minor = (unsigned int)json_integer_value(mi);
+	if (!proto_chardev_ok(h->major, h->minor))
+		return chan_fail(c, "refusing device node %s (%u:%u): only terminals and null, zero, full, "
+			         "random, urandom that this host has are mirrored", h->name, h->major, h->minor);
+	return 0;
+}
+
 static int parse_file_header(struct chan *c, json_t *hdr, bool allow_subdirs, struct file_header *h)
 {
 	char shown[80];
@@ -701,6 +769,8 @@ static int parse_file_header(struct chan *c, json_t *hdr, bool allow_subdirs, st
 			return chan_fail(c, "refusing symlink %s -> '%s': the target leaves the tree", h->name,
 					 printable(h->target ? h->target : "(missing)", shown, sizeof(shown)));
 	}
+	if (h->kind == KIND_CHARDEV)
+		return parse_chardev(c, hdr, allow_subdirs, h);
 	return 0;
 }
 
@@ -922,6 +992,31 @@ static int64_t recv_fifo(struct chan *c, int parent, const struct file_header *h
 	return 0;
 }
 
+static int64_t recv_chardev(struct chan *c, int parent, const struct file_header *h)
+{
+	dev_t dev = makedev(h->major, h->minor);
+	struct stat st;
+	char tmp[64];
+
+	if (expect_file_end(c, h->name) < 0)
+		return -1;
+	if (fstatat(parent, h->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == dev)
+		return 0;
+	temp_name(tmp, sizeof(tmp));
+	if (mknodat(parent, tmp, S_IFCHR | 0600, dev) < 0)
+		return chan_fail(c, "%s: mknod %u:%u: %s", h->name, h->major, h->minor, strerror(errno));
+	if (renameat(parent, tmp, parent, h->base) < 0) {
+		chan_fail(c, "%s: cannot move into place: %s", h->name, strerror(errno));
+		unlinkat(parent, tmp, 0);
+		return -1;
+	}
+	if (set_owner(c, -1, parent, h) < 0)
+		return -1;
+	if (fchmodat(parent, h->base, h->mode, 0) < 0)
+		return chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));
+	return 0;
+}
+
 int64_t chan_recv_file(struct chan *c, int dirfd, json_t *header, bool allow_subdirs)
 {
 	__do_close int parent = -1;
@@ -941,6 +1036,8 @@ int64_t chan_recv_file(struct chan *c, int dirfd, json_t *header, bool allow_sub
 		return recv_symlink(c, parent, &h);
 	case KIND_FIFO:
 		return recv_fifo(c, parent, &h);
+	case KIND_CHARDEV:
+		return recv_chardev(c, parent, &h);
 	}
 	return -1;
 }

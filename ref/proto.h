@@ -60,9 +60,16 @@ int chan_send_json(struct chan *c, uint16_t type, json_t *obj); /* steals nothin
  * which is turned into -1 with c->err set from its "error"). */
 json_t *chan_recv_json(struct chan *c, uint16_t expect);
 
-/* Sends a file (regular file, directory entry or symlink) as MSG_FILE +
+/* Sends a file (regular file, directory entry, symlink, FIFO or a device
+ * node proto_chardev_ok() allows) as MSG_FILE +
  * MSG_DATA* + MSG_FILE_END; `name` is the name the peer will see. */
 int chan_send_file(struct chan *c, int dirfd, const char *path, const char *name);
+/* The same for a regular file already open for reading (read with pread:
+ * the description may be another process's). */
+int chan_send_open_file(struct chan *c, int fd, const char *path, const char *name);
+/* A character device node that is mirrored (terminals; null, zero, full,
+ * random, urandom) and that this host has. */
+bool proto_chardev_ok(unsigned int major, unsigned int minor);
 /* Receives one file announced by an already-received MSG_FILE header into
  * dirfd, after checking the name with proto_safe_relpath(); never follows a
  * symlink and never leaves dirfd. Returns bytes written or -1. */

@@ -9,6 +9,8 @@
 #include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #include "migrate.h"
 #include "util.h"
@@ -28,8 +30,10 @@ static int walk_one(const char *path, const struct stat *st, int type, struct FT
 	if (type == FTW_NS || type == FTW_DNR)
 		return 0;
 	/* A bound unix socket is criu's to recreate on restore; device nodes are
-	 * the host's. Neither is a file to mirror. */
-	if (S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+	 * the host's, but for the terminals and null-like nodes a process makes
+	 * in its own tree (proto_chardev_ok). */
+	if (S_ISSOCK(st->st_mode) || S_ISBLK(st->st_mode) ||
+	    (S_ISCHR(st->st_mode) && !proto_chardev_ok(major(st->st_rdev), minor(st->st_rdev))))
 		return 0;
 	if (json_object_size(current_walk->entries) >= SYNC_MAX_ENTRIES) {
 		current_walk->overflow = 1;
@@ -210,7 +214,9 @@ static void add_held(json_t *paths, const char *root, const char *target, const 
 	if (target[0] != '/' || !target[1] || strstr(target, " (deleted)") || system_path(target))
 		return;
 	path = xasprintf("%s%s", root, target);
-	if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode)))
+	if (stat(path, &st) < 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode) ||
+	      (S_ISCHR(st.st_mode) && proto_chardev_ok(major(st.st_rdev), minor(st.st_rdev)))))
 		return;
 	/* "always" wins over a weaker kind seen for the same path elsewhere, and
 	 * a tree the user named (--sync) stays a tree when a process also has
@@ -294,6 +300,94 @@ void sync_add_held_files(json_t *paths, json_t *pids, const char *root)
 	}
 }
 
+/* A file another process holds a write lease on cannot be opened without
+ * breaking the lease: any open, even one that fails at once with
+ * O_NONBLOCK, sends the holder its SIGIO and starts the break (zdtm's
+ * file_lease tests then fail). The kernel lists leases in /proc/locks
+ * ("1: LEASE  ACTIVE    WRITE 2114 08:01:5678 0 EOF", the device in hex):
+ * the holder's own description reads the same bytes and takes nothing
+ * from it, so it is borrowed with pidfd_getfd() (Linux 5.6; root may) and
+ * read with pread, its offset untouched. */
+static pid_t write_lease_holder(const struct stat *want)
+{
+	__do_free char *locks = read_file("/proc/locks", NULL);
+	char *save;
+
+	for (char *l = locks ? strtok_r(locks, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		char kind[16], type[16];
+		unsigned int maj, min;
+		unsigned long ino;
+		int pid;
+
+		if (sscanf(l, "%*d: %15s %*s %15s %d %x:%x:%lu", kind, type, &pid, &maj, &min, &ino) == 6 &&
+		    !strcmp(kind, "LEASE") && strcmp(type, "READ") && makedev(maj, min) == want->st_dev &&
+		    ino == want->st_ino && pid > 0)
+			return (pid_t)pid;
+	}
+	return 0;
+}
+
+/* One of pid's descriptions of the file, readable; -1 (EWOULDBLOCK) if none. */
+static int borrow_fd(pid_t pid, const struct stat *want)
+{
+	__do_free char *dir = xasprintf("/proc/%d/fd", pid);
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	DIR *fds = pidfd >= 0 ? opendir(dir) : NULL;
+	struct dirent *f;
+	int found = -1;
+
+	while (fds && found < 0 && (f = readdir(fds))) {
+		__do_free char *link = xasprintf("%s/%s", dir, f->d_name);
+		struct stat st;
+		int fd;
+
+		/* stat through the magic link: no open, so no lease break */
+		if (f->d_name[0] == '.' || stat(link, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino)
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(f->d_name), 0);
+		if (fd >= 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+			close(fd); /* a description we cannot read: look on */
+		else if (fd >= 0)
+			found = fd;
+	}
+	if (fds)
+		closedir(fds);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (found < 0)
+		errno = EWOULDBLOCK;
+	return found;
+}
+
+int sync_open_for_copy(const char *path)
+{
+	struct stat st;
+	pid_t holder;
+
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (holder = write_lease_holder(&st)) > 0 &&
+	    holder != getpid())
+		return borrow_fd(holder, &st);
+	/* O_NONBLOCK: a lease taken since fails at once instead of waiting */
+	return open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+}
+
+static int send_one(struct migration *m, const char *path, const char *name)
+{
+	__do_close int fd = -1;
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return chan_send_file(&m->ch, AT_FDCWD, path, name);
+	fd = sync_open_for_copy(path);
+	if (fd < 0) {
+		snprintf(m->ch.err, sizeof(m->ch.err), "cannot open %s: %s", path,
+			 errno == EWOULDBLOCK ? "another process holds a lease on it, and no process holds it open for "
+						"reading (pidfd_getfd)" : strerror(errno));
+		return -1;
+	}
+	return chan_send_open_file(&m->ch, fd, path, name);
+}
+
 static int send_group(struct migration *m, const char *root, json_t *list, uint64_t *bytes)
 {
 	json_t *req = json_pack("{s:s, s:s, s:I}", "op", "sync", "root", root, "count", (json_int_t)json_array_size(list));
@@ -312,7 +406,7 @@ static int send_group(struct migration *m, const char *root, json_t *list, uint6
 		const char *path = json_string_value(v);
 		const char *name = path + rootlen + (root[rootlen - 1] == '/' ? 0 : 1);
 
-		if (chan_send_file(&m->ch, AT_FDCWD, path, name) < 0) {
+		if (send_one(m, path, name) < 0) {
 			snprintf(m->err, sizeof(m->err), "mirroring %s: %s", path, m->ch.err);
 			return -1;
 		}

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -719,7 +720,7 @@ START_TEST(test_reject_headers)
 	reject(json_pack("{s:s, s:s}", "name", "f", "size", "10"), true, "'size' is not an integer");
 	reject(json_pack("{s:s, s:i, s:s}", "name", "f", "size", 1, "mode", "0644"), true,
 	       "'mode' is not an integer");
-	reject(json_pack("{s:s, s:s}", "name", "f", "type", "chardev"), true, "unknown type 'chardev'");
+	reject(json_pack("{s:s, s:s}", "name", "f", "type", "blockdev"), true, "unknown type 'blockdev'");
 	reject(json_pack("{s:s, s:I}", "name", "f", "uid", (json_int_t)1 << 32), true, "is no uid:gid");
 	reject(json_pack("{s:s, s:i}", "name", "f", "gid", -2), true, "is no uid:gid");
 	reject(json_pack("{s:s, s:s}", "name", "f", "uid", "0"), true, "'uid' is not an integer");
@@ -858,6 +859,72 @@ START_TEST(test_dir_over_file)
 }
 END_TEST
 
+/* ---- device nodes ---------------------------------------------------------- */
+
+START_TEST(test_chardev_policy)
+{
+	struct stat st;
+
+	ck_assert(proto_chardev_ok(1, 3));   /* null */
+	ck_assert(proto_chardev_ok(1, 9));   /* urandom */
+	ck_assert(!proto_chardev_ok(1, 1));  /* mem */
+	ck_assert(!proto_chardev_ok(1, 2));  /* kmem */
+	ck_assert(!proto_chardev_ok(10, 237)); /* loop-control: a device, not a terminal */
+	ck_assert(!proto_chardev_ok(4095, 1048575));
+	/* a terminal the host has (tty is 5:0 everywhere) */
+	if (stat("/sys/dev/char/5:0", &st) == 0)
+		ck_assert(proto_chardev_ok(5, 0));
+}
+END_TEST
+
+START_TEST(test_chardev_round_trip)
+{
+	static const char *const paths[] = { "null", NULL };
+	__do_free char *src_path = xasprintf("%s/src", root);
+	__do_close int src = -1;
+	struct sender s = { .c = &tx, .paths = paths };
+	struct stat st;
+	pthread_t t;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP test_chardev_round_trip: mknod needs root\n");
+		return;
+	}
+	ck_assert_int_eq(mkdir(src_path, 0755), 0);
+	src = open(src_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_eq(mknodat(src, "null", S_IFCHR | 0640, makedev(1, 3)), 0);
+	ck_assert_int_eq(fchmodat(src, "null", 0640, 0), 0);
+	s.dirfd = src;
+	pthread_create(&t, NULL, send_files, &s);
+	ck_assert_int_eq(recv_one(true), 0);
+	pthread_join(t, NULL);
+	ck_assert_msg(s.ret == 0, "%s", s.err);
+	ck_assert_int_eq(fstatat(dst, "null", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	ck_assert_uint_eq(st.st_rdev, makedev(1, 3));
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	assert_no_temp(dst);
+}
+END_TEST
+
+START_TEST(test_chardev_refusals)
+{
+	/* /dev/mem from the peer, a node in a flat (image) directory, no rdev */
+	reject(json_pack("{s:s, s:s, s:[i,i]}", "name", "mem", "type", "chardev", "rdev", 1, 1), true,
+	       "refusing device node mem (1:1)");
+	reject(json_pack("{s:s, s:s, s:[i,i]}", "name", "null", "type", "chardev", "rdev", 1, 3), false,
+	       "not in a synced tree");
+	reject(json_pack("{s:s, s:s}", "name", "n", "type", "chardev"), true, "without a valid rdev");
+	reject(json_pack("{s:s, s:s, s:[i,i]}", "name", "n", "type", "chardev", "rdev", -1, 3), true,
+	       "without a valid rdev");
+	reject(json_pack("{s:s, s:s, s:[s,i]}", "name", "n", "type", "chardev", "rdev", "1", 3), true,
+	       "without a valid rdev");
+	ck_assert_int_eq(faccessat(dst, "mem", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	ck_assert_int_eq(faccessat(dst, "null", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_outside_empty();
+}
+END_TEST
+
 START_TEST(test_send_refusals)
 {
 	ck_assert_int_eq(chan_send_file(&tx, dst, "nothing", "nothing"), -1);
@@ -873,7 +940,13 @@ START_TEST(test_send_refusals)
 		ck_assert_int_eq(bind(sk, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	}
 	ck_assert_int_eq(chan_send_file(&tx, dst, "sock", "sock"), -1);
-	assert_err(&tx, "not a regular file, directory, symlink or FIFO");
+	assert_err(&tx, "not a regular file, directory, symlink, FIFO or terminal node");
+	if (geteuid() == 0) {
+		/* a device node that is not mirrored (/dev/mem's numbers) */
+		ck_assert_int_eq(mknodat(dst, "mem", S_IFCHR | 0600, makedev(1, 1)), 0);
+		ck_assert_int_eq(chan_send_file(&tx, dst, "mem", "mem"), -1);
+		assert_err(&tx, "terminal node");
+	}
 	make_file(dst, "f", 1, 0644, 1);
 	ck_assert_int_eq(chan_send_file(&tx, dst, "f", "../f"), -1);
 	assert_err(&tx, "unsafe name");
@@ -929,6 +1002,9 @@ int main(void)
 	tcase_add_test(files, test_symlink_escape);
 	tcase_add_test(files, test_file_over_symlink);
 	tcase_add_test(files, test_dir_over_file);
+	tcase_add_test(files, test_chardev_policy);
+	tcase_add_test(files, test_chardev_round_trip);
+	tcase_add_test(files, test_chardev_refusals);
 	tcase_add_test(files, test_send_refusals);
 	suite_add_tcase(s, files);
 

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -91,6 +95,85 @@ START_TEST(test_tree_skips_sockets)
 }
 END_TEST
 
+/* zdtm's console and vt make a terminal node in their own directory: it is
+ * mirrored; /dev/mem's numbers are not. */
+START_TEST(test_tree_device_nodes)
+{
+	json_auto_t *entries = json_object();
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP test_tree_device_nodes: mknod needs root\n");
+		return;
+	}
+	ck_assert_int_eq(mknod("null", S_IFCHR | 0600, makedev(1, 3)), 0);
+	ck_assert_int_eq(mknod("mem", S_IFCHR | 0600, makedev(1, 1)), 0);
+	ck_assert_int_eq(sync_walk_tree(entries, dir), 0);
+	ck_assert_ptr_nonnull(kind_of(entries, "null"));
+	ck_assert_ptr_null(kind_of(entries, "mem"));
+}
+END_TEST
+
+/* A child holds a write lease on a file (zdtm's file_lease tests). Opening
+ * it would block, and break the lease; the mirror reads it through the
+ * holder's own description instead, and the holder keeps its lease and its
+ * offset. */
+static volatile sig_atomic_t lease_broken;
+
+static void on_sigio(int sig)
+{
+	(void)sig;
+	lease_broken = 1;
+}
+
+START_TEST(test_leased_file_is_read_without_breaking_the_lease)
+{
+	int ready[2], done[2];
+	char buf[32] = "", status = 0;
+	int fd, wstatus, pidfd;
+	pid_t child;
+
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0) {
+		fprintf(stderr, "SKIP test_leased_file_is_read_without_breaking_the_lease: no pidfd_open here (%s; "
+			"valgrind < 3.20 lacks it)\n", strerror(errno));
+		return;
+	}
+	close(pidfd);
+	ck_assert_int_eq(write_file("leased", "lease data 123", 14, 0644), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int lfd = open("leased", O_RDWR);
+		char ok;
+
+		signal(SIGIO, on_sigio);
+		ok = lfd >= 0 && lseek(lfd, 5, SEEK_SET) == 5 && fcntl(lfd, F_SETLEASE, F_WRLCK) == 0 ? 'y' : 'n';
+		if (write(ready[1], &ok, 1) != 1 || read(done[0], &ok, 1) != 1)
+			_exit(3);
+		/* still ours, never told to give it up, the offset where we left it */
+		_exit(fcntl(lfd, F_GETLEASE) == F_WRLCK && !lease_broken && lseek(lfd, 0, SEEK_CUR) == 5 ? 0 : 1);
+	}
+	ck_assert_int_eq(read(ready[0], &status, 1), 1);
+	ck_assert_msg(status == 'y', "the child could not take a write lease");
+	/* (any open(), even O_NONBLOCK, would start breaking the lease: what the mirror did before) */
+	fd = sync_open_for_copy("leased");
+	ck_assert_msg(fd >= 0, "sync_open_for_copy: %s", strerror(errno));
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf) - 1, 0), 14);
+	ck_assert_str_eq(buf, "lease data 123");
+	close(fd);
+	ck_assert_int_eq(write(done[1], "x", 1), 1);
+	ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "the holder lost its lease or its offset (%d)",
+		      wstatus);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sync");
@@ -102,6 +185,8 @@ int main(void)
 	tcase_add_test(tc, test_held);
 	tcase_add_test(tc, test_named_tree_stays_a_tree);
 	tcase_add_test(tc, test_tree_skips_sockets);
+	tcase_add_test(tc, test_tree_device_nodes);
+	tcase_add_test(tc, test_leased_file_is_read_without_breaking_the_lease);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
