@@ -40,6 +40,8 @@ struct grun {                  /* one migration */
 	struct gui_hosts *g;
 	char id[16];
 	int host;                  /* source index */
+	int to;                    /* destination index */
+	bool running;              /* until crmig migrate ended (under g->mu) */
 	pid_t ssh;
 	int out_fd, err_fd;
 	int in_fd;                 /* the remote wrapper's stdin: "cancel" lines */
@@ -109,6 +111,24 @@ static json_t *ask(struct chan *ch, const char *op)
 	return reply;
 }
 
+/* While a migration runs between them, its hosts' trees are asked for
+ * rarely: a "tree" reads all of /proc on the host, and on a slow one (a
+ * 1-CPU TCG guest) that every 2 s stretched criu's dump of 16 MB from ~4 s
+ * to 16 s. The session stays alive; once crmig migrate ends, full rate. */
+#define GUI_BUSY_POLL_S 15.0
+
+static bool busy(struct ghost *h)
+{
+	struct gui_hosts *g = h->g;
+	int i = (int)(h - g->hosts);
+	bool b;
+
+	pthread_mutex_lock(&g->mu);
+	b = g->run && g->run->running && (g->run->host == i || g->run->to == i);
+	pthread_mutex_unlock(&g->mu);
+	return b;
+}
+
 /* A preflight wants this host's `crmig check` again: serve probes criu
  * when a session starts, so a new session is a fresh check (its answer is
  * the first thing a session asks). */
@@ -171,7 +191,7 @@ static void poll_session(struct ghost *h, struct tls_ctx *tls, char *err, size_t
 		}
 		gui_tree_update(g->st, h->name, json_incref(json_object_get(reply, "procs") ?: json_array()));
 		json_decref(reply);
-		if (wait_stop(g, g->poll_s) || preflight_due(h))
+		if (wait_stop(g, busy(h) ? GUI_BUSY_POLL_S : g->poll_s) || preflight_due(h))
 			break;
 	}
 	chan_send(ch, MSG_BYE, NULL, 0);
@@ -345,6 +365,8 @@ static void *watch_run(void *arg)
 	waitpid(r->ssh, &status, 0);
 	pthread_mutex_lock(&r->g->mu);
 	close_fd(&r->in_fd);
+	r->running = false;
+	pthread_cond_broadcast(&r->g->cv); /* the hosts' trees: at full rate again */
 	pthread_mutex_unlock(&r->g->mu);
 	if (!result) {
 		char msg[2300];
@@ -400,6 +422,8 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 	r = xzalloc(sizeof(*r));
 	r->g = g;
 	r->host = from;
+	r->to = to;
+	r->running = true;
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->ssh = spawn(g, argv, &r->out_fd, &r->err_fd, &r->in_fd);
 	free_argv(argv);

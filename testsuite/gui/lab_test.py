@@ -14,7 +14,13 @@ make check (it needs the lab): a piece for the suite's lab tier to run.
      and it completes on b.
 Screenshots in OUT. Prints the GUI -> page latency of migration events.
 
-usage: lab_test.py CRMIG CRMIG_LAB LAB OUT   (exit 0 pass, 1 fail, 77 skip)"""
+usage: lab_test.py CRMIG CRMIG_LAB LAB OUT   (exit 0 pass, 1 fail, 77 skip)
+
+With --migrate PID --strategy S --report FILE [--lab-root DIR] it does one
+thing only, for the suite's via-gui cases (testsuite/runner/via_gui.c): the
+process PID is dragged from a to b, the preflight awaited, S picked and
+started, and crmig's report as the page got it written to FILE (exit 0
+whatever its result: the suite judges it; 1 when the page gave none)."""
 import json
 import os
 import shutil
@@ -33,10 +39,19 @@ except ImportError as e:
     print("SKIP: python3-selenium is missing (%s): ci/install-deps gui" % e)
     sys.exit(77)
 
-if len(sys.argv) != 5:
+ONE = {}
+args = sys.argv[1:]
+while args and args[0] in ("--migrate", "--strategy", "--report", "--lab-root") and len(args) > 1:
+    ONE[args[0][2:]] = args[1]
+    args = args[2:]
+if len(args) != 4 or (ONE and not {"migrate", "strategy", "report"} <= set(ONE)):
     print(__doc__)
     sys.exit(2)
-CRMIG, LABCTL, LAB, OUT = sys.argv[1:]
+CRMIG, LABCTL, LAB, OUT = args
+for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+    if not os.access(exe, os.X_OK):
+        print("SKIP: %s is missing: ci/install-deps gui" % exe)
+        sys.exit(77)
 os.makedirs(OUT, exist_ok=True)
 failures = []
 
@@ -63,7 +78,8 @@ if subprocess.run([LABCTL, "--name", LAB, "status"], capture_output=True).return
     sys.exit(77)
 tmp = tempfile.mkdtemp(prefix="crmig-gui-lab-")
 url_file = os.path.join(tmp, "url")
-gui = subprocess.Popen([CRMIG, "gui", "--lab", LAB, "--listen", "127.0.0.1:0", "--url-file", url_file],
+gui = subprocess.Popen([CRMIG, "gui", "--lab", LAB, "--listen", "127.0.0.1:0", "--url-file", url_file] +
+                       (["--lab-root", ONE["lab-root"]] if "lab-root" in ONE else []),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 driver = None
 try:
@@ -73,7 +89,8 @@ try:
         time.sleep(0.1)
     if not os.path.exists(url_file):
         raise SystemExit("crmig gui did not start: " + (gui.stdout.read() if gui.poll() is not None else "(silent)"))
-    wl = [int(on("a", "setsid sleep %d </dev/null >/dev/null 2>&1 & echo $!" % (200000 + i))) for i in range(3)]
+    wl = [] if ONE else [int(on("a", "setsid sleep %d </dev/null >/dev/null 2>&1 & echo $!" % (200000 + i)))
+                         for i in range(3)]
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,1050",
@@ -107,6 +124,8 @@ try:
         wait.until(lambda d: d.find_element(By.ID, "dlg-preflight").get_attribute("data-state") in ("done", "failed", "timeout"))
         check(driver.find_element(By.ID, "dlg-preflight").get_attribute("data-state") == "done",
               "preflight: " + text("dlg-preflight").replace("\n", " / "))
+        if ONE:
+            driver.save_screenshot(os.path.join(OUT, "gui-dialog.png"))
         driver.find_element(By.CSS_SELECTOR, "input[name=strategy][value=%s]" % strategy).click()
         driver.find_element(By.ID, "mig-start").click()
 
@@ -115,6 +134,21 @@ try:
         return text("res-title")
 
     driver.get(open(url_file).read().strip())
+    if ONE:
+        pid = int(ONE["migrate"])
+        t0 = time.time()
+        migrate(pid, ONE["strategy"], drag=True)
+        res = result()
+        print("       %s after %.1f s in the page" % (res, time.time() - t0))
+        driver.save_screenshot(os.path.join(OUT, "gui-result.png"))
+        # crmig's report as the page got it (the GUI's own state, with the page's cookie)
+        state = driver.execute_script("return fetch('/api/state', {credentials: 'same-origin'}).then((r) => r.json())")
+        migs = [m for m in state.get("migrations", []) if m.get("target") == {"pid": pid}]
+        rep = migs[-1].get("report") if migs else None
+        if check(isinstance(rep, dict), "the page has crmig's report"):
+            with open(ONE["report"], "w") as f:
+                json.dump(rep, f)
+        raise SystemExit(0 if isinstance(rep, dict) else 1)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, sel % ("a", wl[0])))
     lanes = driver.find_elements(By.CSS_SELECTOR, ".lane")
     check(len(lanes) == 2 and all("criu" in l.text and "kernel" in l.text for l in lanes),

@@ -50,6 +50,7 @@ static const char *const key_names[K_COUNT + 1] = {
 /* Flags are interpreted by the runner (nolazy also here: it drops post and
  * hybrid); the list only keeps typos out. */
 static const char *const known_flags[] = {
+	"via-gui", /* crmig gui migrates it, a browser drives it (via_gui.c) */
 	"excl", "nolazy", "noremotelazy", "crfail", "tcp-peer", "listen", "move-ip", "rollback", "auth", "pingpong",
 	"dest-full", "hostile", NULL,
 

@@ -20,9 +20,9 @@ char *suite_data_dir(const char *what)
 		exe[n] = '\0';
 		dirname(exe);
 		candidates[1] = xasprintf("%s/%s", exe, what);
-		/* the source tree: cases/ and zdtm/ live under testsuite/ */
+		/* the source tree: cases/, zdtm/ and gui/ live under testsuite/ */
 		candidates[2] = xasprintf("%s/../../%s%s", exe,
-					  strcmp(what, "cases") && strcmp(what, "zdtm") ? "" : "testsuite/", what);
+					  strcmp(what, "cases") && strcmp(what, "zdtm") && strcmp(what, "gui") ? "" : "testsuite/", what);
 	}
 	for (int i = 0; i < 3; i++) {
 		if (candidates[i] && access(candidates[i], F_OK) == 0) {

@@ -222,6 +222,24 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 	bool first = from == HOST_A;
 	bool dst_fault = first && !strncmp(x->in->c->fault, "dst-", 4);
 
+	/* flags = via-gui: crmig gui does it, a browser drives it (via_gui.c) */
+	if (flag(x, "via-gui")) {
+		char why[2048];
+		int rc;
+
+		if (!first || x->in->mode != MODE_BARE)
+			return fail(x, "via-gui: only a bare workload from a to b");
+		x->t_start = probe_now();
+		rc = via_gui_migrate(x->r, x->pid, strategy(x), x->in->c->timeout_s, report, x->crmig_out,
+				     sizeof(x->crmig_out), why, sizeof(why));
+		x->t_end = probe_now();
+		if (rc == VIA_GUI_SKIP) {
+			fprintf(stderr, "crmig-suite: %s: SKIP %s\n", x->in->id, why);
+			return skip(x, why);
+		}
+		return rc < 0 ? fail(x, "%s", why) : 0;
+	}
+
 	/* the fault tier: CRMIG_FAULT for crmig migrate; serve honours a
 	 * destination's fault only while the harness enables it on host b */
 	if (first && x->in->c->fault[0]) {

@@ -77,6 +77,14 @@ int host_ok(struct runner *r, int host, double timeout_s, const char *fmt, ...) 
 int host_wait_verdict(struct runner *r, int host, const char *dir, double timeout_s, char *verdict, size_t len);
 char *guest_path(struct runner *r, const char *rel);
 
+/* via_gui.c (flags = via-gui): the migration a -> b through crmig gui, a
+ * headless browser driving it; crmig's report from the page into *report.
+ * 0, VIA_GUI_SKIP (chromium, chromedriver or selenium missing: why says
+ * what to install) or -1 (why says what failed); out: what it printed. */
+#define VIA_GUI_SKIP 77
+int via_gui_migrate(struct runner *r, int pid, const char *strategy, double timeout_s, json_t **report, char *out,
+		    size_t outlen, char *why, size_t whylen);
+
 /* payload.c: crmig for the guests when no --payload was given (vm-images/build-payload). */
 struct payload_plan {
 	char image[PATH_MAX];
