@@ -31,6 +31,7 @@ static int probe_fd = -1;
 static int notify_fd = -1;	/* daemon child -> parent: "R" ready, "F<reason>" failed */
 static bool in_child;		/* a process the workload forked: never writes verdicts */
 static atomic_bool migrated;
+static atomic_uint round_requests;
 static atomic_bool ready_done;
 static atomic_flag verdict_taken = ATOMIC_FLAG_INIT;
 static atomic_bool verdict_done;
@@ -332,6 +333,35 @@ static void install_handlers(void)
 	set_handler(SIGINT, on_term);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);	/* broken sockets show as EPIPE, checked */
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&round_requests, 1);
+}
+
+void wl_rounds_enable(void)
+{
+	set_handler(SIGUSR1, on_usr1);
+}
+
+unsigned wl_round_requested(void)
+{
+	return atomic_load(&round_requests);
+}
+
+void wl_round_result(unsigned n, const char *fail_reason)
+{
+	char text[WL_REASON_MAX + 32];
+	int len = fail_reason ? snprintf(text, sizeof(text), "%u FAIL: %s\n", n, fail_reason)
+			      : snprintf(text, sizeof(text), "%u PASS\n", n);
+
+	if (len >= (int)sizeof(text))
+		len = (int)sizeof(text) - 1, text[len - 1] = '\n';
+	if (wl_write_atomic(wl.dir, "round", text, (size_t)len) < 0)
+		wl_log("cannot write %s/round: %s", wl.dir, strerror(errno));
+	wl_log("round check %u: %s", n, fail_reason ? fail_reason : "PASS");
 }
 
 bool wl_migrated(void)

@@ -92,6 +92,19 @@ bool wl_migrated(void);
 /* Sleep until it does; other threads keep working. */
 void wl_wait_migrated(void);
 
+/* Round checks (the soak: crmig-suite soak), for workloads that offer them:
+ * after wl_rounds_enable(), each SIGUSR1 asks for one check of the state
+ * without ending (the workload keeps running; SIGUSR2 still ends it).
+ * wl_round_requested() says how many were asked; the workload checks and
+ * answers with wl_round_result(), which writes DIR/round atomically:
+ *	"<n> PASS\n"  or  "<n> FAIL: <reason>\n"
+ * (n: the number of requests answered so far, from 1). Without
+ * wl_rounds_enable() SIGUSR1 keeps its default action (the process dies,
+ * so a request to a workload that cannot check is never lost silently). */
+void wl_rounds_enable(void);
+unsigned wl_round_requested(void);
+void wl_round_result(unsigned n, const char *fail_reason);
+
 /* Add "key=value" to the verdict file (at most 16 notes; later keys win). */
 void wl_note(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

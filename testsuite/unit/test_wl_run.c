@@ -297,6 +297,48 @@ START_TEST(test_memory_corrupt)
 }
 END_TEST
 
+/* The answer in DIR/round: n of "n PASS", -n of "n FAIL: ...", 0 if none (yet). */
+static long round_answer(const char *dir)
+{
+	__do_free char *path = xasprintf("%s/round", dir);
+	__do_free char *text = read_file(path, NULL);
+	unsigned n;
+	char word[8];
+
+	if (!text || sscanf(text, "%u %7s", &n, word) != 2)
+		return 0;
+	return strcmp(word, "PASS") ? -(long)n : (long)n;
+}
+
+/* Round checks (the soak): each SIGUSR1 is answered in DIR/round, the
+ * workload keeps running and still passes at the end. */
+START_TEST(test_memory_rounds)
+{
+	const char *opts[] = { "--size-mb", "16", "--dirty-rate", "20", NULL };
+	struct run r;
+
+	run_init(&r, "memory");
+	spawn(&r, "memory", true, opts);
+	ck_assert_msg(wait_file(r.dir, "ready", READY_MS), "%s: never ready", r.id);
+	for (long n = 1; n <= 3; n++) {
+		double deadline = now_ms() + EXIT_MS;
+
+		usleep(100 * 1000);
+		ck_assert_int_eq(kill(r.pid, SIGUSR1), 0);
+		while (round_answer(r.dir) != n && now_ms() < deadline)
+			usleep(5000);
+		ck_assert_int_eq(round_answer(r.dir), n);
+		ck_assert_int_eq(waitpid(r.pid, NULL, WNOHANG), 0); /* still running */
+	}
+	ck_assert_int_eq(kill(r.pid, SIGUSR2), 0);
+	r.status = wait_exit(r.pid, EXIT_MS);
+	read_verdict(&r);
+	check_datagrams(&r, r.pid);
+	expect_pass(&r);
+	run_free(&r);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- files, tree */
 
 START_TEST(test_files)
@@ -351,6 +393,8 @@ struct peer {
 	bool echoed;
 	char echo_id[SEQ_ECHO_ID_MAX + 1];
 	bool garbage_rejected;
+	long rounds, rounds_done;	/* round checks to ask before the signal */
+	bool round_asked;
 };
 
 static int listen_loopback(int *port)
@@ -442,6 +486,13 @@ static void peer_run(struct peer *p, struct run *r)
 		}
 		if (!ready_at && access(r->dir, F_OK) == 0 && ready_pid(r) > 0)
 			ready_at = now_ms();
+		if (ready_at && p->rounds_done < p->rounds && now_ms() > ready_at + SIGNAL_AFTER_MS) {
+			if (!p->round_asked)
+				p->round_asked = kill(r->pid, SIGUSR1) == 0;
+			else if (round_answer(r->dir) == p->rounds_done + 1)
+				p->rounds_done++, p->round_asked = false;
+			continue;
+		}
 		if (ready_at && !signalled_at && now_ms() > ready_at + SIGNAL_AFTER_MS) {
 			kill(r->pid, SIGUSR2);
 			signalled_at = now_ms();
@@ -451,16 +502,20 @@ static void peer_run(struct peer *p, struct run *r)
 	}
 }
 
-static void run_tcp(struct run *r, struct peer *p, bool corrupt)
+/* rounds > 0: with 16 MiB of memory beside the stream, and that many round checks first. */
+static void run_tcp_rounds(struct run *r, struct peer *p, bool corrupt, long rounds)
 {
 	char peer_arg[32], listen_arg[16];
 	const char *opts[] = { "--peer", peer_arg, "--listen", listen_arg, "--rate", "512", "--after-ms", "300",
-			       corrupt ? "--corrupt" : NULL, NULL };
+			       rounds ? "--size-mb" : NULL, "16", corrupt ? "--corrupt" : NULL, NULL };
 	int port, lport, tmpfd = listen_loopback(&lport);
 	struct pollfd pf;
 
 	close(tmpfd);	/* a free port for the workload's listener */
 	memset(p, 0, sizeof(*p));
+	p->rounds = rounds;
+	if (corrupt && !rounds)
+		opts[8] = "--corrupt", opts[9] = NULL;
 	seq_init(&p->tx);
 	seq_init(&p->rx);
 	p->lfd = listen_loopback(&port);
@@ -480,6 +535,27 @@ static void run_tcp(struct run *r, struct peer *p, bool corrupt)
 	close(p->fd);
 	close(p->lfd);
 }
+
+static void run_tcp(struct run *r, struct peer *p, bool corrupt)
+{
+	run_tcp_rounds(r, p, corrupt, 0);
+}
+
+/* Memory beside the stream and round checks in between (the soak's workload). */
+START_TEST(test_tcp_rounds)
+{
+	struct peer p;
+	struct run r;
+	char why[200];
+
+	run_tcp_rounds(&r, &p, false, 3);
+	expect_pass(&r);
+	ck_assert_int_eq(p.rounds_done, 3);
+	ck_assert_int_eq(round_answer(r.dir), 3);
+	ck_assert_msg(seq_check_eof(&p.rx, NULL) == 0, "peer: %s", seq_strerror(&p.rx, why, sizeof(why)));
+	run_free(&r);
+}
+END_TEST
 
 START_TEST(test_tcp)
 {
@@ -857,6 +933,8 @@ int main(void)
 	tcase_add_test(tc, test_memory_mappings);
 	tcase_add_test(tc, test_memory_idle);
 	tcase_add_test(tc, test_memory_corrupt);
+	tcase_add_test(tc, test_memory_rounds);
+	tcase_add_test(tc, test_tcp_rounds);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_files_corrupt);
 	tcase_add_test(tc, test_tree);

@@ -1,296 +1,87 @@
-/* memory: a region of pattern pages (see pattern.h) that a writer thread
- * keeps dirtying at a given rate; after the migration signal every page is
- * checked against the generation recorded for it.
+/* memory: a region of pattern pages (see pattern.h, memregion.h) that a
+ * writer thread keeps dirtying at a given rate; after the migration signal
+ * every page is checked against the generation recorded for it. SIGUSR1
+ * asks for the same check without ending (a round of the soak).
  *
  *	memory --dir DIR [--size-mb 16..1024] [--dirty-rate 0..100]
- *	       [--mapping anon|shared|file|thp|mixed] [common options]
- *
- * The record of generations is itself ordinary migrated memory: a page and
- * its record that disagree show a lost, stale or duplicated page. */
-#include <fcntl.h>
+ *	       [--mapping anon|shared|file|thp|mixed] [common options] */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "../lib/pattern.h"
-#include "util.h"
+#include "../lib/memregion.h"
 #include "../lib/wl.h"
+#include "util.h"
 
-#define MB (1024UL * 1024)
-#define THP_SIZE (2 * MB)
 #define TICK_MS 10
-#define MAX_REGIONS 4
-
-enum mapping { MAP_KIND_ANON, MAP_KIND_SHARED, MAP_KIND_FILE, MAP_KIND_THP, MAP_KIND_MIXED };
-static const char *const mapping_names[] = { "anon", "shared", "file", "thp", "mixed", NULL };
 
 static long size_mb = 64;
 static long dirty_rate = 1;
-static int mapping = MAP_KIND_ANON;
+static int mapping = MR_ANON;
 
 static const struct wl_opt opts[] = {
 	{ "size-mb", WL_OPT_INT, &size_mb, 16, 1024, NULL, "N  region size in MiB, 16..1024 (default 64)" },
 	{ "dirty-rate", WL_OPT_INT, &dirty_rate, 0, 100, NULL,
 	  "PCT  percent of pages dirtied per second, 0 = idle (default 1)" },
-	{ "mapping", WL_OPT_CHOICE, &mapping, 0, 0, mapping_names,
+	{ "mapping", WL_OPT_CHOICE, &mapping, 0, 0, mr_mapping_names,
 	  "KIND  anon|shared|file|thp|mixed (default anon); file mappings live in DIR" },
 	{ NULL },
 };
 
-struct region {
-	enum mapping kind;
-	uint8_t *base;
-	size_t npages;
-};
-
-static struct region regions[MAX_REGIONS];
-static int n_regions;
-static size_t total_pages;
-static uint32_t *generation;	/* expected generation per page */
-static atomic_bool stop_writer;
-static _Atomic uint64_t pages_written;
-
-static uint8_t *page_addr(size_t index)
+/* A round check: the writer pauses while every page is read, then goes on. */
+static void answer_rounds(unsigned *answered)
 {
-	for (int r = 0; r < n_regions; r++) {
-		if (index < regions[r].npages)
-			return regions[r].base + index * PAT_PAGE;
-		index -= regions[r].npages;
-	}
-	return NULL;
-}
-
-/* ---------------------------------------------------------------- mappings */
-
-static void *map_anon(size_t len, int flags)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		wl_fail("mmap %zu MiB: %s", len / MB, strerror(errno));
-	return p;
-}
-
-/* A 2 MiB-aligned anonymous region that asks for transparent huge pages. */
-static void *map_thp(size_t len)
-{
-	uint8_t *raw = map_anon(len + THP_SIZE, MAP_PRIVATE);
-	uint8_t *aligned = (uint8_t *)(((uintptr_t)raw + THP_SIZE - 1) & ~(uintptr_t)(THP_SIZE - 1));
-
-	if (aligned > raw)
-		munmap(raw, aligned - raw);
-	munmap(aligned + len, raw + THP_SIZE - aligned);
-	if (madvise(aligned, len, MADV_HUGEPAGE) < 0)
-		wl_log("madvise(MADV_HUGEPAGE): %s (THP unavailable; continuing with small pages)", strerror(errno));
-	return aligned;
-}
-
-/* A shared mapping of a file in DIR: its data lives in the file, so it only
- * survives the move if the destination sees the same file content. */
-static void *map_file(size_t len, int nr)
-{
-	__do_free char *path = xasprintf("%s/memory-%d.map", wl.dir, nr);
-	__do_close int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	void *p;
-
-	if (fd < 0 || ftruncate(fd, len) < 0)
-		wl_fail("%s: %s", path, strerror(errno));
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		wl_fail("mmap %s: %s", path, strerror(errno));
-	return p;
-}
-
-static void add_region(enum mapping kind, size_t len)
-{
-	struct region *r = &regions[n_regions];
-
-	r->kind = kind;
-	r->npages = len / PAT_PAGE;
-	switch (kind) {
-	case MAP_KIND_SHARED:
-		r->base = map_anon(len, MAP_SHARED);
-		break;
-	case MAP_KIND_FILE:
-		r->base = map_file(len, n_regions);
-		break;
-	case MAP_KIND_THP:
-		r->base = map_thp(len);
-		break;
-	default:
-		r->base = map_anon(len, MAP_PRIVATE);
-		/* Small pages on purpose: with THP (Debian's default is "always")
-		 * the kernel tracks dirtiness per 2 MiB, so a few random writes
-		 * dirty everything and pre-copy cannot converge. --mapping thp
-		 * measures exactly that. */
-		if (madvise(r->base, len, MADV_NOHUGEPAGE) < 0)
-			wl_log("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
-		break;
-	}
-	n_regions++;
-	total_pages += r->npages;
-}
-
-static void map_regions(void)
-{
-	size_t len = (size_t)size_mb * MB;
-
-	if (mapping != MAP_KIND_MIXED) {
-		add_region(mapping, len);
-		return;
-	}
-	/* Four parts, each a multiple of 2 MiB; the last takes the remainder. */
-	size_t part = len / 4 / THP_SIZE * THP_SIZE;
-
-	add_region(MAP_KIND_ANON, part);
-	add_region(MAP_KIND_SHARED, part);
-	add_region(MAP_KIND_FILE, part);
-	add_region(MAP_KIND_THP, len - 3 * part);
-}
-
-/* ---------------------------------------------------------------- writer */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: cheap, and its state migrates with the thread's stack. */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static void fill_all(void)
-{
-	double t0 = now_ms();
-
-	for (size_t i = 0; i < total_pages; i++) {
-		generation[i] = 1;
-		pat_fill(page_addr(i), i, 1);
-	}
-	wl_log("filled %zu pages (%zu MiB, mapping %s) in %.0f ms", total_pages, total_pages * PAT_PAGE / MB,
-	       mapping_names[mapping], now_ms() - t0);
-}
-
-/* Rewrite one page with its next generation. The page is written before its
- * record: a freeze in between leaves a page newer than its record, which the
- * writer completes after the restore, before it stops. */
-static void dirty_page(size_t i)
-{
-	uint32_t gen = generation[i] + 1;
-
-	pat_fill(page_addr(i), i, gen);
-	generation[i] = gen;
-	pages_written++;
-}
-
-/* Pages owed for the time since the last tick. Relative and clamped: across
- * the move CLOCK_MONOTONIC jumps, and a frozen writer must not burst. */
-static double pages_owed(double *last_ms)
-{
-	double now = now_ms(), dt = now - *last_ms;
-
-	*last_ms = now;
-	if (dt < 0 || dt > 10 * TICK_MS)
-		dt = dt < 0 ? 0 : 10 * TICK_MS;
-	return (double)total_pages * dirty_rate / 100.0 * dt / 1000.0;
-}
-
-static void *writer_main(void *arg)
-{
-	uint64_t rng = (uint64_t)(uintptr_t)arg | 1;
-	double owed = 0, last_ms = now_ms();
-
-	while (!atomic_load(&stop_writer)) {
-		/* Small bursts every tick, the fraction carried over. */
-		owed += pages_owed(&last_ms);
-		for (; owed >= 1; owed -= 1)
-			dirty_page(rng_next(&rng) % total_pages);
-		/* The counter moves every tick, even when idle: it shows the
-		 * thread runs, not how much it wrote. */
-		atomic_fetch_add(&wl_counter, 1);
-		wl_sleep_ms(TICK_MS);
-	}
-	return NULL;
-}
-
-/* ---------------------------------------------------------------- verify */
-
-static void corrupt_one_page(uint64_t *rng)
-{
-	size_t i = rng_next(rng) % total_pages, off = rng_next(rng) % PAT_PAGE;
-
-	page_addr(i)[off] ^= 0x5a;
-	wl_log("--corrupt: flipped byte %zu of page %zu", off, i);
-	wl_note("corrupt", "page %zu byte %zu", i, off);
-}
-
-static void log_thp_usage(void)
-{
-	__do_free char *smaps = read_file("/proc/self/smaps_rollup", NULL);
-	char *line = smaps ? strstr(smaps, "AnonHugePages:") : NULL;
-
-	if (line)
-		wl_log("%.*s", (int)strcspn(line, "\n"), line);
-}
-
-static void verify(void)
-{
-	struct pat_report rep;
 	char text[400];
-	double t0 = now_ms();
 
-	pat_report_init(&rep);
-	for (size_t i = 0; i < total_pages; i++)
-		pat_report_check(&rep, page_addr(i), i, generation[i]);
-	wl_log("verified %zu pages (%zu MiB) in %.0f ms: %s", total_pages, total_pages * PAT_PAGE / MB,
-	       now_ms() - t0, pat_describe(&rep, text, sizeof(text)));
-	wl_note("pages", "%zu", total_pages);
-	wl_note("bad_pages", "%" PRIu64, rep.bad);
-	if (rep.bad)
-		wl_fail("%s", text);
+	while (*answered < wl_round_requested()) {
+		mr_writer_stop();
+		bool bad = mr_verify(text, sizeof(text)) != 0;
+		mr_writer_start(dirty_rate, true);
+		wl_round_result(++*answered, bad ? text : NULL);
+	}
 }
 
 int main(int argc, char **argv)
 {
-	pthread_t writer;
-	uint64_t rng, counter_at_signal, pages_at_signal;
+	uint64_t counter_at_signal, pages_at_signal;
 	double signal_ms, window_ms;
+	unsigned answered = 0;
+	char text[400];
 
 	wl_init(argc, argv, opts);
-	map_regions();
-	generation = xmalloc(total_pages * sizeof(*generation));
-	fill_all();
-	if (mapping == MAP_KIND_THP || mapping == MAP_KIND_MIXED)
-		log_thp_usage();
-	rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)now_ms();
-	if (pthread_create(&writer, NULL, writer_main, (void *)(uintptr_t)rng_next(&rng)))
-		wl_fail("cannot start the writer thread");
-	wl_log("writer: %ld%% of %zu pages per second", dirty_rate, total_pages);
+	mr_setup(size_mb, mapping, wl.dir);
+	if (mapping == MR_THP || mapping == MR_MIXED)
+		mr_log_thp();
+	mr_writer_start(dirty_rate, true);
+	wl_log("writer: %ld%% of %zu pages per second", dirty_rate, mr_pages());
+	wl_rounds_enable();
 	wl_ready();
 
-	wl_wait_migrated();
+	while (!wl_migrated()) {
+		answer_rounds(&answered);
+		wl_sleep_ms(5);
+	}
+	wl_log("migration signal received (counter %" PRIu64 ")", atomic_load(&wl_counter));
 	counter_at_signal = atomic_load(&wl_counter);
-	pages_at_signal = atomic_load(&pages_written);
+	pages_at_signal = mr_pages_written();
 	signal_ms = now_ms();
 	/* Long enough for several writer ticks: proof the writer survived. */
 	wl_sleep_ms(10 * TICK_MS);
-	atomic_store(&stop_writer, true);
-	pthread_join(writer, NULL);
+	mr_writer_stop();
 	window_ms = now_ms() - signal_ms;
 	/* The rate over the window after the signal: one host's clock. */
 	wl_log("writer stopped: %" PRIu64 " pages written, counter %" PRIu64 " (%" PRIu64 " at the signal); "
 	       "after the signal %.0f pages/s (asked %.0f)",
-	       atomic_load(&pages_written), atomic_load(&wl_counter), counter_at_signal,
-	       (atomic_load(&pages_written) - pages_at_signal) * 1000.0 / window_ms,
-	       (double)total_pages * dirty_rate / 100.0);
+	       mr_pages_written(), atomic_load(&wl_counter), counter_at_signal,
+	       (mr_pages_written() - pages_at_signal) * 1000.0 / window_ms, (double)mr_pages() * dirty_rate / 100.0);
 	if (atomic_load(&wl_counter) <= counter_at_signal)
 		wl_fail("the writer did not run after the migration signal (counter stuck at %" PRIu64 ")",
 			counter_at_signal);
 	if (wl.corrupt)
-		corrupt_one_page(&rng);
-	verify();
+		mr_corrupt_one();
+	uint64_t bad = mr_verify(text, sizeof(text));
+	wl_note("pages", "%zu", mr_pages());
+	wl_note("bad_pages", "%" PRIu64, bad);
+	if (bad)
+		wl_fail("%s", text);
 	wl_pass();
 }

@@ -2,7 +2,8 @@
  * data streaming both ways (seqstream.h), kept across the migration.
  *
  *	tcp --dir DIR --peer ADDR:PORT [--listen PORT] [--bind IP] [--rate KBPS]
- *	    [--after-ms N] [--close-ms N] [--echo-ms N] [common options]
+ *	    [--after-ms N] [--close-ms N] [--echo-ms N] [--size-mb N [--dirty-rate PCT]]
+ *	    [common options]
  *
  * After the migration signal it streams for --after-ms more, checks the
  * connection is the same one (addresses, ports, still established), sends
@@ -11,7 +12,11 @@
  * after the signal and needs one within --echo-ms of it.
  * --corrupt skips one byte of the outgoing stream after the signal: only the
  * harness can see that (its check must fail); the workload's own verdict
- * stays about what it received. */
+ * stays about what it received.
+ * --size-mb holds that much memory beside the stream (memregion.h: pattern
+ * pages, a writer, every page checked with the stream). SIGUSR1 asks for a
+ * round check without ending (the soak): the same connection, data from the
+ * peer since the last round, every page; the answer is DIR/round. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/tcp.h>
@@ -21,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../lib/memregion.h"
 #include "../lib/seqstream.h"
 #include "../lib/wl.h"
 #include "util.h"
@@ -29,9 +35,11 @@
 #define BURST_MS 100	/* most rate budget saved up after a stall */
 #define CONNECT_MS 10000
 #define ECHO_IO_MS 2000
+#define ROUND_DATA_MS 10000	/* a round waits this long for the peer's data after a move */
 
 static struct wl_addr peer, bind_ip;
 static long listen_port, rate_kbps = 256, after_ms = 1000, close_ms = 10000, echo_ms = 10000;
+static long size_mb, dirty_rate = 1;
 
 static const struct wl_opt opts[] = {
 	{ "peer", WL_OPT_ADDR, &peer, 0, 0, NULL, "ADDR:PORT  the harness's stream peer", true },
@@ -41,6 +49,8 @@ static const struct wl_opt opts[] = {
 	{ "after-ms", WL_OPT_INT, &after_ms, 0, 600000, NULL, "N  keep streaming N ms after the signal (default 1000)" },
 	{ "close-ms", WL_OPT_INT, &close_ms, 100, 600000, NULL, "N  wait for the peer's end (default 10000)" },
 	{ "echo-ms", WL_OPT_INT, &echo_ms, 100, 600000, NULL, "N  wait for an echo client after the signal (default 10000)" },
+	{ "size-mb", WL_OPT_INT, &size_mb, 0, 1024, NULL, "N  also hold N MiB of checked pages (default 0: none)" },
+	{ "dirty-rate", WL_OPT_INT, &dirty_rate, 0, 100, NULL, "PCT  percent of those pages dirtied per second (default 1)" },
 	{ NULL },
 };
 
@@ -339,6 +349,47 @@ static bool echoed(const struct conn *c)
 	return echo_done > 0;
 }
 
+/* ---------------------------------------------------------------- rounds */
+
+static uint64_t rx_at_round;
+
+static bool new_data(const struct conn *c)
+{
+	return c->rx.offset > rx_at_round;
+}
+
+/* Memory beside the stream: every page against its record (writer paused). */
+static bool memory_intact(char *text, size_t len)
+{
+	bool ok;
+
+	if (!size_mb)
+		return true;
+	mr_writer_stop();
+	ok = mr_verify(text, len) == 0;
+	mr_writer_start(dirty_rate, false);
+	return ok;
+}
+
+/* Each request: the same connection (else the verdict fails), the peer's
+ * stream flowing again (every byte of it was checked as it came), every page. */
+static void answer_rounds(struct conn *c, unsigned *answered)
+{
+	char text[400];
+
+	while (*answered < wl_round_requested()) {
+		check_same_connection(c);
+		run_until(c, now_ms() + ROUND_DATA_MS, new_data);
+		if (!new_data(c))
+			snprintf(text, sizeof(text), "no data from the peer within %d ms of the round (%" PRIu64 " bytes in)",
+				 ROUND_DATA_MS, c->rx.offset);
+		else if (memory_intact(text, sizeof(text)))
+			text[0] = '\0';
+		rx_at_round = c->rx.offset;
+		wl_round_result(++*answered, text[0] ? text : NULL);
+	}
+}
+
 static void finish_stream(struct conn *c)
 {
 	char why[200];
@@ -361,6 +412,8 @@ int main(int argc, char **argv)
 {
 	struct conn c = { .fd = -1 };
 	double signal_ms;
+	unsigned answered = 0;
+	char text[400];
 
 	wl_init(argc, argv, opts);
 	if (bind_ip.set && bind_ip.ss.ss_family != peer.ss.ss_family)
@@ -370,10 +423,17 @@ int main(int argc, char **argv)
 	connect_peer(&c);
 	start_listener();
 	c.last_ms = now_ms();
+	if (size_mb) {
+		mr_setup(size_mb, MR_ANON, wl.dir);
+		mr_writer_start(dirty_rate, false);
+	}
+	wl_rounds_enable();
 	wl_ready();
 
-	while (!wl_migrated())
+	while (!wl_migrated()) {
 		turn(&c);
+		answer_rounds(&c, &answered);
+	}
 	wl_log("migration signal received (%" PRIu64 " bytes out, %" PRIu64 " in)", c.tx.offset, c.rx.offset);
 	signal_ms = now_ms();
 	on_signal(&c);
@@ -384,6 +444,8 @@ int main(int argc, char **argv)
 		if (!echo_done)
 			wl_fail("no echo exchange on port %ld within %ld ms of the signal", listen_port, echo_ms);
 	}
+	if (size_mb && !memory_intact(text, sizeof(text)))
+		wl_fail("memory beside the stream: %s", text);
 	wl_note("sent_bytes", "%" PRIu64, c.tx.offset);
 	wl_note("received_bytes", "%" PRIu64, c.rx.offset);
 	wl_note("echo_exchanges", "%u", echo_done);
