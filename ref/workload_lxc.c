@@ -1,24 +1,69 @@
 /* An LXC container, dumped by liblxc (which runs criu itself). liblxc has no
  * page-stream or lazy-pages options: those reach criu through a criu config
  * file named by CRIU_CONFIG_FILE, and the page stream through an inherited
- * descriptor. The exact criu command line comes back from liblxc's trace log. */
+ * descriptor. The exact criu command line comes back from liblxc's trace log.
+ *
+ * lxc#4643: liblxc loses the cgroup of a container it restored (its monitor
+ * cannot name it: "Failed getting freezer path"), so it cannot checkpoint
+ * that container again, and a container could never come back. For such a
+ * container crmig runs criu itself with the command line liblxc builds
+ * (lxc_args below, the cgroup read from the init's /proc/PID/cgroup): the
+ * images are the same, and the destination restores them with liblxc. */
 #include <fcntl.h>
 #include <lxc/lxccontainer.h>
 #include <sys/wait.h>
 
 #include "migrate.h"
 #include "util.h"
+#include "workload_dump.h"
 
 struct lxc_state {
 	pid_t init_pid;         /* the container's init, as this host sees it */
 	char lxcpath[PATH_MAX];
 	char dir[PATH_MAX];     /* lxcpath/name: config and (dir backend) rootfs */
 	char rootfs[PATH_MAX];
+	bool direct;            /* lxc#4643: criu by crmig, not by liblxc */
+	char cgroup[PATH_MAX];  /* the init's cgroup (v2), relative to /sys/fs/cgroup */
+	char controllers[256];  /* its controllers, comma-separated */
 };
 
 static struct lxc_container *open_container(const char *name, const char *lxcpath)
 {
 	return lxc_container_new(name, lxcpath && *lxcpath ? lxcpath : NULL);
+}
+
+/* Does liblxc know where the running container's cgroup is? (After its own
+ * restore it does not: lxc#4643.) */
+static bool liblxc_knows_cgroup(struct lxc_container *c)
+{
+	char buf[256];
+
+	return c->get_cgroup_item(c, "cgroup.procs", buf, sizeof(buf)) >= 0;
+}
+
+/* The container's cgroup as its init sees it ("0::/lxc.payload.NAME") and
+ * the controllers there, as liblxc would pass them to criu. */
+static int read_cgroup(struct lxc_state *s)
+{
+	__do_free char *path = xasprintf("/proc/%d/cgroup", (int)s->init_pid);
+	__do_free char *text = read_file(path, NULL);
+	__do_free char *ctl_path = NULL, *ctl = NULL;
+	char *line = text ? strstr(text, "0::/") : NULL;
+
+	if (!line || (line != text && line[-1] != '\n'))
+		return -1;
+	line += 4;
+	snprintf(s->cgroup, sizeof(s->cgroup), "%.*s", (int)strcspn(line, "\n"), line);
+	if (!s->cgroup[0] || strstr(s->cgroup, ".."))
+		return -1;
+	ctl_path = xasprintf("/sys/fs/cgroup/%s/cgroup.controllers", s->cgroup);
+	ctl = read_file(ctl_path, NULL);
+	snprintf(s->controllers, sizeof(s->controllers), "%s", ctl ? ctl : "");
+	s->controllers[strcspn(s->controllers, "\n")] = '\0';
+	for (char *p = s->controllers; *p; p++)
+		if (*p == ' ')
+			*p = ',';
+	return 0;
 }
 
 static int lxc_preflight(struct migration *m)
@@ -40,12 +85,21 @@ static int lxc_preflight(struct migration *m)
 		return mig_fail(m, "failed", "container %s is not running here", m->o->lxc_name);
 	}
 	s->init_pid = c->init_pid(c);
+	s->direct = !liblxc_knows_cgroup(c);
 	snprintf(s->lxcpath, sizeof(s->lxcpath), "%s", c->config_path);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", c->config_path, c->name);
 	rootfs = c->get_running_config_item(c, "lxc.rootfs.path");
 	snprintf(s->rootfs, sizeof(s->rootfs), "%s", rootfs ? (strncmp(rootfs, "dir:", 4) ? rootfs : rootfs + 4) : "");
 	free(rootfs);
 	lxc_container_put(c);
+	if (s->direct && read_cgroup(s) < 0)
+		return mig_fail(m, "failed", "liblxc lost container %s's cgroup (lxc#4643), and its init %d shows no cgroup2 "
+				"path in /proc/%d/cgroup: restart the container (lxc-stop, lxc-start) to migrate it",
+				m->o->lxc_name, (int)s->init_pid, (int)s->init_pid);
+	if (s->direct)
+		json_object_set_new(m->rep.extra, "lxc_dump",
+				    json_pack("{s:s, s:s}", "by", "criu (crmig)", "why",
+					      "lxc#4643: liblxc lost the cgroup of the container it restored"));
 	json_object_set_new(m->rep.extra, "rootfs", json_pack("{s:s, s:s}", "path", s->rootfs, "mode", m->o->rootfs));
 	return 0;
 }
@@ -107,9 +161,27 @@ static void child_dump(struct migration *m, const struct dump_spec *d)
 	_exit(c->migrate(c, d->action == CRIU_DUMP ? MIGRATE_DUMP : MIGRATE_PRE_DUMP, &opts, sizeof(opts)) == 0 ? 0 : 1);
 }
 
+/* What liblxc adds to criu's command line for a dump (lxc's criu.c, 6.0). */
+static pid_t direct_dump_start(struct migration *m, const struct dump_spec *d)
+{
+	struct lxc_state *s = m->wl_state;
+	__do_free char *root = xasprintf("%s%s%s", s->controllers, s->controllers[0] ? ":" : "", s->cgroup);
+	__do_free char *freeze = xasprintf("/sys/fs/cgroup/%s", s->cgroup);
+	char *const lxc_args[] = { "--link-remap", "--manage-cgroups=full", "--ext-mount-map", "auto",
+				   "--enable-external-sharing", "--enable-external-masters", "--enable-fs", "hugetlbfs",
+				   "--enable-fs", "tracefs", "--cgroup-root", root, "--skip-in-flight",
+				   "--freeze-cgroup", freeze, "--force-irmap", NULL };
+
+	return workload_dump_tree(m, d, s->init_pid, lxc_args, true);
+}
+
 static pid_t lxc_dump_start(struct migration *m, const struct dump_spec *d)
 {
+	struct lxc_state *s = m->wl_state;
 	pid_t pid;
+
+	if (s->direct)
+		return direct_dump_start(m, d);
 
 	fflush(NULL);
 	pid = fork();
@@ -147,7 +219,16 @@ static void lxc_dump_done(struct migration *m, const struct dump_spec *d, int st
 	__do_free char *conf_text = read_file(conf, NULL);
 	__do_free char *criu_log = xasprintf("%s/%s.log", d->dir, criu_action_name(d->action));
 	__do_free char *errors = NULL;
+	struct lxc_state *s = m->wl_state;
 
+	if (s->direct) {
+		if (status != 0 && !m->err[0]) {
+			errors = criu_log_errors(criu_log, 5);
+			snprintf(m->err, sizeof(m->err), "criu %s (run by crmig: lxc#4643) exited %d; %s says:\n%s",
+				 criu_action_name(d->action), status, criu_log, *errors ? errors : "(no error lines)\n");
+		}
+		return;
+	}
 	record_lxc_argv(m, log, "source (liblxc; plus CRIU_CONFIG_FILE)");
 	if (conf_text)
 		json_object_set_new(m->rep.extra, "criu_config_file", json_string(conf_text));

@@ -5,6 +5,7 @@
 
 #include "migrate.h"
 #include "util.h"
+#include "workload_dump.h"
 
 struct pid_state {
 	json_t *tids;        /* every process and thread: criu restores them with their ids */
@@ -61,16 +62,16 @@ static void pid_sync_paths(struct migration *m, json_t *paths)
 		sync_add_held_files(paths, s->pids, "");
 }
 
-static pid_t pid_dump_start(struct migration *m, const struct dump_spec *d)
+pid_t workload_dump_tree(struct migration *m, const struct dump_spec *d, pid_t root, char *const *extra, bool container)
 {
 	__do_free char *out = xasprintf("%s/criu.out", d->dir);
 	struct criu_call c = {
 		.action = d->action, .criu = m->o->criu, .images_dir = d->dir,
 		.log_file = d->action == CRIU_DUMP ? "dump.log" : "pre-dump.log", .verbosity = m->o->verbosity,
-		.pid = m->o->pid, .prev_images_dir = d->prev, .track_mem = d->track_mem,
+		.pid = root, .prev_images_dir = d->prev, .track_mem = d->track_mem,
 		.page_server = d->page_server, .ps_socket = d->ps_fd >= 0, .lazy = d->lazy,
-		.tcp_established = m->o->tcp_established, .file_locks = m->o->file_locks,
-		.shell_job = m->o->shell_job, .action_script = m->hook.command,
+		.tcp_established = container || m->o->tcp_established, .file_locks = container || m->o->file_locks,
+		.shell_job = !container && m->o->shell_job, .action_script = m->hook.command, .extra = extra,
 	};
 	char **argv = criu_argv(&c);
 	pid_t pid;
@@ -79,6 +80,11 @@ static pid_t pid_dump_start(struct migration *m, const struct dump_spec *d)
 	pid = criu_spawn(argv, d->ps_fd, out);
 	criu_argv_free(argv);
 	return pid;
+}
+
+static pid_t pid_dump_start(struct migration *m, const struct dump_spec *d)
+{
+	return workload_dump_tree(m, d, m->o->pid, NULL, false);
 }
 
 static void pid_dump_done(struct migration *m, const struct dump_spec *d, int status)
