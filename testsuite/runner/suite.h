@@ -184,6 +184,9 @@ int tcp_peer_port(const struct tcp_peer *p);
  * ours, and says whether everything it received was intact. 0 pass. */
 int tcp_peer_finish(struct tcp_peer *p, double timeout_s, char *why, size_t len);
 void tcp_peer_stop(struct tcp_peer *p);
+/* While the stream goes on: 0 if every byte so far was intact and the
+ * connection stands (why: the counts), else -1 with why. */
+int tcp_peer_check(struct tcp_peer *p, char *why, size_t len);
 uint64_t tcp_peer_received(const struct tcp_peer *p);
 /* Connects to a workload's --listen port and performs the echo exchange. */
 int echo_check(const char *addr, int port, const char *expect_id, double timeout_s, char *why, size_t len);

@@ -341,7 +341,7 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 			 z.tests[i].name);
 		c->modes = MODE_BARE;
 		z.gap[i] = -1;
-		if ((lean ? in_lean_list(lean_list, z.tests[i].name) : !glob || !fnmatch(glob, c->name, 0)) &&
+		if ((lean ? in_lean_list(lean_list, z.tests[i].name) : suite_glob_match(glob, c->name)) &&
 		    (shard_count <= 1 || (int)(matched++ % (size_t)shard_count) == shard_index - 1))
 			sel[nsel++] = i;
 	}

@@ -277,6 +277,25 @@ static size_t expand(const char *tier, const char *glob, unsigned st, unsigned m
 	return count;
 }
 
+/* --cases takes several globs, comma-separated */
+START_TEST(test_glob_list)
+{
+	struct suite_instance *in;
+
+	ck_assert(suite_glob_match(NULL, "anything"));
+	ck_assert(suite_glob_match("tcp*,zdtm/static/file_lease*", "zdtm/static/file_lease03"));
+	ck_assert(suite_glob_match("tcp*,zdtm/static/file_lease*", "tcp-all"));
+	ck_assert(!suite_glob_match("tcp*,zdtm/static/file_lease*", "zdtm/static/console"));
+	ck_assert(suite_glob_match(",,zdtm/static/vt,", "zdtm/static/vt"));
+	ck_assert(!suite_glob_match("", "mem"));
+	ck_assert(!suite_glob_match(",", "mem"));
+	ck_assert_uint_eq(expand("full", "mem,tcp", ST_STOP, MODE_BARE, 1, 1, &in), 2);
+	ck_assert_str_eq(in[0].id, "mem:bare:stop");
+	ck_assert_str_eq(in[1].id, "tcp:bare:stop");
+	free(in);
+}
+END_TEST
+
 START_TEST(test_expand_order)
 {
 	static const char *const want[] = {
@@ -448,6 +467,7 @@ int main(void)
 	suite_add_tcase(s, load_tc);
 	tcase_add_checked_fixture(exp_tc, setup_cases, teardown_dir);
 	tcase_add_test(exp_tc, test_expand_order);
+	tcase_add_test(exp_tc, test_glob_list);
 	tcase_add_test(exp_tc, test_expand_filters);
 	tcase_add_test(exp_tc, test_shards);
 	tcase_add_test(exp_tc, test_fault_key);
