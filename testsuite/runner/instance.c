@@ -8,28 +8,10 @@
 
 #include "bundle.h"
 #include "hostile.h"
+#include "instance.h"
 #include "migrate.h"
-#include "runner.h"
-#include "service_check.h"
 #include "util.h"
 
-struct inst_ctx {
-	struct runner *r;
-	const struct suite_instance *in;
-	const struct workload_kind *kind;
-	struct suite_result *res;
-	char slug[96];            /* the id as a file and container name */
-	char dir[PATH_MAX];       /* the workload's directory, as host a sees it */
-	char container[32];       /* lxc mode */
-	char addr[32];            /* the workload's own address (lxc, or moved with a bare one) */
-	int pid;                  /* bare: the tree's root; lxc: the container's init */
-	int where;                /* host the workload runs on now */
-	struct tcp_peer *peer;
-	struct svc_check svc;     /* a service kind: the harness's client, kept connected */
-	json_t *state_before[2];
-	double t_start, t_end;    /* the migration on the probe's clock */
-	char crmig_out[8192];
-};
 
 static int fail(struct inst_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first reason leads; later ones are kept after it, so that a known
@@ -71,19 +53,26 @@ static const char *strategy(struct inst_ctx *x)
 
 /* ---- preconditions -------------------------------------------------------- */
 
-static int check_requirements(struct inst_ctx *x)
+bool inst_strategy_supported(struct runner *r, unsigned strategy, char *why, size_t len)
 {
-	const struct suite_case *c = x->in->c;
-	char why[256];
-
-	const struct strategy *st = strategy_by_name(strategy(x));
+	const struct strategy *st = strategy_by_name(strategy_bit_name(strategy));
 	const char *needs[4];
 	size_t n = st ? strategy_features(st, needs, ARRAY_SIZE(needs)) : 0;
 
 	/* what the strategy needs of criu: its row in ref/strategies.c */
 	for (size_t i = 0; i < n; i++)
-		if (!runner_host_has_feature(x->r, needs[i], why, sizeof(why)))
-			return skip(x, why);
+		if (!runner_host_has_feature(r, needs[i], why, len))
+			return false;
+	return true;
+}
+
+static int check_requirements(struct inst_ctx *x)
+{
+	const struct suite_case *c = x->in->c;
+	char why[256];
+
+	if (!inst_strategy_supported(x->r, x->in->strategy, why, sizeof(why)))
+		return skip(x, why);
 	for (int i = 0; i < c->nrequires; i++)
 		if (!runner_host_has_feature(x->r, c->requires[i], why, sizeof(why)))
 			return skip(x, why);
@@ -295,12 +284,12 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 
 /* ---- after the migration -------------------------------------------------- */
 
-static int signal_workload(struct inst_ctx *x)
+int inst_signal(struct inst_ctx *x, const char *sig)
 {
 	const char *target = x->in->mode == MODE_LXC ? "$(lxc-info -n %s -p -H)" : "%d";
 	__do_free char *who = x->in->mode == MODE_LXC ? xasprintf(target, x->container) : xasprintf(target, x->pid);
 
-	if (host_ok(x->r, x->where, 30, "kill -USR2 %s", who) != 0)
+	if (host_ok(x->r, x->where, 30, "kill -%s %s", sig, who) != 0)
 		return fail(x, "the workload is not running on host %s after the migration", x->r->lab.hosts[x->where].name);
 	return 0;
 }
@@ -439,22 +428,28 @@ static bool report_ok(json_t *rep)
 	return !strcmp(json_string_value(json_object_get(rep, "result")) ?: "", "ok");
 }
 
+bool inst_judge_leg(struct inst_ctx *x, json_t *report, int from, int to)
+{
+	bool ok = report_ok(report);
+
+	x->where = ok ? to : from;
+	judge_report(x, report);
+	judge_source(x, from, to, ok);
+	return ok;
+}
+
 /* A ping-pong case comes back: B -> A with the same strategy, judged the
  * same way; the second report is kept under details.pingpong. */
 static void migrate_back(struct inst_ctx *x)
 {
 	json_t *back = NULL;
-	bool ok;
 
 	if (x->res->outcome == OUTCOME_FAIL || migrate(x, HOST_B, HOST_A, &back) < 0) {
 		json_decref(back);
 		return;
 	}
 	json_object_set(x->res->details, "pingpong", back);
-	ok = report_ok(back);
-	x->where = ok ? HOST_A : HOST_B;
-	judge_report(x, back);
-	judge_source(x, HOST_B, HOST_A, ok);
+	inst_judge_leg(x, back, HOST_B, HOST_A);
 	json_decref(back);
 }
 
@@ -589,69 +584,113 @@ static void slugify(const char *id, char *out, size_t len)
 			*p = '-';
 }
 
-void run_instance(struct runner *r, const struct suite_instance *in, struct suite_result *res)
+bool inst_begin(struct inst_ctx *x, struct runner *r, const struct suite_instance *in, struct suite_result *res)
 {
-	struct inst_ctx x = { .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload), .svc.conn.fd = -1 };
-	double t0 = now_ms();
-	json_t *report = NULL;
-	char err[512], verdict[2048] = "";
-	bool migrated = false;
-
+	*x = (struct inst_ctx){ .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload), .svc.conn.fd = -1 };
 	memset(res, 0, sizeof(*res));
 	res->inst = *in;
 	res->probe_gap_ms = -1;
 	res->details = json_pack("{s:s}", "accel", r->lab.accel); /* which accelerator ran the hosts */
 	snprintf(res->distro, sizeof(res->distro), "%s", r->distro);
-	slugify(in->id, x.slug, sizeof(x.slug));
-	snprintf(x.container, sizeof(x.container), "cs%d", r->next_addr % 1000);
+	slugify(in->id, x->slug, sizeof(x->slug));
+	snprintf(x->container, sizeof(x->container), "cs%d", r->next_addr % 1000);
 	probe_forget(r->probe, in->id);
-	if (!x.kind) {
-		fail(&x, "unknown workload kind '%s'", in->c->workload);
-		goto out;
+	if (!x->kind)
+		fail(x, "unknown workload kind '%s'", in->c->workload);
+	return x->kind != NULL;
+}
+
+void inst_record_hosts(struct inst_ctx *x)
+{
+	x->state_before[HOST_A] = host_state(x, HOST_A);
+	x->state_before[HOST_B] = host_state(x, HOST_B);
+}
+
+int inst_start_workload(struct inst_ctx *x, char *err, size_t errlen)
+{
+	return start_workload(x, err, errlen);
+}
+
+int inst_migrate(struct inst_ctx *x, int from, int to, json_t **report)
+{
+	return migrate(x, from, to, report);
+}
+
+void inst_final_check(struct inst_ctx *x, bool migrated)
+{
+	char verdict[2048] = "";
+
+	judge_service(x);
+	if (inst_signal(x, "USR2") == 0) {
+		echo_exchange(x);
+		if (wait_verdict(x, verdict, sizeof(verdict)) == 0)
+			judge_workload(x, verdict);
 	}
-	if (check_requirements(&x) < 0)
+	judge_gap(x, migrated);
+}
+
+void inst_end(struct inst_ctx *x, json_t *report, bool ran)
+{
+	struct suite_result *res = x->res;
+
+	if (!ran)
 		goto out;
-	x.state_before[HOST_A] = host_state(&x, HOST_A);
-	x.state_before[HOST_B] = host_state(&x, HOST_B);
-	if (start_workload(&x, err, sizeof(err)) < 0)
-		goto done;
-	usleep(500 * 1000); /* a few heartbeats before the freeze */
-	if (migrate(&x, HOST_A, HOST_B, &report) < 0)
-		goto done;
-	res->crmig = json_incref(report);
-	migrated = report_ok(report);
-	x.where = migrated ? HOST_B : HOST_A;
-	judge_report(&x, report);
-	/* Before the signal: the workload ends once it has given its verdict. */
-	judge_source(&x, HOST_A, HOST_B, migrated);
-	if (migrated && flag(&x, "pingpong"))
-		migrate_back(&x);
-	judge_service(&x);
-	if (signal_workload(&x) == 0) {
-		echo_exchange(&x);
-		if (wait_verdict(&x, verdict, sizeof(verdict)) == 0)
-			judge_workload(&x, verdict);
-	}
-	judge_gap(&x, migrated);
-done:
 	if (res->outcome == OUTCOME_FAIL)
-		keep_bundle(&x, report);
+		keep_bundle(x, report);
 	/* A debugging aid: look at the hosts before they are cleaned up. */
 	if (res->outcome == OUTCOME_FAIL && getenv("CRMIG_SUITE_HOLD")) {
-		fprintf(stderr, "crmig-suite: holding %s for %s s (CRMIG_SUITE_HOLD)\n", in->id, getenv("CRMIG_SUITE_HOLD"));
+		fprintf(stderr, "crmig-suite: holding %s for %s s (CRMIG_SUITE_HOLD)\n", x->in->id, getenv("CRMIG_SUITE_HOLD"));
 		sleep((unsigned)atoi(getenv("CRMIG_SUITE_HOLD")));
 	}
-	if (res->outcome == OUTCOME_FAIL && r->hold)
-		r->hold(r, res);
-	cleanup(&x);
-	if (x.state_before[HOST_A] && res->outcome != OUTCOME_SKIP)
-		judge_hosts(&x);
+	if (res->outcome == OUTCOME_FAIL && x->r->hold)
+		x->r->hold(x->r, res);
+	cleanup(x);
+	if (x->state_before[HOST_A] && res->outcome != OUTCOME_SKIP)
+		judge_hosts(x);
 out:
-	json_decref(x.state_before[HOST_A]);
-	json_decref(x.state_before[HOST_B]);
-	json_decref(report);
+	json_decref(x->state_before[HOST_A]);
+	json_decref(x->state_before[HOST_B]);
 	known_bug_classify(res);
 	bundle_finish(res); /* a kept failure: its manifest (bundle.json, final reason) and tarball */
+}
+
+int inst_fail(struct inst_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	char text[2048];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return fail(x, "%s", text);
+}
+
+void run_instance(struct runner *r, const struct suite_instance *in, struct suite_result *res)
+{
+	struct inst_ctx x;
+	double t0 = now_ms();
+	json_t *report = NULL;
+	char err[512];
+	bool migrated = false, started = false;
+
+	if (!inst_begin(&x, r, in, res) || check_requirements(&x) < 0)
+		goto out;
+	started = true;
+	inst_record_hosts(&x);
+	if (start_workload(&x, err, sizeof(err)) < 0)
+		goto out;
+	usleep(500 * 1000); /* a few heartbeats before the freeze */
+	if (migrate(&x, HOST_A, HOST_B, &report) < 0)
+		goto out;
+	res->crmig = json_incref(report);
+	/* Before the signal: the workload ends once it has given its verdict. */
+	migrated = inst_judge_leg(&x, report, HOST_A, HOST_B);
+	if (migrated && flag(&x, "pingpong"))
+		migrate_back(&x);
+	inst_final_check(&x, migrated);
+out:
+	inst_end(&x, report, started);
+	json_decref(report);
 	res->duration_ms = now_ms() - t0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "bundle.h"
 #include "runner.h"
+#include "soak.h"
 #include "util.h"
 #include "zdtm.h"
 
@@ -28,6 +29,8 @@ static void usage(FILE *f)
 	      "                       [--keep DIR] [--shard I/N] [--image DIR --payload FILE | --lab NAME]\n"
 	      "                       [--no-lab-checks] [--mem MB] [--suite cases|zdtm|all] [--criu-src DIR|TARBALL]\n"
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
+	      "       crmig-suite soak --rounds N [--mode bare,lxc] [--strategy S,...] [--image DIR --payload FILE | --lab NAME]\n"
+	      "                        [--tap FILE] [--junit FILE] [--json FILE] [--html FILE] [--keep DIR]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
 	      "       crmig-suite replay BUNDLE [--shell] [--image DIR] [--payload FILE] [--lab NAME]\n"
 	      "       crmig-suite bundle pack DIR [OUT] | unpack TARBALL DIR | verify DIR|TARBALL\n"
@@ -40,6 +43,9 @@ static void usage(FILE *f)
 	      "  (or those whose name zdtm/static/NAME matches --cases) with the selected strategies.\n"
 	      "--criu-src: zdtm's tests from this criu tree or tarball (default: the Debian source of the image's criu);\n"
 	      "  the suite then builds the payload itself (no --payload).\n"
+	      "soak: one workload (memory and a TCP stream) moves A -> B -> A N times, cycling the strategies both\n"
+	      "  hosts support, checked after every move; crmig serve's RSS, fds, children and state files on both\n"
+	      "  hosts must not grow from round 1 to round N (one result per mode, the figures in its reason).\n"
 	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
 	      f);
 }
@@ -57,11 +63,11 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		{ "cases-dir", required_argument, NULL, 'C' }, { "mem", required_argument, NULL, 'M' },
 		{ "no-lab-checks", no_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
 		{ "suite", required_argument, NULL, 'U' }, { "criu-src", required_argument, NULL, 'Z' },
-		{ NULL, 0, NULL, 0 },
+		{ "rounds", required_argument, NULL, 'R' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nhU:Z:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:c:s:m:t:T:J:j:H:k:S:i:p:l:C:M:nhU:Z:R:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->distro = optarg; break;
 		case 'c': o->glob = optarg; break;
@@ -103,6 +109,12 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 		case 'M': o->mem_mb = atoi(optarg); break;
 		case 'n': o->lab_checks = false; break;
 		case 'Z': o->criu_src = optarg; break;
+		case 'R':
+			if (soak_parse_rounds(optarg, &o->rounds) < 0) {
+				fprintf(stderr, "crmig-suite: --rounds N with 1 <= N <= %d\n", SOAK_MAX_ROUNDS);
+				return -1;
+			}
+			break;
 		case 'U':
 			o->suite_cases = !strcmp(optarg, "cases") || !strcmp(optarg, "all");
 			o->suite_zdtm = !strcmp(optarg, "zdtm") || !strcmp(optarg, "all");
@@ -232,6 +244,68 @@ static void free_results(struct suite_result *v, size_t n)
 	free(v);
 }
 
+/* The lab for run and soak: the image (built unless given), the payload, the
+ * TAP stream, scratch, signals, both hosts up with crmig serve. -1 after
+ * printing why (the lab is down again). */
+static int session_up(struct runner *r, struct runner_opts *o, char **built_image, char **built_payload)
+{
+	char err[8192];
+
+	if (!o->image && !o->lab_name) {
+		*built_image = build_image(o->distro);
+		if (!*built_image) {
+			fprintf(stderr, "crmig-suite: no image for %s (vm-images/build failed above)\n", o->distro);
+			return -1;
+		}
+		o->image = *built_image;
+	}
+	if (runner_ensure_payload(o, built_payload) < 0)
+		return -1;
+	r->tap = o->tap ? fopen(o->tap, "w") : stdout;
+	if (!r->tap) {
+		fprintf(stderr, "crmig-suite: cannot write %s\n", o->tap);
+		return -1;
+	}
+	snprintf(r->tmp, sizeof(r->tmp), "/tmp/crmig-suite-XXXXXX");
+	if (!mkdtemp(r->tmp))
+		return -1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	fprintf(stderr, "crmig-suite: bringing the lab up\n");
+	if (runner_lab_up(r, err, sizeof(err)) < 0 || lab_provision_crmig(&r->lab, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmig-suite: %s\n", err);
+		proc_interrupted = 0;
+		runner_lab_down(r);
+		return -1;
+	}
+	distro_of_image(r);
+	return 0;
+}
+
+/* The lab down; a lab we booted must leave nothing behind (one more result). */
+static void session_down(struct runner *r, struct suite_result **results, size_t *n)
+{
+	if (runner_interrupted)
+		fprintf(stderr, "crmig-suite: interrupted: tearing the lab down\n");
+	proc_interrupted = 0; /* the teardown's own commands must run */
+	runner_lab_down(r);
+	if (r->own_lab) {
+		*results = xrealloc(*results, (*n + 1) * sizeof(**results));
+		runner_teardown_check(r, &(*results)[*n]);
+		tap_result(r->tap, ++r->tap_n, &(*results)[*n]);
+		(*n)++;
+	}
+}
+
+static void session_close(struct runner *r)
+{
+	if (r->tap && r->tap != stdout)
+		fclose(r->tap);
+	if (r->tmp[0] && strcmp(r->tmp, "/tmp/crmig-suite-XXXXXX"))
+		remove_tree(r->tmp);
+	json_decref(r->features);
+}
+
 static int cmd_run(int argc, char **argv, struct runner_opts *o)
 {
 	struct runner r = { .o = o, .features = json_object() };
@@ -240,7 +314,6 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	struct suite_result *results = NULL, *lab_results = NULL;
 	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, known, migrations = 0, skipped_migrations = 0;
 	__do_free char *built_image = NULL, *built_payload = NULL;
-	char err[8192];
 	int ret = 1;
 
 	if (parse_args(argc, argv, o) < 0)
@@ -249,34 +322,9 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		return 2;
 	if (!o->suite_cases)
 		n = 0;
-	if (!o->image && !o->lab_name) {
-		built_image = build_image(o->distro);
-		if (!built_image) {
-			fprintf(stderr, "crmig-suite: no image for %s (vm-images/build failed above)\n", o->distro);
-			goto out;
-		}
-		o->image = built_image;
-	}
-	if (runner_ensure_payload(o, &built_payload) < 0)
+	fprintf(stderr, "crmig-suite: %zu instances\n", n);
+	if (session_up(&r, o, &built_image, &built_payload) < 0)
 		goto out;
-	r.tap = o->tap ? fopen(o->tap, "w") : stdout;
-	if (!r.tap) {
-		fprintf(stderr, "crmig-suite: cannot write %s\n", o->tap);
-		goto out;
-	}
-	snprintf(r.tmp, sizeof(r.tmp), "/tmp/crmig-suite-XXXXXX");
-	if (!mkdtemp(r.tmp))
-		goto out;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	fprintf(stderr, "crmig-suite: %zu instances; bringing the lab up\n", n);
-	if (runner_lab_up(&r, err, sizeof(err)) < 0 || lab_provision_crmig(&r.lab, err, sizeof(err)) < 0) {
-		fprintf(stderr, "crmig-suite: %s\n", err);
-		proc_interrupted = 0;
-		runner_lab_down(&r);
-		goto out;
-	}
-	distro_of_image(&r);
 	/* zdtm's count is known only once its catalogue is read: its plan comes last. */
 	tap_begin(r.tap, o->suite_zdtm ? 0 : n + (o->lab_checks ? RUNNER_LAB_CHECKS : 0) + (r.own_lab ? 1 : 0));
 	if (o->lab_checks)
@@ -311,20 +359,12 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 		}
 		fflush(r.tap);
 	}
-	if (runner_interrupted)
-		fprintf(stderr, "crmig-suite: interrupted: tearing the lab down\n");
-	proc_interrupted = 0; /* the teardown's own commands must run */
-	runner_lab_down(&r);
+	session_down(&r, &results, &n);
 	/* All results in one list for the reports: the lab's, the cases', teardown. */
-	results = xrealloc(results, (n + nlab + 1) * sizeof(*results));
+	results = xrealloc(results, (n + nlab) * sizeof(*results));
 	memmove(results + nlab, results, n * sizeof(*results));
 	memcpy(results, lab_results, nlab * sizeof(*results));
 	n += nlab;
-	if (r.own_lab) {
-		runner_teardown_check(&r, &results[n]);
-		tap_result(r.tap, ++r.tap_n, &results[n]);
-		n++;
-	}
 	if (o->suite_zdtm)
 		tap_end(r.tap, r.tap_n);
 	write_reports(o, results, n);
@@ -342,15 +382,51 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	if (runner_interrupted)
 		ret = 130;
 out:
-	if (r.tap && r.tap != stdout)
-		fclose(r.tap);
-	if (r.tmp[0] && strcmp(r.tmp, "/tmp/crmig-suite-XXXXXX"))
-		remove_tree(r.tmp);
-	json_decref(r.features);
+	session_close(&r);
 	free(lab_results);
 	free_results(results, n);
 	free(list);
 	free(cases);
+	return ret;
+}
+
+/* crmig-suite soak: see soak.h. One result per mode; a pass says its figures
+ * in a TAP comment too (its reason). */
+static int cmd_soak(int argc, char **argv, struct runner_opts *o)
+{
+	struct runner r = { .o = o, .features = json_object() };
+	struct suite_result *results = NULL;
+	size_t n = 0, pass, fail, skip, known;
+	__do_free char *built_image = NULL, *built_payload = NULL;
+	int ret = 1;
+
+	if (parse_args(argc, argv, o) < 0)
+		return 2;
+	if (!o->rounds) {
+		fprintf(stderr, "crmig-suite soak: --rounds N is required: the round trips A -> B -> A (make soak: ROUNDS=100)\n");
+		return 2;
+	}
+	if (session_up(&r, o, &built_image, &built_payload) < 0)
+		goto out;
+	tap_begin(r.tap, (size_t)__builtin_popcount(o->modes & (MODE_BARE | MODE_LXC)) + (r.own_lab ? 1 : 0));
+	suite_soak(&r, o->rounds, o->modes, o->strategies, &results, &n);
+	for (size_t i = 0; i < n; i++) {
+		tap_result(r.tap, ++r.tap_n, &results[i]);
+		if (results[i].outcome == OUTCOME_PASS)
+			fprintf(r.tap, "# %s: %s\n", results[i].inst.id, results[i].reason);
+		fprintf(stderr, "crmig-suite: %s: %s%s%s\n", results[i].inst.id, result_label(&results[i]),
+			results[i].reason[0] ? ": " : "", results[i].reason);
+	}
+	fflush(r.tap);
+	session_down(&r, &results, &n);
+	write_reports(o, results, n);
+	summarize(results, n, &pass, &fail, &skip, &known);
+	ret = fail || pass == 0 ? 1 : 0;
+	if (runner_interrupted)
+		ret = 130;
+out:
+	session_close(&r);
+	free_results(results, n);
 	return ret;
 }
 
@@ -400,6 +476,10 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1, &o);
 	if (!strcmp(argv[1], "demo"))
 		return cmd_demo(argc - 1, argv + 1, &o);
+	if (!strcmp(argv[1], "soak")) {
+		o.lab_checks = false;
+		return cmd_soak(argc - 1, argv + 1, &o);
+	}
 	if (!strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bundle"))

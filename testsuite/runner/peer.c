@@ -397,6 +397,25 @@ static int judge(const struct tcp_peer *p, double timeout_s, char *why, size_t l
 	return 0;
 }
 
+int tcp_peer_check(struct tcp_peer *p, char *why, size_t len)
+{
+	char stream[200];
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->rx.error) {
+		snprintf(why, len, "received stream: %s", seq_strerror(&p->rx, stream, sizeof(stream)));
+		ret = -1;
+	} else if (p->failure[0] || p->broken || !p->connected) {
+		snprintf(why, len, "%s", p->failure[0] ? p->failure : p->connected ? "the connection broke" : "no connection");
+		ret = -1;
+	} else {
+		snprintf(why, len, "%" PRIu64 " bytes received intact, %" PRIu64 " sent", p->rx.offset, p->tx.offset);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 int tcp_peer_finish(struct tcp_peer *p, double timeout_s, char *why, size_t len)
 {
 	struct timespec deadline;

@@ -33,6 +33,7 @@ struct runner_opts {
 	bool suite_cases, suite_zdtm;   /* --suite cases|zdtm|all (default all: the case files and zdtm) */
 	bool suite_given;               /* --suite named zdtm: its tests missing is a failure, not a skip */
 	const char *criu_src;           /* --criu-src DIR|TARBALL: zdtm's tests from this criu source */
+	int rounds;                     /* soak --rounds N */
 };
 
 struct runner {
