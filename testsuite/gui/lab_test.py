@@ -150,9 +150,9 @@ try:
                 json.dump(rep, f)
         raise SystemExit(0 if isinstance(rep, dict) else 1)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, sel % ("a", wl[0])))
-    lanes = driver.find_elements(By.CSS_SELECTOR, ".lane")
-    check(len(lanes) == 2 and all("criu" in l.text and "kernel" in l.text for l in lanes),
-          "both hosts' lanes with their check")
+    # in one script: the lanes are redrawn whenever a host's tree changes
+    lanes = driver.execute_script("return [...document.querySelectorAll('.lane')].map((l) => l.innerText)")
+    check(len(lanes) == 2 and all("criu" in l and "kernel" in l for l in lanes), "both hosts' lanes with their check")
     act(sel % ("a", wl[0]), lambda n: ActionChains(driver).move_to_element(n).perform())
     wait.until(lambda d: text("info-id") == str(wl[0]))
     check(text("info-name") == "sleep" and text("info-children") == "none", "hover: Name / ID / Children")
