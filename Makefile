@@ -38,7 +38,7 @@ submake = $(MAKE) --no-print-directory
 
 .SECONDARY:
 
-.PHONY: all check check-unit check-report check-lab check-full demo soak lab-up lab-down lab-shell \
+.PHONY: all check check-unit check-report check-lab check-full demo soak validate lab-up lab-down lab-shell \
         bench deb rpm clean install binaries guest check-full image payload
 
 all:
@@ -111,6 +111,23 @@ soak:
 	$(BUILD)/crmig-suite soak --rounds $(ROUNDS) $(SOAK_ARGS) $(LAB_ARGS) --tap $(SOAK_OUT)/results.tap \
 		--junit $(SOAK_OUT)/junit.xml --json $(SOAK_OUT)/results.json --html $(SOAK_OUT)/results.html \
 		--keep $(SOAK_OUT)/keep
+
+# crmig-suite validate (issue 13): the archive's packages against candidate
+# .debs, per distro a baseline and a candidate image, the same lean instances
+# on both, one lab after the other; exit 1 on a regression. The summary is
+# printed at the end and kept in $(VALIDATE_OUT)/validate.txt.
+DEBS          ?=
+DISTROS       ?= trixie,bookworm
+VALIDATE_OUT  ?= build/validate-out
+VALIDATE_ARGS ?=
+validate:
+	$(call deps,lab)
+	@test -n "$(DEBS)" || { echo 'make validate: name the candidate packages: make validate DEBS="../criu_4.2.1-1_amd64.deb ..." [DISTROS=bookworm,trixie,sid]' >&2; exit 2; }
+	@$(submake) binaries
+	@rm -rf $(VALIDATE_OUT) && mkdir -p $(VALIDATE_OUT)
+	$(BUILD)/crmig-suite validate $(foreach d,$(DEBS),--deb $(d)) --distro $(DISTROS) $(VALIDATE_ARGS) \
+		--tap $(VALIDATE_OUT)/validate.tap --junit $(VALIDATE_OUT)/junit.xml --json $(VALIDATE_OUT)/validate.json \
+		--html $(VALIDATE_OUT)/validate.html --keep $(VALIDATE_OUT)
 
 lab-up:
 	$(call deps,lab)

@@ -83,7 +83,7 @@ int runner_lab_up(struct runner *r, char *err, size_t errlen)
 					  .state_root = getenv("CRMIG_LAB_STATE") };
 
 		/* Unique per run, so that two suites can share a machine. */
-		snprintf(name, sizeof(name), "suite-%d", (int)getpid());
+		snprintf(name, sizeof(name), "%s-%d", r->o->lab_prefix ? r->o->lab_prefix : "suite", (int)getpid());
 		r->own_lab = true;
 		if (lab_up(&r->lab, &cfg, err, errlen) < 0)
 			return -1;

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	      "       crmig-suite list [--tier T] [--cases GLOB] [--strategy S,...] [--shard I/N]\n"
 	      "       crmig-suite soak --rounds N [--mode bare,lxc] [--strategy S,...] [--image DIR --payload FILE | --lab NAME]\n"
 	      "                        [--tap FILE] [--junit FILE] [--json FILE] [--html FILE] [--keep DIR]\n"
+	      "       crmig-suite validate --deb FILE... [--distro D,...] [--tier lean|full] [--suite S] [--cases GLOB]\n"
+	      "                            [--tap FILE] [--junit FILE] [--json FILE] [--html FILE] [--keep DIR]\n"
 	      "       crmig-suite demo [--image DIR --payload FILE | --lab NAME]\n"
 	      "       crmig-suite replay BUNDLE [--shell] [--image DIR] [--payload FILE] [--lab NAME]\n"
 	      "       crmig-suite bundle pack DIR [OUT] | unpack TARBALL DIR | verify DIR|TARBALL\n"
@@ -46,6 +48,8 @@ static void usage(FILE *f)
 	      "soak: one workload (memory and a TCP stream) moves A -> B -> A N times, cycling the strategies both\n"
 	      "  hosts support, checked after every move; crmig serve's RSS, fds, children and state files on both\n"
 	      "  hosts must not grow from round 1 to round N (one result per mode, the figures in its reason).\n"
+	      "validate: the same instances on the archive's packages and on candidate .debs (a baseline and a\n"
+	      "  candidate image per distro), compared: exit 1 on a regression (crmig-suite validate --help).\n"
 	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
 	      f);
 }
@@ -306,31 +310,34 @@ static void session_close(struct runner *r)
 	json_decref(r->features);
 }
 
-static int cmd_run(int argc, char **argv, struct runner_opts *o)
+/* One whole run, as `crmig-suite run` does it (validate runs it twice):
+ * the image and payload, the lab up, its checks, the instances, zdtm, the
+ * lab down. The results: the lab's checks, the cases', teardown. */
+int suite_run(struct runner_opts *o, struct suite_run *run)
 {
 	struct runner r = { .o = o, .features = json_object() };
-	struct suite_case *cases = NULL;
-	struct suite_instance *list = NULL;
 	struct suite_result *results = NULL, *lab_results = NULL;
-	size_t ncases = 0, n = 0, nlab = 0, pass, fail, skip, known, migrations = 0, skipped_migrations = 0;
+	size_t n = 0, nlab = 0;
 	__do_free char *built_image = NULL, *built_payload = NULL;
-	int ret = 1;
 
-	if (parse_args(argc, argv, o) < 0)
-		return 2;
-	if (load_matrix(o, &cases, &ncases, &list, &n) < 0)
-		return 2;
-	if (!o->suite_cases)
-		n = 0;
+	if (load_matrix(o, &run->cases, &run->ncases, &run->list, &run->nlist) < 0) {
+		json_decref(r.features);
+		return -1;
+	}
+	n = o->suite_cases ? run->nlist : 0;
 	fprintf(stderr, "crmig-suite: %zu instances\n", n);
-	if (session_up(&r, o, &built_image, &built_payload) < 0)
+	if (session_up(&r, o, &built_image, &built_payload) < 0) {
+		run->lab_failed = true;
+		n = 0;
 		goto out;
+	}
 	/* zdtm's count is known only once its catalogue is read: its plan comes last. */
 	tap_begin(r.tap, o->suite_zdtm ? 0 : n + (o->lab_checks ? RUNNER_LAB_CHECKS : 0) + (r.own_lab ? 1 : 0));
 	if (o->lab_checks)
 		runner_lab_checks(&r, &lab_results, &nlab);
 	results = xzalloc((n + 1) * sizeof(*results));
 	for (size_t i = 0; i < n && !runner_interrupted; i++) {
+		const struct suite_instance *list = run->list;
 		double t0 = now_ms();
 
 		fprintf(stderr, "crmig-suite: [%zu/%zu] %s ...\n", i + 1, n, list[i].id);
@@ -341,8 +348,8 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 			result_label(&results[i]), results[i].reason[0] ? ": " : "", results[i].reason,
 			results[i].probe_gap_ms, (now_ms() - t0) / 1000);
 		if (!list[i].c->expect_fail) {
-			migrations++;
-			skipped_migrations += results[i].outcome == OUTCOME_SKIP;
+			run->migrations++;
+			run->skipped_migrations += results[i].outcome == OUTCOME_SKIP;
 		}
 	}
 	if (o->suite_zdtm && !runner_interrupted) {
@@ -354,11 +361,13 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 			 &results, &n);
 		for (size_t i = before; i < n; i++) {
 			tap_result(r.tap, ++r.tap_n, &results[i]);
-			migrations++;
-			skipped_migrations += results[i].outcome == OUTCOME_SKIP;
+			run->migrations++;
+			run->skipped_migrations += results[i].outcome == OUTCOME_SKIP;
 		}
 		fflush(r.tap);
 	}
+	if (run->before_down && !runner_interrupted)
+		run->before_down(&r, results, n, run->ctx);
 	session_down(&r, &results, &n);
 	/* All results in one list for the reports: the lab's, the cases', teardown. */
 	results = xrealloc(results, (n + nlab) * sizeof(*results));
@@ -367,26 +376,56 @@ static int cmd_run(int argc, char **argv, struct runner_opts *o)
 	n += nlab;
 	if (o->suite_zdtm)
 		tap_end(r.tap, r.tap_n);
-	write_reports(o, results, n);
-	summarize(results, n, &pass, &fail, &skip, &known);
+out:
+	snprintf(run->distro, sizeof(run->distro), "%s", r.distro[0] ? r.distro : o->distro);
+	snprintf(run->accel, sizeof(run->accel), "%s", r.lab.accel[0] ? r.lab.accel : "tcg");
+	run->results = results;
+	run->n = n;
+	session_close(&r);
+	free(lab_results);
+	return 0;
+}
+
+void suite_run_free(struct suite_run *run)
+{
+	free_results(run->results, run->n);
+	free(run->list);
+	free(run->cases);
+	run->results = NULL;
+	run->list = NULL;
+	run->cases = NULL;
+	run->n = run->nlist = run->ncases = 0;
+}
+
+static int cmd_run(int argc, char **argv, struct runner_opts *o)
+{
+	struct suite_run run = { 0 };
+	size_t pass, fail, skip, known;
+	int ret = 1;
+
+	if (parse_args(argc, argv, o) < 0)
+		return 2;
+	if (suite_run(o, &run) < 0)
+		return 2;
+	if (run.lab_failed)
+		goto out;
+	write_reports(o, run.results, run.n);
+	summarize(run.results, run.n, &pass, &fail, &skip, &known);
 	fprintf(stderr, "crmig-suite: %zu passed, %zu failed, %zu skipped, %zu known upstream bugs (distro %s, %s)\n", pass,
-		fail, skip, known, r.distro, r.lab.accel[0] ? r.lab.accel : "tcg");
-	for (size_t i = 0; i < n; i++)
-		if (results[i].known_bug[0])
-			fprintf(stderr, "crmig-suite: %s: known upstream bug %s\n", results[i].inst.id, results[i].known_bug);
+		fail, skip, known, run.distro, run.accel);
+	for (size_t i = 0; i < run.n; i++)
+		if (run.results[i].known_bug[0])
+			fprintf(stderr, "crmig-suite: %s: known upstream bug %s\n", run.results[i].inst.id,
+				run.results[i].known_bug);
 	ret = fail ? 1 : 0;
-	if (migrations && skipped_migrations == migrations) {
+	if (run.migrations && run.skipped_migrations == run.migrations) {
 		fprintf(stderr, "crmig-suite: FAIL: every migration case was skipped: nothing was tested\n");
 		ret = 1;
 	}
 	if (runner_interrupted)
 		ret = 130;
 out:
-	session_close(&r);
-	free(lab_results);
-	free_results(results, n);
-	free(list);
-	free(cases);
+	suite_run_free(&run);
 	return ret;
 }
 
@@ -480,6 +519,8 @@ int main(int argc, char **argv)
 		o.lab_checks = false;
 		return cmd_soak(argc - 1, argv + 1, &o);
 	}
+	if (!strcmp(argv[1], "validate"))
+		return cmd_validate(argc - 1, argv + 1, &o);
 	if (!strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bundle"))

@@ -224,7 +224,11 @@ bool payload_up_to_date(const struct payload_plan *p, char *why, size_t len)
 		__do_free char *carried = read_file(carried_path, NULL);
 		struct stat z;
 
-		if (carried && carried[0] && strncmp(carried, p->zdtm, strlen(p->zdtm))) {
+		if (!carried || !carried[0]) {
+			snprintf(why, len, "%s carries no zdtm tests", p->payload);
+			return false;
+		}
+		if (strncmp(carried, p->zdtm, strlen(p->zdtm))) {
 			snprintf(why, len, "%s carries other zdtm tests than %s (another criu source)", p->payload, p->zdtm);
 			return false;
 		}
@@ -358,6 +362,12 @@ out:
 
 char *payload_ensure(const char *image_dir, const char *criu_src, char *err, size_t errlen)
 {
+	return payload_ensure_in(image_dir, criu_src, NULL, true, err, errlen);
+}
+
+char *payload_ensure_in(const char *image_dir, const char *criu_src, const char *out_dir, bool with_zdtm, char *err,
+			size_t errlen)
+{
 	char exe[PATH_MAX], why[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct payload_plan p;
@@ -374,7 +384,12 @@ char *payload_ensure(const char *image_dir, const char *criu_src, char *err, siz
 			fprintf(stderr, "crmig-suite: the image has crmig installed (/usr/bin/crmig): no payload needed\n");
 		return NULL;
 	}
-	find_zdtm(&p, criu_src);
+	if (out_dir) {
+		snprintf(p.out, sizeof(p.out), "%s", out_dir);
+		snprintf(p.payload, sizeof(p.payload), "%s/payload.img", p.out);
+	}
+	if (with_zdtm)
+		find_zdtm(&p, criu_src);
 	if (payload_up_to_date(&p, why, sizeof(why))) {
 		fprintf(stderr, "crmig-suite: no --payload: using %s (up to date for this image and the sources)\n",
 			p.payload);
@@ -399,7 +414,8 @@ int runner_ensure_payload(struct runner_opts *o, char **built)
 	}
 	if (o->payload || o->lab_name || !o->image)
 		return 0;
-	*built = payload_ensure(o->image, o->criu_src, err, sizeof(err));
+	*built = payload_ensure_in(o->image, o->criu_src, o->payload_out, !o->payload_out || o->suite_zdtm, err,
+				   sizeof(err));
 	if (!*built && err[0]) {
 		fprintf(stderr, "crmig-suite: %s\n", err);
 		return -1;

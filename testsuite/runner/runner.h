@@ -34,6 +34,8 @@ struct runner_opts {
 	bool suite_given;               /* --suite named zdtm: its tests missing is a failure, not a skip */
 	const char *criu_src;           /* --criu-src DIR|TARBALL: zdtm's tests from this criu source */
 	int rounds;                     /* soak --rounds N */
+	const char *payload_out;        /* build the payload there (default TOPDIR/build/guest-DISTRO) */
+	const char *lab_prefix;         /* an own lab is named PREFIX-PID (default "suite"; validate: "val") */
 };
 
 struct runner {
@@ -108,12 +110,39 @@ bool payload_up_to_date(const struct payload_plan *p, char *why, size_t len);
 /* Builds (or finds up to date) the payload for image_dir; its path, or NULL
  * with err "" when none is needed, or NULL with err set. */
 char *payload_ensure(const char *image_dir, const char *criu_src, char *err, size_t errlen);
+/* The same into out_dir instead of TOPDIR/build/guest-DISTRO (NULL: that one),
+ * with zdtm's tests only if with_zdtm (validate: one payload per image). */
+char *payload_ensure_in(const char *image_dir, const char *criu_src, const char *out_dir, bool with_zdtm, char *err,
+			size_t errlen);
 /* For run, demo, replay: without --payload (and without --lab), o->payload
  * becomes the built one (*built, to free). -1 after printing why. */
 int runner_ensure_payload(struct runner_opts *o, char **built);
 
 /* demo.c: migrate a container with each strategy and print the table. */
 int suite_demo(struct runner *r);
+
+/* main.c: one whole run as `crmig-suite run` does it (image, payload, lab
+ * up, its checks, the instances, zdtm, lab down); validate calls it once per
+ * image. -1: the matrix cannot be loaded (said why); else 0, lab_failed when
+ * the image, payload or lab did not come up (said why, no results). */
+struct suite_run {
+	/* Called with the lab still up, after the instances (validate re-runs some there). */
+	void (*before_down)(struct runner *r, struct suite_result *results, size_t n, void *ctx);
+	void *ctx;
+	struct suite_result *results;   /* the lab's checks, the instances, teardown */
+	size_t n;
+	struct suite_case *cases;       /* what results[].inst.c points into */
+	struct suite_instance *list;
+	size_t ncases, nlist;
+	size_t migrations, skipped_migrations;
+	char distro[32], accel[16];
+	bool lab_failed;
+};
+int suite_run(struct runner_opts *o, struct suite_run *run);
+void suite_run_free(struct suite_run *run);
+
+/* validate.c: crmig-suite validate (the archive's packages against candidates). */
+int cmd_validate(int argc, char **argv, const struct runner_opts *defaults);
 
 /* instance.c */
 void run_instance(struct runner *r, const struct suite_instance *inst, struct suite_result *res);
