@@ -379,8 +379,12 @@ static void soak_mode(struct runner *r, int rounds, unsigned mode, unsigned stra
 	if (runner_interrupted && res->outcome != OUTCOME_FAIL)
 		inst_fail(&k.x, "interrupted after %d of %d round trips", k.round - 1, rounds);
 	if (res->outcome != OUTCOME_FAIL) {
+		double gap = res->probe_gap_ms;
+
 		summarize(&k, cycle, summary, sizeof(summary));
 		inst_final_check(&k.x, true); /* the stream's end, every page once more, the verdict */
+		if (gap > res->probe_gap_ms)
+			res->probe_gap_ms = gap; /* the longest of all rounds, not the last one's */
 	}
 	if (res->outcome == OUTCOME_FAIL && k.round >= 1 && k.round <= rounds)
 		json_object_set_new(res->details, "failed_round", json_integer(k.round));
