@@ -113,6 +113,8 @@ int parse_modes(const char *list, unsigned *bits);        /* "bare,lxc" -> bits;
  * "full": all), a shell glob on the case name (NULL: all), strategies and
  * modes masks; then keeps shard index/count (1-based index; count 1 = all),
  * assigned round-robin over the expanded, stably ordered list. */
+/* --cases: one or more comma-separated fnmatch globs (NULL: everything). */
+bool suite_glob_match(const char *globs, const char *name);
 int instances_expand(const struct suite_case *cases, size_t ncases, const char *tier, const char *glob,
 		     unsigned strategies, unsigned modes, int shard_index, int shard_count,
 		     struct suite_instance **out, size_t *n);
