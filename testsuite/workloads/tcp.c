@@ -35,7 +35,10 @@
 #define BURST_MS 100	/* most rate budget saved up after a stall */
 #define CONNECT_MS 10000
 #define ECHO_IO_MS 2000
-#define ROUND_DATA_MS 10000	/* a round waits this long for the peer's data after a move */
+/* A round waits this long for the peer's data after a move: the peer's
+ * retransmission timer backed off while we were frozen (RTO doubles, up to
+ * 120 s), so after a freeze of ~20 s under TCG its next try can be ~20 s away. */
+#define ROUND_DATA_MS 60000
 
 static struct wl_addr peer, bind_ip;
 static long listen_port, rate_kbps = 256, after_ms = 1000, close_ms = 10000, echo_ms = 10000;
@@ -380,9 +383,17 @@ static void answer_rounds(struct conn *c, unsigned *answered)
 	while (*answered < wl_round_requested()) {
 		check_same_connection(c);
 		run_until(c, now_ms() + ROUND_DATA_MS, new_data);
-		if (!new_data(c))
-			snprintf(text, sizeof(text), "no data from the peer within %d ms of the round (%" PRIu64 " bytes in)",
-				 ROUND_DATA_MS, c->rx.offset);
+		if (!new_data(c)) {
+			struct tcp_info ti = { 0 };
+			socklen_t len = sizeof(ti);
+
+			getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+			snprintf(text, sizeof(text),
+				 "no data from the peer within %d ms of the round (%" PRIu64 " bytes in; socket: state %u, "
+				 "rto %u ms, retransmits %u, unacked %u, lost %u, rcv_wnd %u)",
+				 ROUND_DATA_MS, c->rx.offset, ti.tcpi_state, ti.tcpi_rto / 1000, ti.tcpi_retransmits,
+				 ti.tcpi_unacked, ti.tcpi_lost, ti.tcpi_rcv_space);
+		}
 		else if (memory_intact(text, sizeof(text)))
 			text[0] = '\0';
 		rx_at_round = c->rx.offset;
