@@ -181,11 +181,12 @@ static void add_unmet(const char *distro, char *why, size_t len)
 	int n = 0;
 
 	for (char *line = log ? strtok_r(log, "\n", &save) : NULL; line && n < 6; line = strtok_r(NULL, "\n", &save)) {
-		if (!strstr(line, " Depends: ") && !strstr(line, "but it is not installable") && !strstr(line, "unmet"))
+		if (!strstr(line, "Depends: ") && !strstr(line, "but it is not installable"))
 			continue;
 		while (*line == ' ')
 			line++;
-		o += (size_t)snprintf(why + o, o < len ? len - o : 0, "%s%s", n++ ? "; " : " -- apt: ", line);
+		o += (size_t)snprintf(why + o, o < len ? len - o : 0, "%s%s", n++ ? "; " : " -- apt's unmet dependencies: ",
+				      line);
 		if (o >= len)
 			break;
 	}
@@ -236,8 +237,17 @@ static char *build_image(const char *distro, const char *const *debs, int ndebs,
 
 		o += (size_t)snprintf(why + o, len - o, "vm-images/build%s failed (exit %d)%s", ndebs ? " --deb" : "",
 				      res.status, e ? ": " : "");
-		for (const char *s = e ? from : ""; *s && o + 1 < len; s++)
-			why[o++] = *s == '\n' ? ' ' : *s;
+		for (const char *s = e ? from : ""; *s && o + 1 < len; s++) {
+			static const char prefix[] = "vm-images/build:   ";
+			if (*s == '\n') {
+				/* its continuation lines, without the program's name each time */
+				why[o++] = ' ';
+				if (!strncmp(s + 1, prefix, sizeof(prefix) - 1))
+					s += sizeof(prefix) - 1;
+				continue;
+			}
+			why[o++] = *s;
+		}
 		why[o < len ? o : len - 1] = '\0';
 		if (ndebs)
 			add_unmet(distro, why, len);
