@@ -239,6 +239,8 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 	criu_fd = m->page_tls ? page_stream_tls(m, fd) : fd;
 	if (criu_fd < 0)
 		return -1;
+	if (!strcmp(op, "page-server"))
+		m->ps_relay = m->page_tls ? m->relays[m->n_relays - 1] : NULL;
 	arm_deadline(m);
 	ready = chan_recv_json(&m->ch, MSG_OK);
 
@@ -250,6 +252,22 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 	add_dest_argvs(m, ready);
 	json_decref(ready);
 	return criu_fd;
+}
+
+json_t *mig_page_server_wait(struct migration *m)
+{
+	json_t *req = json_pack("{s:s}", "op", "page-server-wait");
+	char hex[65];
+	uint64_t bytes;
+
+	/* criu had the page server's answer to its last message: every byte
+	 * it wrote before went through our relay */
+	if (m->ps_relay && relay_digest(m->ps_relay, true, hex, &bytes) == 0) {
+		json_object_set_new(req, "stream_sha256", json_string(hex));
+		json_object_set_new(req, "stream_bytes", json_integer((json_int_t)bytes));
+	}
+	m->ps_relay = NULL;
+	return mig_request(m, req);
 }
 
 char *mig_local_dir(struct migration *m, const char *name)
@@ -536,6 +554,7 @@ void mig_abort_dest(struct migration *m)
 int mig_post_dump_commit(struct migration *m, const char *final_name)
 {
 	__do_free char *local = mig_local_dir(m, final_name);
+	json_auto_t *ps_reply = NULL;
 	double start = report_now(&m->rep);
 	uint64_t before = mig_bytes(m);
 
@@ -543,7 +562,7 @@ int mig_post_dump_commit(struct migration *m, const char *final_name)
 		goto rollback;
 	report_phase_announce(&m->rep, "transfer");
 	if (mig_sync(m, true) < 0 || mig_send_images(m, local, final_name) < 0 ||
-	    mig_call(m, json_pack("{s:s}", "op", "page-server-wait")) < 0) {
+	    !(ps_reply = mig_page_server_wait(m))) {
 		report_phase_add(&m->rep, "transfer", start, report_now(&m->rep), mig_bytes(m) - before);
 		goto rollback;
 	}

@@ -129,6 +129,7 @@ struct migration {
 	int n_data;
 	struct relay *relays[64];     /* page streams over our TLS (--page-tls on) */
 	int n_relays;
+	struct relay *ps_relay;       /* the page server's stream now (its digest goes with page-server-wait) */
 
 	struct moved_ip ips[MAX_LIST];
 	int n_ips;
@@ -151,6 +152,10 @@ int mig_call(struct migration *m, json_t *req); /* the same when only success ma
  * page server's own error (a full disk, say) is appended to m->err. */
 void mig_page_server_blame(struct migration *m);
 int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd or -1 */
+/* The page server's work is done: its stream's digest with it (relay.h), so
+ * that the destination can tell whether the pages arrived as criu sent them.
+ * The reply (NULL on error, m->err) says how much it holds. */
+json_t *mig_page_server_wait(struct migration *m);
 char *mig_local_dir(struct migration *m, const char *name);        /* creates it */
 /* Runs one dump with the hook handler `on_hook` (NULL: default bookkeeping). */
 int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after);

@@ -4,7 +4,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <gnutls/crypto.h>
 
 #include "fault.h"
 #include "tls.h"
@@ -16,7 +18,46 @@ struct relay {
 	int plain;
 	int tcp;
 	gnutls_session_t s;
+	/* What crosses, each way, as the relay's two ends see it: criu's bytes
+	 * before they are sent (sent), the bytes given to criu (received). */
+	pthread_mutex_t lock;
+	gnutls_hash_hd_t sent, received;
+	uint64_t sent_bytes, received_bytes;
 };
+
+static void account(struct relay *r, gnutls_hash_hd_t h, uint64_t *count, const void *buf, size_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	if (h)
+		gnutls_hash(h, buf, n);
+	*count += n;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int snapshot(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
+{
+	unsigned char d[32];
+	gnutls_hash_hd_t copy;
+	int ret = -1;
+
+	pthread_mutex_lock(&r->lock);
+	copy = sent ? r->sent : r->received;
+	copy = copy ? gnutls_hash_copy(copy) : NULL;
+	*bytes = sent ? r->sent_bytes : r->received_bytes;
+	pthread_mutex_unlock(&r->lock);
+	if (copy) {
+		gnutls_hash_deinit(copy, d);
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		ret = 0;
+	}
+	return ret;
+}
+
+int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
+{
+	return r ? snapshot(r, sent, hex, bytes) : -1;
+}
 
 int relay_loopback_pair(int fds[2])
 {
@@ -57,6 +98,7 @@ static void *relay_main(void *arg)
 				plain_open = false;
 				gnutls_bye(r->s, GNUTLS_SHUT_WR);
 			} else {
+				account(r, r->sent, &r->sent_bytes, buf, (size_t)n);
 				if (fault_take_corruption()) /* CRMIG_FAULT=...:corrupt */
 					buf[n / 2] ^= 0x55;
 
@@ -83,12 +125,24 @@ static void *relay_main(void *arg)
 			} else if (n < 0 || write_full(r->plain, buf, (size_t)n) < 0) {
 				failed = n < 0;
 				tls_open = false;
+			} else {
+				account(r, r->received, &r->received_bytes, buf, (size_t)n);
 			}
 		}
 	}
 	if (failed)
 		poison(r->plain);
 	return NULL;
+}
+
+static void relay_free(struct relay *r)
+{
+	if (r->sent)
+		gnutls_hash_deinit(r->sent, NULL);
+	if (r->received)
+		gnutls_hash_deinit(r->received, NULL);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
 }
 
 struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
@@ -98,11 +152,18 @@ struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
 	r->plain = plain_fd;
 	r->s = s;
 	r->tcp = tcp_fd;
+	pthread_mutex_init(&r->lock, NULL);
+	/* without a hash (it cannot fail but for memory) the stream still flows;
+	 * relay_digest() then says it has none */
+	if (gnutls_hash_init(&r->sent, GNUTLS_DIG_SHA256) < 0)
+		r->sent = NULL;
+	if (gnutls_hash_init(&r->received, GNUTLS_DIG_SHA256) < 0)
+		r->received = NULL;
 	/* Each read is forwarded at once as one record: Nagle would hold back
 	 * the small requests of a lazy stream behind unacknowledged data. */
 	setsockopt(tcp_fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
-		free(r);
+		relay_free(r);
 		return NULL;
 	}
 	return r;
@@ -116,7 +177,7 @@ void relay_join(struct relay *r)
 	close(r->plain);
 	tls_close(r->s);
 	close(r->tcp);
-	free(r);
+	relay_free(r);
 }
 
 void relay_stop(struct relay *r)

@@ -7,6 +7,8 @@
 #define CRMIG_RELAY_H
 
 #include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 struct relay;
 
@@ -18,6 +20,12 @@ int relay_loopback_pair(int fds[2]);
  * criu serving lazy pages fails (and resumes its tasks) instead of taking a
  * broken stream for a finished one. */
 struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd);
+/* SHA-256 (hex) and count of the bytes relayed so far: sent, criu's bytes
+ * as read from it (before they go out); else the bytes given to criu. A
+ * page server that exited has taken every byte its peer's criu sent, so
+ * the two sides' digests must agree then: a page stream's end-to-end
+ * check. 0, or -1 (no relay, no hash). */
+int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes);
 /* Waits for the relay to end (both ways closed) and frees it. */
 void relay_join(struct relay *r);
 /* Ends it now (both sockets shut down), then joins. */

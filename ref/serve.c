@@ -30,6 +30,8 @@
 #include "serve_gui.h"
 #include "serve_record.h"
 
+#include <gnutls/crypto.h>
+
 #include "serve_step.h"
 #include "util.h"
 #include "version.h"
@@ -75,6 +77,7 @@ struct session {
 	char dir[PATH_MAX];
 	int dir_fd;
 	json_t *workload;
+	json_t *image_sums;         /* images dir -> {file: SHA-256 as it arrived}, checked before the restore */
 	bool page_tls;
 	bool lxc_dir_created;     /* we made lxcpath/name: remove it on abort */
 	char lxc_dir[PATH_MAX];
@@ -101,6 +104,7 @@ struct session {
 	struct tls_ctx *tls_ctx;
 	struct relay *relays[64];
 	int n_relays;
+	struct relay *ps_relay;     /* the running page server's stream (page TLS) */
 };
 
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -329,6 +333,7 @@ static int op_page_server(struct session *s, json_t *req)
 		json_decref(argvs);
 		return 0;
 	}
+	s->ps_relay = s->page_tls ? s->relays[s->n_relays - 1] : NULL;
 	c.images_dir = path;
 	if (prev)
 		c.prev_images_dir = prev_rel = xasprintf("../%s", prev);
@@ -383,6 +388,30 @@ static json_int_t images_free_bytes(const char *path)
 	return (json_int_t)st.f_bavail * (json_int_t)st.f_frsize;
 }
 
+/* The page server exited: it took every byte the source's criu sent. What
+ * our relay gave it must be what criu gave the source's relay (the source
+ * says, page-server-wait's stream_sha256); else the pages are refused
+ * before anything is restored from them. True (and the reply sent) then. */
+static bool stream_damaged(struct session *s, json_t *req)
+{
+	const char *want = json_str(req, "stream_sha256");
+	int64_t want_bytes = json_int(req, "stream_bytes", -1);
+	struct relay *r = s->ps_relay;
+	char got[65];
+	uint64_t got_bytes;
+
+	s->ps_relay = NULL;
+	if (!want || !r || relay_digest(r, false, got, &got_bytes) < 0)
+		return false; /* an older source, or no page TLS: nothing to compare */
+	if (!strcmp(want, got) && (int64_t)got_bytes == want_bytes)
+		return false;
+	slog(s, "SHA-256 of the page stream: %.16s... sent, %.16s... received", want, got);
+	reply_err(s, "the pages of %s arrived damaged: the source's criu sent %lld bytes, our page server took %llu, "
+		  "and their SHA-256 differ (something between the two page-stream relays changed them); nothing is "
+		  "restored from them", s->ps_dir, (long long)want_bytes, (unsigned long long)got_bytes);
+	return true;
+}
+
 static int op_page_server_wait(struct session *s, json_t *req)
 {
 	__do_free char *path = NULL;
@@ -404,6 +433,8 @@ static int op_page_server_wait(struct session *s, json_t *req)
 		errors = criu_log_errors(log, 5);
 		return reply_err(s, "criu page-server exited %d: %s", status, errors);
 	}
+	if (stream_damaged(s, req))
+		return 0; /* the source decides, as for any error */
 	return reply_ok(s, json_pack("{s:I, s:I}", "pages_bytes", (json_int_t)pages_bytes(path),
 				     "free_bytes", images_free_bytes(path)));
 }
@@ -664,6 +695,64 @@ static void fix_veth_mtus(struct session *s, int pid, json_t *timing)
 		json_decref(fixed);
 }
 
+/* SHA-256 of a regular file beneath dirfd, as hex; -1 if it cannot be read. */
+static int file_sha256(int dirfd, const char *name, char hex[65])
+{
+	__do_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	unsigned char d[32], buf[65536];
+	gnutls_hash_hd_t h;
+	ssize_t n;
+
+	if (fd < 0 || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		gnutls_hash(h, buf, (size_t)n);
+	gnutls_hash_deinit(h, d);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+/* The images as they arrived (over TLS: as the source sent them), so that a
+ * change before the restore (a failing disk, anything else writing there)
+ * refuses the restore instead of feeding criu a damaged image. The page
+ * server's own files are not in the list: they are checked as a stream. */
+static void record_image_sums(struct session *s, const char *dir, int dirfd, json_t *names)
+{
+	json_t *sums = json_object();
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(names, i, v) {
+		char hex[65];
+
+		if (file_sha256(dirfd, json_string_value(v), hex) == 0)
+			json_object_set_new(sums, json_string_value(v), json_string(hex));
+	}
+	if (!s->image_sums)
+		s->image_sums = json_object();
+	json_object_set_new(s->image_sums, dir, sums);
+}
+
+/* The name of the first image that changed since it arrived, or NULL. */
+static const char *changed_image(struct session *s, const char *dir_name, const char *dir)
+{
+	json_t *sums = json_object_get(s->image_sums, dir_name);
+	__do_close int dfd = sums ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	const char *name;
+	json_t *want;
+
+	json_object_foreach(sums, name, want) {
+		char hex[65];
+
+		if (dfd < 0 || file_sha256(dfd, name, hex) < 0 || strcmp(hex, json_string_value(want)))
+			return name;
+	}
+	return NULL;
+}
+
 /* Test of the rollback path: damage the images so that criu itself fails. */
 static void sabotage_images(const char *dir)
 {
@@ -686,6 +775,7 @@ static int op_restore(struct session *s, json_t *req)
 	struct restore_ctx rc = { .s = s, .timing = json_object(), .start = now_ms() };
 	struct hook_server hook;
 	char err[2048] = "";
+	const char *damaged;
 	pid_t pid;
 	int status = -1;
 
@@ -695,6 +785,13 @@ static int op_restore(struct session *s, json_t *req)
 		return reply_err(s, "bad restore request");
 	}
 	dir = sub_dir(s, dir_name);
+	if ((damaged = changed_image(s, dir_name, dir))) {
+		snprintf(err, sizeof(err), "%s is damaged: it changed here since it arrived (SHA-256 differs); "
+			 "nothing was restored", damaged);
+		json_decref(argvs);
+		json_decref(rc.timing);
+		return reply_err(s, "%s", err);
+	}
 	if (json_bool(req, "fail", false))
 		sabotage_images(dir);
 	if (hook_server_open(&hook, s->dir) < 0) {
@@ -793,7 +890,8 @@ static bool root_allowed(struct session *s, const char *root)
 	return false;
 }
 
-static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs, uint64_t *bytes)
+/* names (may be NULL) gets the name of every file received. */
+static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs, uint64_t *bytes, json_t *names)
 {
 	for (int64_t i = 0; i < count; i++) {
 		json_t *hdr = chan_recv_json(&s->ch, MSG_FILE);
@@ -802,6 +900,8 @@ static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs,
 		if (!hdr)
 			return -1;
 		n = chan_recv_file(&s->ch, dirfd, hdr, subdirs);
+		if (n >= 0 && names)
+			json_array_append(names, json_object_get(hdr, "name"));
 		json_decref(hdr);
 		if (n < 0)
 			return -1;
@@ -827,7 +927,7 @@ static int op_sync(struct session *s, json_t *req)
 	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	if (recv_files(s, dfd, count, true, &bytes) < 0) {
+	if (recv_files(s, dfd, count, true, &bytes, NULL) < 0) {
 		reply_err(s, "mirroring files: %s", s->ch.err);
 		return -1;
 	}
@@ -838,6 +938,7 @@ static int op_images(struct session *s, json_t *req)
 {
 	const char *dir = dir_arg(s, req, "dir");
 	int64_t count = json_int(req, "count", -1);
+	json_auto_t *names = json_array();
 	__do_free char *path = NULL;
 	__do_close int dfd = -1;
 	uint64_t bytes = 0;
@@ -849,10 +950,11 @@ static int op_images(struct session *s, json_t *req)
 	path = sub_dir(s, dir);
 	mkdir(path, 0700);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || recv_files(s, dfd, count, false, &bytes) < 0) {
+	if (dfd < 0 || recv_files(s, dfd, count, false, &bytes, names) < 0) {
 		reply_err(s, "receiving images: %s", s->ch.err);
 		return -1;
 	}
+	record_image_sums(s, dir, dfd, names);
 	if (fault_at("dst-image-transfer", s->ps_pid) == FAULT_CORRUPT) {
 		__do_free char *inv = xasprintf("%s/inventory.img", path);
 
@@ -1304,6 +1406,7 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	close_fd(&s.lazy_tcp);
 	close_fd(&s.last_tcp);
 	json_decref(s.workload);
+	json_decref(s.image_sums);
 	if (tls_send_stalled(s.tls)) {
 		/* A peer that reads nothing: no goodbye (it would wait as long
 		 * again), and a reset rather than a FIN that would queue behind

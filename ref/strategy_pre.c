@@ -48,7 +48,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint6
 		mig_page_server_blame(m);
 		return -1;
 	}
-	reply = mig_request(m, json_pack("{s:s}", "op", "page-server-wait"));
+	reply = mig_page_server_wait(m);
 	if (!reply)
 		return -1;
 	*free_pages = dest_free_pages(reply);

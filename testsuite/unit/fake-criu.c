@@ -274,8 +274,12 @@ static int send_pages(int fd, uint64_t vaddr, uint32_t nr, uint64_t id)
 	return write_full(fd, buf, sizeof(h) + (size_t)nr * PAGE);
 }
 
-/* Receives the pages announced by h into out (may be -1), checking each. */
-static int recv_pages(int fd, const struct ps_hdr *h, int out)
+/* Receives the pages announced by h into out (may be -1), checking each.
+ * Like real criu, the page server stores a damaged page as it came (its log
+ * says so here; real criu cannot tell): only crmig's stream check can stop
+ * it. The lazy-pages daemon refuses one (strict), standing in for the
+ * restored workload that would find it. */
+static int recv_pages(int fd, const struct ps_hdr *h, int out, bool strict)
 {
 	unsigned char page[PAGE], want[PAGE];
 
@@ -287,10 +291,13 @@ static int recv_pages(int fd, const struct ps_hdr *h, int out)
 			return -1;
 		}
 		fill_page(want, va, h->id);
-		if (memcmp(page, want, PAGE)) {
+		if (memcmp(page, want, PAGE) && strict) {
 			error("page 0x%llx arrived damaged", (unsigned long long)va);
 			return -1;
 		}
+		if (memcmp(page, want, PAGE))
+			info("page 0x%llx differs from what the fake's source sends (stored as it came)",
+			     (unsigned long long)va);
 		if (out >= 0 && write_full(out, page, PAGE) < 0)
 			return -1;
 	}
@@ -593,7 +600,7 @@ static int do_page_server(void)
 			error("Can't write pages: No space left on device (FAKE_CRIU_FAIL=disk-full)");
 			return 1;
 		}
-		if (recv_pages(3, &h, out) < 0)
+		if (recv_pages(3, &h, out, false) < 0)
 			return 1;
 		total += h.nr_pages;
 	}
@@ -661,7 +668,7 @@ static int do_lazy_pages(void)
 			error("unexpected answer to a page request: cmd 0x%x", h.cmd);
 			return 1;
 		}
-		if (recv_pages(3, &h, out) < 0)
+		if (recv_pages(3, &h, out, true) < 0)
 			return 1;
 		if (getenv("FAKE_CRIU_LAZY_MS"))
 			usleep((useconds_t)atoi(getenv("FAKE_CRIU_LAZY_MS")) * 1000);

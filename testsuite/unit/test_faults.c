@@ -157,8 +157,8 @@ static const struct frow rows[] = {
 	{ "pre", "round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
 	{ "hybrid", "round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
 	{ "pre", "round-2:kill-criu", "failed", "pre-dump round 2", SRC_RUNS },
-	{ "pre", "round-1:corrupt", "failed", "arrived damaged", SRC_RUNS },
-	{ "hybrid", "round-2:corrupt", "failed", "arrived damaged", SRC_RUNS },
+	{ "pre", "round-1:corrupt", "failed", "SHA-256 differ", SRC_RUNS },
+	{ "hybrid", "round-2:corrupt", "failed", "SHA-256 differ", SRC_RUNS },
 	{ "pre", "round-1:kill-self", NULL, NULL, SRC_RUNS },
 	{ "hybrid", "round-1:kill-self", NULL, NULL, SRC_RUNS },
 	{ "pre", "dst-round-1:kill-criu", "failed", "pre-dump round 1", SRC_RUNS },
@@ -170,8 +170,8 @@ static const struct frow rows[] = {
 	{ "pre", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
 	{ "post", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
 	{ "hybrid", "final-dump:kill-criu", RB, NULL, SRC_RUNS },
-	{ "stop", "final-dump:corrupt", RB, "arrived damaged", SRC_RUNS },
-	{ "pre", "final-dump:corrupt", RB, "arrived damaged", SRC_RUNS },
+	{ "stop", "final-dump:corrupt", RB, "SHA-256 differ", SRC_RUNS },
+	{ "pre", "final-dump:corrupt", RB, "SHA-256 differ", SRC_RUNS },
 	{ "stop", "final-dump:kill-self", NULL, NULL, SRC_RUNS },
 	{ "stop", "final-dump:kill-self", NULL, NULL, SRC_RUNS, false, false, true },
 	{ "post", "final-dump:kill-self", NULL, NULL, SRC_RUNS },
@@ -181,7 +181,9 @@ static const struct frow rows[] = {
 	{ "stop", "dst-final-dump:kill-self", "failed", NULL, SRC_RUNS, false, true },
 	{ "post", "dst-final-dump:kill-self", "failed", NULL, SRC_RUNS, false, true },
 	{ "post", "dst-final-dump:" STALL, "failed", "timed out", SRC_RUNS },
-	/* the images cross (post-dump hook) */
+	/* the images cross (post-dump hook). A byte changed on the source after
+	 * criu wrote it is nothing crmig can see (criu sums no image): here the
+	 * fake's restore refuses it; a real criu may take it (the lab has no such case) */
 	{ "stop", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
 	{ "pre", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
 	{ "post", "image-transfer:kill-criu", RB, NULL, SRC_RUNS },
@@ -192,8 +194,8 @@ static const struct frow rows[] = {
 	{ "hybrid", "image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
 	{ "stop", "image-transfer:kill-self", NULL, NULL, SRC_RUNS },
 	{ "post", "image-transfer:kill-self", NULL, NULL, SRC_RUNS },
-	{ "stop", "dst-image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
-	{ "post", "dst-image-transfer:corrupt", RB, "inventory.img is damaged", SRC_RUNS },
+	{ "stop", "dst-image-transfer:corrupt", RB, "inventory.img is damaged: it changed here", SRC_RUNS },
+	{ "post", "dst-image-transfer:corrupt", RB, "inventory.img is damaged: it changed here", SRC_RUNS },
 	{ "stop", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },
 	{ "pre", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },
 	{ "post", "dst-image-transfer:kill-self", RB, FROZEN, SRC_RUNS, false, true },

@@ -200,6 +200,27 @@ START_TEST(test_both_ways_intact)
 	ck_assert_int_eq(pthread_create(&t[3], NULL, reader_main, &b2a_r), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
+	{
+		/* each way, what one relay took from its end is what the other gave
+		 * to its own: the page stream's end-to-end check (serve's
+		 * page-server-wait) compares exactly these */
+		char sent[65], got[65];
+		uint64_t ns, ng;
+
+		ck_assert_int_eq(relay_digest(ra, true, sent, &ns), 0);
+		ck_assert_int_eq(relay_digest(rb, false, got, &ng), 0);
+		ck_assert_uint_eq(ns, a2b_w.len);
+		ck_assert_uint_eq(ng, a2b_w.len);
+		ck_assert_str_eq(sent, got);
+		ck_assert_int_eq(relay_digest(rb, true, sent, &ns), 0);
+		ck_assert_int_eq(relay_digest(ra, false, got, &ng), 0);
+		ck_assert_uint_eq(ns, b2a_w.len);
+		ck_assert_str_eq(sent, got);
+		/* and the two ways differ (different bytes) */
+		ck_assert_int_eq(relay_digest(ra, true, got, &ng), 0);
+		ck_assert_str_ne(sent, got);
+		ck_assert_int_eq(relay_digest(NULL, true, got, &ng), -1);
+	}
 	/* both ways ended cleanly: the relays finish on their own */
 	relay_join(ra);
 	relay_join(rb);
