@@ -58,7 +58,10 @@ static const char *const known_flags[] = {
 static const char *const tiers[] = { "lean", "full", "faults", NULL };
 
 static const char *const expects[] = { "pass", "fail", NULL };
-static const char *const results[] = { "ok", "rolled-back", "failed", NULL };
+/* killed: crmig migrate itself dies at the case's fault (kill-self): no
+ * report; the workload must run on at its source, and the next crmig
+ * migrate of it must clean up what the killed one left, then succeed. */
+static const char *const results[] = { "ok", "rolled-back", "failed", "killed", NULL };
 
 struct named_bit {
 	const char *name;
@@ -565,6 +568,8 @@ static void check_whole(struct parse_ctx *ctx, const struct suite_case *c)
 			workload_kind(c->workload)->modes == MODE_BARE ? "bare" : "in a container");
 	else if (c->expect_error[0] && !strcmp(c->expect_result, "ok"))
 		fail_at(ctx, ctx->raw[K_EXPECT_ERROR].line, "expect_error: needs expect_result rolled-back or failed");
+	else if (!strcmp(c->expect_result, "killed") && (!strstr(c->fault, ":kill-self") || !strncmp(c->fault, "dst-", 4)))
+		fail_at(ctx, ctx->raw[K_EXPECT_RESULT].line, "expect_result: killed needs fault = POINT:kill-self (a source point)");
 	else if (case_has_flag(c, "nolazy") && !(c->strategies & (ST_STOP | ST_PRE)))
 		fail_at(ctx, ctx->raw[K_FLAGS].line, "flags: nolazy leaves none of the strategies");
 }

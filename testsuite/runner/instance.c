@@ -230,8 +230,9 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 	}
 
 	/* the fault tier: CRMIG_FAULT for crmig migrate; serve honours a
-	 * destination's fault only while the harness enables it on host b */
-	if (first && x->in->c->fault[0]) {
+	 * destination's fault only while the harness enables it on host b.
+	 * Once per instance: the retry after a killed crmig runs clean. */
+	if (first && x->in->c->fault[0] && !x->fault_done) {
 		char *with = xasprintf("CRMIG_FAULT_ENABLE=1 CRMIG_FAULT=%s %s", x->in->c->fault, crmig);
 
 		free(crmig);
@@ -272,6 +273,14 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 	if (res.timed_out)
 		fail(x, "crmig migrate did not finish in %d s", x->in->c->timeout_s);
 	proc_result_free(&res);
+	if (first && x->in->c->fault[0] && !x->fault_done++ && !strcmp(x->in->c->expect_result, "killed")) {
+		/* the shell reports a command killed by SIGKILL as 128 + 9 */
+		int status = (int)json_integer_value(json_object_get(x->res->details, "crmig_exit"));
+
+		return status == 128 + SIGKILL ? 0
+					       : fail(x, "crmig migrate was to die at %s, but exited %d: %.1000s",
+						      x->in->c->fault, status, x->crmig_out);
+	}
 	if (host_sh(x->r, from, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->slug) == 0) {
 		if (res.status == 0)
 			*report = json_loads(res.out, 0, NULL);
@@ -391,8 +400,11 @@ static void judge_report(struct inst_ctx *x, json_t *rep)
 		fail(x, "crmig's report is incomplete: %s", why);
 		return;
 	}
-	if (!result || strcmp(result, x->in->c->expect_result)) {
-		fail(x, "crmig's result is %s, expected %s%s%.1000s", result ? result : "(none)", x->in->c->expect_result,
+	/* killed: what is judged is the retry, which must succeed */
+	const char *expect = strcmp(x->in->c->expect_result, "killed") ? x->in->c->expect_result : "ok";
+
+	if (!result || strcmp(result, expect)) {
+		fail(x, "crmig's result is %s, expected %s%s%.1000s", result ? result : "(none)", expect,
 		     error ? ": " : "", error ? error : "");
 		return;
 	}
@@ -436,6 +448,29 @@ bool inst_judge_leg(struct inst_ctx *x, json_t *report, int from, int to)
 	judge_report(x, report);
 	judge_source(x, from, to, ok);
 	return ok;
+}
+
+/* crmig migrate was killed at its fault point: the workload runs on at a,
+ * not stopped (criu's action script and page stream broke with crmig, and
+ * criu resumed it); what the killed one left (its record, its images) is
+ * what the next crmig migrate must find: run() migrates again, and the
+ * host checks at the end see that nothing of either run stayed. */
+static int after_killed(struct inst_ctx *x)
+{
+	if (!on_host(x, HOST_A, false))
+		return fail(x, "crmig migrate died at %s and the workload is gone from host a", x->in->c->fault);
+	if (x->in->mode == MODE_BARE &&
+	    host_ok(x->r, HOST_A, 30, "for i in $(seq 50); do [ \"$(cut -d' ' -f3 /proc/%d/stat)\" != T ] && exit 0; "
+		    "sleep 0.2; done; exit 1", x->pid) != 0)
+		return fail(x, "crmig migrate died at %s and left the workload stopped on host a", x->in->c->fault);
+	if (x->in->mode == MODE_LXC &&
+	    host_ok(x->r, HOST_A, 30, "for i in $(seq 50); do lxc-info -n %s -s -H | grep -q RUNNING && exit 0; "
+		    "sleep 0.2; done; exit 1", x->container) != 0)
+		return fail(x, "crmig migrate died at %s and left the container frozen on host a", x->in->c->fault);
+	json_object_set_new(x->res->details, "killed_at", json_string(x->in->c->fault));
+	fprintf(stderr, "crmig-suite: %s: crmig died at %s as asked; the workload runs on at a; migrating again\n",
+		x->in->id, x->in->c->fault);
+	return 0;
 }
 
 /* A ping-pong case comes back: B -> A with the same strategy, judged the
@@ -681,6 +716,10 @@ void run_instance(struct runner *r, const struct suite_instance *in, struct suit
 		goto out;
 	usleep(500 * 1000); /* a few heartbeats before the freeze */
 	if (migrate(&x, HOST_A, HOST_B, &report) < 0)
+		goto out;
+	if (!report && after_killed(&x) < 0) /* expect_result = killed: crmig died, no report */
+		goto out;
+	if (!report && migrate(&x, HOST_A, HOST_B, &report) < 0)
 		goto out;
 	res->crmig = json_incref(report);
 	/* Before the signal: the workload ends once it has given its verdict. */

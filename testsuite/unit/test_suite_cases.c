@@ -166,6 +166,12 @@ START_TEST(test_rejections)
 	expect_reject("[case]\nworkload = memory\nexpect_error = boom\n", "bad.case:3:", "expect_error:");
 	expect_reject("[case]\nworkload = memory\nstrategies = post hybrid\nflags = nolazy\n", "bad.case:4:",
 		      "nolazy");
+	/* killed: crmig migrate must be the one that dies, at a source point */
+	expect_reject("[case]\nworkload = memory\nexpect_result = killed\n", "bad.case:3:", "needs fault = POINT:kill-self");
+	expect_reject("[case]\nworkload = memory\nfault = final-dump:kill-criu\nexpect_result = killed\n", "bad.case:4:",
+		      "kill-self");
+	expect_reject("[case]\nworkload = memory\nfault = dst-restore:kill-self\nexpect_result = killed\n",
+		      "bad.case:4:", "a source point");
 	/* Characters. */
 	expect_reject("[case]\nworkload = memory\nargs = --x $(reboot)\n", "bad.case:3:", "args: character '$'");
 	expect_reject("[case]\nworkload = memory\ncrmig_args = a;b\n", "bad.case:3:", "crmig_args: character ';'");
