@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "gui.h"
 #include "net.h"
@@ -383,7 +384,7 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 	struct gui_hosts *g = ctx;
 	int from = host_index(g, json_str(req, "from")), to = host_index(g, json_str(req, "to"));
 	json_t *t = json_object_get(req, "target"), *o = json_object_get(req, "options");
-	__do_free char *cmd = NULL, *what = NULL, *q_to = NULL, *q_ip = NULL, *q_crmig = NULL;
+	__do_free char *cmd = NULL, *what = NULL, *q_to = NULL, *q_ip = NULL, *q_crmig = NULL, *keep = NULL;
 	char **argv;
 	struct grun *r;
 	char to_host[256];
@@ -406,6 +407,8 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 	q_to = shell_quote(g->hosts[to].addr);
 	q_ip = shell_quote(json_str(o, "move_ip") ?: "");
 	q_crmig = shell_quote(g->crmig);
+	/* a bundle's name is unique across GUI sessions (their ids start at m1 again) */
+	keep = xasprintf("/var/lib/crmig/gui-%ld-%s", (long)time(NULL), id);
 	/* The remote shell runs crmig in the background and turns a "cancel"
 	 * line on its stdin (our pipe) into SIGTERM for crmig alone: a cancel
 	 * costs no new ssh connection (seconds on a slow host), and criu, in
@@ -415,8 +418,8 @@ static int hosts_migrate(void *ctx, json_t *req, const char *id, char *err, size
 			"</dev/null 4<&- & p=$!; (while read -r l; do [ \"$l\" = cancel ] && kill -TERM $p; done) <&4 & r=$!; "
 			"wait $p; s=$?; kill $r 2>/dev/null; exit $s", q_crmig,
 			json_str(req, "strategy"), what, q_to, json_bool(o, "page_tls", true) ? "on" : "off",
-			json_bool(o, "keep_images", false) ? " --keep-images /var/lib/crmig/gui-" : "",
-			json_bool(o, "keep_images", false) ? id : "", *(json_str(o, "move_ip") ?: "") ? " --move-ip " : "",
+			json_bool(o, "keep_images", false) ? " --keep-images " : "",
+			json_bool(o, "keep_images", false) ? keep : "", *(json_str(o, "move_ip") ?: "") ? " --move-ip " : "",
 			*(json_str(o, "move_ip") ?: "") ? q_ip : "");
 	argv = ssh_argv(g, from, cmd);
 	r = xzalloc(sizeof(*r));

@@ -598,8 +598,11 @@ function renderMigration() {
   const fr = m.events.find((e) => e.event === 'freeze');
   const resumed = m.events.find((e) => e.event === 'phase-end' && e.name === 'restore');
   const clock = $('frozen-clock');
-  $('clock-label').textContent = (m.report && m.result === 'ok') || resumed ? 'downtime' : 'frozen for';
-  if (m.report && m.result === 'ok') { clock.textContent = fmtMs(m.report.downtime_ms); clock.className = 'big'; }
+  // not migrated (rolled back, failed): the source was frozen for a while, there was no downtime
+  const notMigrated = m.state === 'done' && m.result !== 'ok';
+  $('clock-label').textContent = !notMigrated && ((m.report && m.result === 'ok') || resumed) ? 'downtime' : 'frozen for';
+  if (notMigrated) { clock.textContent = fr ? fmtMs((m.report && m.report.frozen_ms) || 0) : 'never'; clock.className = 'big'; }
+  else if (m.report && m.result === 'ok') { clock.textContent = fmtMs(m.report.downtime_ms); clock.className = 'big'; }
   else if (fr && resumed) { clock.textContent = fmtMs(resumed.end_ms - fr.t_ms); clock.className = 'big'; }
   else if (fr && m.state === 'running') { clock.textContent = fmtMs(liveT(m) - fr.t_ms); clock.className = 'big ticking'; }
   else clock.textContent = fr ? fmtMs((m.report && m.report.frozen_ms) || 0) : 'not yet';

@@ -204,6 +204,7 @@ try:
     wait.until(lambda d: "Result" in text("res-title") and d.find_element(By.ID, "result").is_displayed())
     check(text("res-title") == "Result: rolled-back" and "cancelled" in text("res-error"),
           "a cancel before the handover rolls back: %s, %s" % (text("res-title"), text("res-error")))
+    check(text("clock-label") == "frozen for", "and the clock says frozen, not downtime: " + text("clock-label"))
     check(driver.find_elements(By.CSS_SELECTOR, '.lane[data-host="b"] .node[data-pid="30412"]') != [],
           "and the workload stays where it was")
     shot("05-rolled-back.png")
@@ -259,6 +260,8 @@ try:
     driver.find_element(By.ID, "mig-start").click()
     wait.until(lambda d: d.find_element(By.ID, "result").is_displayed() and text("res-title") == "Result: failed")
     check("liblxc dump exited 1" in text("res-error"), "the failure shows crmig's reason: " + text("res-error")[:60])
+    check(text("clock-label") == "frozen for" and text("frozen-clock") == "never",
+          "not migrated: no downtime on the clock (%s %s)" % (text("clock-label"), text("frozen-clock")))
     bug = driver.find_element(By.ID, "res-bug")
     check(bug.is_displayed() and failed["known_bug"] in bug.text and bug.get_attribute("data-bug") == "lxc#4643",
           "and the known upstream bug: " + bug.text)

@@ -16,7 +16,8 @@ Screenshots in OUT. Prints the GUI -> page latency of migration events.
 
 usage: lab_test.py CRMIG CRMIG_LAB LAB OUT   (exit 0 pass, 1 fail, 77 skip)
 
-With --migrate PID --strategy S --report FILE [--lab-root DIR] it does one
+With --migrate PID --strategy S --report FILE [--lab-root DIR]
+[--crmig-on-hosts PATH] [--keep yes] it does one
 thing only, for the suite's via-gui cases (testsuite/runner/via_gui.c): the
 process PID is dragged from a to b, the preflight awaited, S picked and
 started, and crmig's report as the page got it written to FILE (exit 0
@@ -41,7 +42,8 @@ except ImportError as e:
 
 ONE = {}
 args = sys.argv[1:]
-while args and args[0] in ("--migrate", "--strategy", "--report", "--lab-root") and len(args) > 1:
+while args and args[0] in ("--migrate", "--strategy", "--report", "--lab-root", "--crmig-on-hosts", "--keep") \
+        and len(args) > 1:
     ONE[args[0][2:]] = args[1]
     args = args[2:]
 if len(args) != 4 or (ONE and not {"migrate", "strategy", "report"} <= set(ONE)):
@@ -79,7 +81,8 @@ if subprocess.run([LABCTL, "--name", LAB, "status"], capture_output=True).return
 tmp = tempfile.mkdtemp(prefix="crmig-gui-lab-")
 url_file = os.path.join(tmp, "url")
 gui = subprocess.Popen([CRMIG, "gui", "--lab", LAB, "--listen", "127.0.0.1:0", "--url-file", url_file] +
-                       (["--lab-root", ONE["lab-root"]] if "lab-root" in ONE else []),
+                       (["--lab-root", ONE["lab-root"]] if "lab-root" in ONE else []) +
+                       (["--crmig", ONE["crmig-on-hosts"]] if "crmig-on-hosts" in ONE else []),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 driver = None
 try:
@@ -127,6 +130,8 @@ try:
         if ONE:
             driver.save_screenshot(os.path.join(OUT, "gui-dialog.png"))
         driver.find_element(By.CSS_SELECTOR, "input[name=strategy][value=%s]" % strategy).click()
+        if ONE.get("keep") == "yes":
+            driver.find_element(By.ID, "opt-keep").click()
         driver.find_element(By.ID, "mig-start").click()
 
     def result():
@@ -140,6 +145,7 @@ try:
         migrate(pid, ONE["strategy"], drag=True)
         res = result()
         print("       %s after %.1f s in the page" % (res, time.time() - t0))
+        driver.execute_script("document.getElementById('result').scrollIntoView()")
         driver.save_screenshot(os.path.join(OUT, "gui-result.png"))
         # crmig's report as the page got it (the GUI's own state, with the page's cookie)
         state = driver.execute_script("return fetch('/api/state', {credentials: 'same-origin'}).then((r) => r.json())")
