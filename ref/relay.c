@@ -78,7 +78,7 @@ static void poison(int fd)
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
-	bool plain_open = true, tls_open = true, failed = false;
+	bool plain_open = true, tls_open = true, failed = false, drain = false;
 	char buf[65536];
 
 	while ((plain_open || tls_open) && !failed) {
@@ -122,10 +122,18 @@ static void *relay_main(void *arg)
 			if (n == 0) {
 				tls_open = false;
 				shutdown(r->plain, SHUT_WR);
-			} else if (n < 0 || write_full(r->plain, buf, (size_t)n) < 0) {
-				failed = n < 0;
+			} else if (n < 0) {
+				failed = true;
 				tls_open = false;
-			} else {
+			} else if (!drain && write_full(r->plain, buf, (size_t)n) < 0) {
+				/* criu's end is gone (a page server that died: a full
+				 * disk). Taking no more would leave the peer's relay
+				 * blocked in its send, and its criu, with the workload
+				 * frozen, for ever: its bytes are taken and dropped
+				 * instead, and the end of our plain side (the bye above)
+				 * tells its criu that nobody answers any more. */
+				drain = true;
+			} else if (!drain) {
 				account(r, r->received, &r->received_bytes, buf, (size_t)n);
 			}
 		}

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <time.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +236,41 @@ START_TEST(test_both_ways_intact)
 }
 END_TEST
 
+/* The receiving criu dies mid-stream (a page server on a full disk): the
+ * sending criu must not stay blocked (the workload frozen with it). Its
+ * relay keeps being read (the bytes dropped), and the end of the other
+ * side reaches it: its read sees the end. Before, the receiving relay
+ * stopped reading and the sender's write blocked for ever. */
+START_TEST(test_receiver_gone)
+{
+	struct link l;
+	struct relay *ra, *rb;
+	int fa, fb;
+	struct pump w;
+	pthread_t t;
+	struct timespec until;
+	struct pollfd p;
+	char c;
+
+	link_up(&l);
+	fa = relay_side(l.sa, l.tcp_a, &ra);
+	fb = relay_side(l.sb, l.tcp_b, &rb);
+	close(fb); /* criu on b is gone before the stream starts */
+	w = (struct pump){ .fd = fa, .len = 48u << 20, .seed = 3 }; /* far more than every buffer on the way */
+	ck_assert_int_eq(pthread_create(&t, NULL, writer_main, &w), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	ck_assert_msg(pthread_timedjoin_np(t, NULL, &until) == 0, "the sender is still blocked after 60 s");
+	p = (struct pollfd){ .fd = fa, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+	ck_assert_int_le(read(fa, &c, 1), 0); /* the end, not data */
+	close(fa);
+	relay_stop(ra);
+	relay_stop(rb);
+	link_free_ctx(&l);
+}
+END_TEST
+
 /* One side ends, the other still talks, then ends too (a page server that
  * answers after the dump side has said all it had to say). */
 START_TEST(test_half_close)
@@ -420,6 +457,7 @@ int main(void)
 	tcase_add_test(tc, test_loopback_pair);
 	tcase_add_test(tc, test_both_ways_intact);
 	tcase_add_test(tc, test_half_close);
+	tcase_add_test(tc, test_receiver_gone);
 	tcase_add_test(tc, test_peer_closes_cleanly);
 	tcase_add_test(tc, test_peer_ends_without_close_notify);
 	tcase_add_test(tc, test_peer_resets);
