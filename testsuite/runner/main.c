@@ -460,7 +460,8 @@ static int cmd_soak(int argc, char **argv, struct runner_opts *o)
 	session_down(&r, &results, &n);
 	write_reports(o, results, n);
 	summarize(results, n, &pass, &fail, &skip, &known);
-	ret = fail || pass == 0 ? 1 : 0;
+	/* as run: a known upstream bug (TAP TODO) does not fail it; nothing that ran does */
+	ret = fail || pass + known == 0 ? 1 : 0;
 	if (runner_interrupted)
 		ret = 130;
 out:
