@@ -629,8 +629,16 @@ function renderMigration() {
     $('res-title').textContent = 'Result: ' + (m.result || 'failed');
     $('res-title').className = m.result === 'ok' ? 'ok-text' : 'bad-text';
     const setMs = (id, v) => { $(id).textContent = fmtMs(v); $(id).dataset.ms = v === undefined ? '' : v; };
-    setMs('res-downtime', r.downtime_ms); setMs('res-frozen', r.frozen_ms); setMs('res-lazy', r.lazy_ms);
-    $('res-bbr').textContent = fmtBytes(r.bytes_before_resume); $('res-bbr').dataset.bytes = r.bytes_before_resume;
+    setMs('res-frozen', r.frozen_ms);
+    if (m.result === 'ok') {
+      setMs('res-downtime', r.downtime_ms); setMs('res-lazy', r.lazy_ms);
+      $('res-bbr').textContent = fmtBytes(r.bytes_before_resume); $('res-bbr').dataset.bytes = r.bytes_before_resume;
+    } else {
+      // nothing moved: a "0 ms" downtime would read as a perfect migration
+      for (const id of ['res-downtime', 'res-lazy', 'res-bbr']) {
+        $(id).textContent = '– (not migrated)'; $(id).dataset.ms = ''; $(id).dataset.bytes = '';
+      }
+    }
     $('res-total').textContent = fmtBytes(r.bytes_total); $('res-total').dataset.bytes = r.bytes_total;
     $('res-rounds').textContent = r.rounds === undefined ? '–' : r.rounds + (r.stop_reason ? ' (' + r.stop_reason + ')' : '');
     const err = m.error || r.error;

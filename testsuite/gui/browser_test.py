@@ -262,6 +262,9 @@ try:
     check("liblxc dump exited 1" in text("res-error"), "the failure shows crmig's reason: " + text("res-error")[:60])
     check(text("clock-label") == "frozen for" and text("frozen-clock") == "never",
           "not migrated: no downtime on the clock (%s %s)" % (text("clock-label"), text("frozen-clock")))
+    check(all(text(i).startswith("–") for i in ("res-downtime", "res-lazy", "res-bbr")),
+          "not migrated: no downtime, lazy window or bytes before resume in the result (%s / %s / %s)"
+          % (text("res-downtime"), text("res-lazy"), text("res-bbr")))
     bug = driver.find_element(By.ID, "res-bug")
     check(bug.is_displayed() and failed["known_bug"] in bug.text and bug.get_attribute("data-bug") == "lxc#4643",
           "and the known upstream bug: " + bug.text)
