@@ -286,6 +286,9 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 			enum outcome o = v[i].kind == ZDTM_PASS ? OUTCOME_PASS : v[i].kind == ZDTM_SKIP ? OUTCOME_SKIP
 												: OUTCOME_FAIL;
 
+			/* the next strategy gives it a migration of its own */
+			if (v[i].broke_alone)
+				z->tests[idx[i]].broke_alone = true;
 			result_for(z, (size_t)idx[i], o, v[i].reason, &res);
 			known_bug_classify(&res);
 			fprintf(stderr, "crmig-suite: %s: %s%s%s\n", res.inst.id, result_label(&res), res.reason[0] ? ": " : "",

@@ -49,12 +49,14 @@ struct zdtm_test {
 	struct zdtm_desc desc;
 	bool hook;                 /* has a NAME.hook (a Python helper zdtm.py runs around each phase) */
 	char desc_error[256];      /* its .desc does not parse: the test skips with this, the others run */
+	bool broke_alone;          /* this run: its migration failed with it alone (under some strategy) */
 };
 
 struct zdtm_verdict {
 	enum zdtm_verdict_kind kind;
 	char reason[1024];
 	bool known_bug;            /* reason names a known upstream bug */
+	bool broke_alone;          /* the migration failed with this test alone (bisection's end) */
 };
 
 /* The catalogue of a zdtm build directory (tests.tsv and static/NAME.desc).
@@ -71,7 +73,9 @@ const char *zdtm_static_skip(const struct zdtm_test *t, unsigned strategy);
 void zdtm_extra_opts(const struct zdtm_test *t, char *out, size_t len);
 
 /* Groups of at most max tests that can share one migration: same extra
- * options, and an `excl` test alone. groups[i] lists indexes into tests; each
+ * options, and an `excl` test alone, as is one that broke a migration alone
+ * under an earlier strategy of the run (broke_alone: it would break its
+ * group again, and the bisection would cost ~2 log2(max) migrations). groups[i] lists indexes into tests; each
  * group ends with -1. Returns the number of groups (malloc'd *groups). */
 size_t zdtm_plan(struct zdtm_test *const *tests, size_t n, size_t max, int ***groups);
 void zdtm_plan_free(int **groups, size_t ngroups);

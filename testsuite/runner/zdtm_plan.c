@@ -165,8 +165,10 @@ size_t zdtm_plan(struct zdtm_test *const *tests, size_t n, size_t max, int ***gr
 		char key[256];
 		size_t j = ng;
 
+		bool alone = flag(tests[i], "excl") || tests[i]->broke_alone;
+
 		zdtm_extra_opts(tests[i], key, sizeof(key));
-		if (!flag(tests[i], "excl"))
+		if (!alone)
 			for (j = 0; j < ng; j++)
 				if (fill[j] < max && keys[j][0] != '\1' && !strcmp(keys[j], key))
 					break;
@@ -176,8 +178,8 @@ size_t zdtm_plan(struct zdtm_test *const *tests, size_t n, size_t max, int ***gr
 			keys = xrealloc(keys, (ng + 1) * sizeof(*keys));
 			g[ng] = xzalloc((max + 1) * sizeof(int));
 			fill[ng] = 0;
-			/* \1 marks an excl group: nothing joins it */
-			snprintf(keys[ng], sizeof(keys[ng]), "%s%s", flag(tests[i], "excl") ? "\1" : "", key);
+			/* \1 marks a group of one: nothing joins it */
+			snprintf(keys[ng], sizeof(keys[ng]), "%s%s", alone ? "\1" : "", key);
 			ng++;
 		}
 		g[j][fill[j]++] = (int)i;
@@ -209,6 +211,7 @@ int zdtm_bisect(const int *idx, size_t n, zdtm_run_fn run, void *ctx, struct zdt
 		return runs;
 	if (n == 1) {
 		v[0].kind = ZDTM_FAIL;
+		v[0].broke_alone = true;
 		snprintf(v[0].reason, sizeof(v[0].reason), "the migration failed with this test alone: %s", why);
 		return runs;
 	}

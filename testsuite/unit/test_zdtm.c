@@ -148,6 +148,19 @@ START_TEST(test_plan)
 	ck_assert_int_eq(g[2][1], 6);
 	ck_assert_int_eq(g[3][0], 5);
 	zdtm_plan_free(g, ng);
+	/* d broke a migration alone under an earlier strategy: it runs alone */
+	t[3].broke_alone = true;
+	ng = zdtm_plan(p, 7, 3, &g);
+	/* a c f | b | d | e g */
+	ck_assert_uint_eq(ng, 4);
+	ck_assert_int_eq(g[0][0], 0);
+	ck_assert_int_eq(g[0][1], 2);
+	ck_assert_int_eq(g[0][2], 5);
+	ck_assert_int_eq(g[1][0], 1);
+	ck_assert_int_eq(g[2][0], 3);
+	ck_assert_int_eq(g[2][1], -1);
+	ck_assert_int_eq(g[3][0], 4);
+	zdtm_plan_free(g, ng);
 }
 END_TEST
 
@@ -197,9 +210,11 @@ START_TEST(test_bisect)
 		if (i == 11) {
 			ck_assert_int_eq(v[i].kind, ZDTM_FAIL);
 			ck_assert_ptr_nonnull(strstr(v[i].reason, "this test alone: criu dump failed (test 11)"));
+			ck_assert(v[i].broke_alone);
 		} else if (i == 5) {
 			ck_assert_int_eq(v[i].kind, ZDTM_FAIL);
 			ck_assert_str_eq(v[i].reason, "FAIL: own words");
+			ck_assert(!v[i].broke_alone); /* failed its own check: it breaks no group */
 		} else {
 			ck_assert_msg(v[i].kind == ZDTM_PASS, "test %d: %d", i, v[i].kind);
 		}
