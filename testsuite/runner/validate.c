@@ -622,10 +622,14 @@ static char *summary_text(const struct vopts *v, const struct vdistro *ds, int n
 			const struct validate_pair *p = &d->pairs[j];
 			char db[32], dc[32], bb[32], bc[32], dt[48], by[72];
 
-			fmt_ms(p->fb.downtime_ms, db, sizeof(db));
-			fmt_ms(p->rerun ? p->fr.downtime_ms : p->fc.downtime_ms, dc, sizeof(dc));
-			fmt_bytes(p->fb.bytes_before_resume, bb, sizeof(bb));
-			fmt_bytes(p->rerun ? p->fr.bytes_before_resume : p->fc.bytes_before_resume, bc, sizeof(bc));
+			/* Figures of a side that did not pass mean nothing (a rollback reports 0). */
+			bool bp = p->base && p->base->outcome == OUTCOME_PASS;
+			bool cp = p->cand && p->cand->outcome == OUTCOME_PASS;
+			fmt_ms(bp ? p->fb.downtime_ms : -1, db, sizeof(db));
+			fmt_ms(!cp ? -1 : p->rerun ? p->fr.downtime_ms : p->fc.downtime_ms, dc, sizeof(dc));
+			fmt_bytes(bp ? p->fb.bytes_before_resume : -1, bb, sizeof(bb));
+			fmt_bytes(!cp ? -1 : p->rerun ? p->fr.bytes_before_resume : p->fc.bytes_before_resume, bc,
+				  sizeof(bc));
 			snprintf(dt, sizeof(dt), "%s / %s%s", db, dc, p->downtime_worse ? "!" : "");
 			snprintf(by, sizeof(by), "%s / %s%s", bb, bc, p->bytes_worse ? "!" : "");
 			fprintf(f, "%-34s %-9s %-9s %-16s %17s %21s\n", p->id, p->base ? outcome_name(p->base->outcome) : "-",

@@ -11,7 +11,8 @@
 
 enum validate_verdict {
 	VV_UNCHANGED,       /* pass/pass, fail/fail of the same kind, skip/skip */
-	VV_REGRESSION,      /* pass -> fail (or skip -> fail: newly run, and it fails) */
+	VV_REGRESSION,      /* pass -> fail (or skip -> fail: newly run, and it fails; or a known
+			     * upstream bug -> a real failure of another kind) */
 	VV_FIXED,           /* fail -> pass */
 	VV_NEWLY_SKIPPED,   /* pass or fail -> skip (why: the candidate's skip reason) */
 	VV_NEWLY_RUN,       /* skip -> pass */

@@ -57,7 +57,13 @@ enum validate_verdict validate_verdict_of(const struct suite_result *base, const
 			return VV_NEWLY_SKIPPED;
 		validate_reason_kind(base, kb, sizeof(kb));
 		validate_reason_kind(cand, kc, sizeof(kc));
-		return strcmp(kb, kc) ? VV_CHANGED : VV_UNCHANGED;
+		if (!strcmp(kb, kc))
+			return VV_UNCHANGED;
+		/* The baseline's failure was only a known upstream bug (it fails no
+		 * run); a candidate that now fails for real has regressed. */
+		if (!result_counts_as_failure(base) && result_counts_as_failure(cand))
+			return VV_REGRESSION;
+		return VV_CHANGED;
 	}
 	return VV_MISSING;
 }
