@@ -4,7 +4,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <gnutls/crypto.h>
 
@@ -12,6 +15,15 @@
 #include "tls.h"
 #include "util.h"
 
+
+/* criu's page-server protocol, as the lazy-pages daemon speaks it to the
+ * source: fixed records of struct page_server_iov { u32 cmd; u32 nr_pages;
+ * u64 vaddr; u64 dst_id; } (criu/page-xfer.c), the command in cmd's low 16
+ * bits; it ends with PS_IOV_FLUSH_N_CLOSE (or PS_IOV_FLUSH) and waits for a
+ * status. The same since criu 3.x. */
+#define PS_IOV_SIZE 24
+#define PS_IOV_FLUSH 0x1023
+#define PS_IOV_FLUSH_N_CLOSE 0x1024
 
 struct relay {
 	pthread_t thread;
@@ -23,6 +35,14 @@ struct relay {
 	pthread_mutex_t lock;
 	gnutls_hash_hd_t sent, received;
 	uint64_t sent_bytes, received_bytes;
+	/* A gated relay (relay_start_gated) holds criu's closing request until
+	 * relay_open_gate(); bytes not yet sent wait in pend. */
+	bool gated;
+	atomic_bool gate_open;
+	int wake;                 /* eventfd: the gate opened */
+	unsigned char pend[65536 + PS_IOV_SIZE];
+	size_t pend_len;
+	bool closing;             /* pend starts with the closing request */
 };
 
 static void account(struct relay *r, gnutls_hash_hd_t h, uint64_t *count, const void *buf, size_t n)
@@ -75,6 +95,57 @@ static void poison(int fd)
 	write_full(fd, garbage, sizeof(garbage));
 }
 
+/* criu's bytes to the peer: summed first (relay_digest), then sent. -1 if
+ * the TLS side failed. */
+static int send_out(struct relay *r, unsigned char *buf, size_t n)
+{
+	account(r, r->sent, &r->sent_bytes, buf, n);
+	if (fault_take_corruption()) /* CRMIG_FAULT=...:corrupt */
+		buf[n / 2] ^= 0x55;
+	for (size_t off = 0; off < n;) {
+		ssize_t w = gnutls_record_send(r->s, buf + off, n - off);
+
+		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (w < 0)
+			return -1;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static bool is_closing(const unsigned char *rec)
+{
+	uint32_t cmd;
+
+	memcpy(&cmd, rec, sizeof(cmd)); /* criu's own byte order: the same host kind both ends */
+	cmd &= 0xffff;
+	return cmd == PS_IOV_FLUSH || cmd == PS_IOV_FLUSH_N_CLOSE;
+}
+
+/* Gated: sends the whole records in pend up to the closing request (held
+ * until the gate opens), or everything once it is open. -1 on a TLS failure. */
+static int send_pending(struct relay *r)
+{
+	size_t n = 0;
+
+	if (atomic_load(&r->gate_open)) {
+		n = r->pend_len;
+	} else {
+		while (!r->closing && r->pend_len - n >= PS_IOV_SIZE) {
+			if (is_closing(r->pend + n))
+				r->closing = true;
+			else
+				n += PS_IOV_SIZE;
+		}
+	}
+	if (n && send_out(r, r->pend, n) < 0)
+		return -1;
+	memmove(r->pend, r->pend + n, r->pend_len - n);
+	r->pend_len -= n;
+	return 0;
+}
+
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
@@ -82,36 +153,48 @@ static void *relay_main(void *arg)
 	char buf[65536];
 
 	while ((plain_open || tls_open) && !failed) {
-		struct pollfd p[2] = { { .fd = plain_open ? r->plain : -1, .events = POLLIN },
-				       { .fd = tls_open ? r->tcp : -1, .events = POLLIN } };
+		bool gating = r->gated && !atomic_load(&r->gate_open);
+		struct pollfd p[3] = { { .fd = plain_open && r->pend_len < sizeof(buf) ? r->plain : -1, .events = POLLIN },
+				       { .fd = tls_open ? r->tcp : -1, .events = POLLIN },
+				       { .fd = gating ? r->wake : -1, .events = POLLIN } };
 
 		/* Records already decrypted by GnuTLS do not show on the socket. */
-		if (!(tls_open && gnutls_record_check_pending(r->s)) && poll(p, 2, -1) < 0) {
+		if (!(tls_open && gnutls_record_check_pending(r->s)) && poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (plain_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t n = read(r->plain, buf, sizeof(buf));
+		if (p[2].revents & POLLIN) { /* the gate opened: what it held goes now */
+			uint64_t one;
 
-			if (n <= 0) {
+			if (read(r->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				break;
+			if (send_pending(r) < 0)
+				failed = true;
+		}
+		if (plain_open && !failed && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(r->plain, r->gated ? (char *)r->pend + r->pend_len : buf,
+					 r->gated ? sizeof(buf) - r->pend_len : sizeof(buf));
+
+			if (n <= 0 && r->gated && !atomic_load(&r->gate_open)) {
+				/* criu here ended before the gate opened (the session
+				 * is going, the workload not handed over): the peer must
+				 * see a broken stream, never a finished one, so that its
+				 * criu resumes the source */
+				shutdown(r->tcp, SHUT_RDWR);
+				plain_open = tls_open = false;
+			} else if (n <= 0) {
 				plain_open = false;
-				gnutls_bye(r->s, GNUTLS_SHUT_WR);
-			} else {
-				account(r, r->sent, &r->sent_bytes, buf, (size_t)n);
-				if (fault_take_corruption()) /* CRMIG_FAULT=...:corrupt */
-					buf[n / 2] ^= 0x55;
-
-				for (ssize_t off = 0; off < n;) {
-					ssize_t w = gnutls_record_send(r->s, buf + off, (size_t)(n - off));
-					if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
-						continue;
-					if (w < 0) {
-						failed = true;
-						break;
-					}
-					off += w;
-				}
+				if (r->pend_len && send_pending(r) < 0)
+					failed = true;
+				else
+					gnutls_bye(r->s, GNUTLS_SHUT_WR);
+			} else if (r->gated) {
+				r->pend_len += (size_t)n;
+				if (send_pending(r) < 0)
+					failed = true;
+			} else if (send_out(r, (unsigned char *)buf, (size_t)n) < 0) {
+				failed = true;
 			}
 		}
 		if (tls_open && !failed && (gnutls_record_check_pending(r->s) || (p[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
@@ -150,16 +233,24 @@ static void relay_free(struct relay *r)
 	if (r->received)
 		gnutls_hash_deinit(r->received, NULL);
 	pthread_mutex_destroy(&r->lock);
+	if (r->wake >= 0)
+		close(r->wake);
 	free(r);
 }
 
-struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
+static struct relay *start(int plain_fd, gnutls_session_t s, int tcp_fd, bool gated)
 {
 	struct relay *r = xzalloc(sizeof(*r));
 
 	r->plain = plain_fd;
 	r->s = s;
 	r->tcp = tcp_fd;
+	r->gated = gated;
+	r->wake = gated ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (gated && r->wake < 0) {
+		free(r);
+		return NULL;
+	}
 	pthread_mutex_init(&r->lock, NULL);
 	/* without a hash (it cannot fail but for memory) the stream still flows;
 	 * relay_digest() then says it has none */
@@ -175,6 +266,24 @@ struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
 		return NULL;
 	}
 	return r;
+}
+
+struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
+{
+	return start(plain_fd, s, tcp_fd, false);
+}
+
+struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd)
+{
+	return start(plain_fd, s, tcp_fd, true);
+}
+
+void relay_open_gate(struct relay *r)
+{
+	if (!r || !r->gated || atomic_exchange(&r->gate_open, true))
+		return;
+	if (write(r->wake, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+		perror("crmig: relay: waking the relay"); /* an eventfd write cannot fail but for overflow */
 }
 
 void relay_join(struct relay *r)

@@ -26,6 +26,16 @@ struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd);
  * the two sides' digests must agree then: a page stream's end-to-end
  * check. 0, or -1 (no relay, no hash). */
 int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes);
+/* The same for the destination's end of a lazy page stream: the lazy-pages
+ * daemon's closing request (criu's PS_IOV_FLUSH_N_CLOSE, after which the
+ * source's criu counts the transfer done and ends the source) is held until
+ * relay_open_gate(), which serve calls once the source committed. A session
+ * that dies before (killed, or it ends the copy it restored) leaves the
+ * source's criu a broken stream, never a finished one: it resumes the
+ * source. Before, a hybrid migration whose last pages had all arrived when
+ * the session died lost the workload on both hosts. */
+struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd);
+void relay_open_gate(struct relay *r);
 /* Waits for the relay to end (both ways closed) and frees it. */
 void relay_join(struct relay *r);
 /* Ends it now (both sockets shut down), then joins. */

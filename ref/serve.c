@@ -105,6 +105,8 @@ struct session {
 	struct relay *relays[64];
 	int n_relays;
 	struct relay *ps_relay;     /* the running page server's stream (page TLS) */
+	struct relay *lazy_relay;   /* the lazy stream (page TLS): its close waits for the commit */
+	bool gate_next;             /* the next page stream is the lazy one */
 };
 
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -230,7 +232,10 @@ static int page_stream_tls(struct session *s, int fd)
 		reply_err(s, "TLS on the page stream: %s", err);
 		return -1;
 	}
-	if (relay_loopback_pair(pair) < 0 || !(s->relays[s->n_relays] = relay_start(pair[1], t, fd))) {
+	s->relays[s->n_relays] = NULL;
+	if (relay_loopback_pair(pair) == 0)
+		s->relays[s->n_relays] = s->gate_next ? relay_start_gated(pair[1], t, fd) : relay_start(pair[1], t, fd);
+	if (!s->relays[s->n_relays]) {
 		tls_close(t);
 		close(fd);
 		reply_err(s, "cannot set up the page stream relay");
@@ -456,9 +461,12 @@ static int op_lazy_channel(struct session *s, json_t *req)
 		if (symlink(target, link) < 0)
 			return reply_err(s, "cannot link %s to its parent: %s", dir, strerror(errno));
 	}
+	s->gate_next = true;
 	s->lazy_fd = accept_data(s);
+	s->gate_next = false;
 	if (s->lazy_fd < 0)
 		return 0;
+	s->lazy_relay = s->page_tls ? s->relays[s->n_relays - 1] : NULL;
 	s->lazy_tcp = move_fd(s->last_tcp);
 	fault_at("dst-final-dump", 0);
 	return reply_ok(s, NULL);
@@ -1206,6 +1214,7 @@ static void cleanup_session(struct session *s, bool handed_over)
 	for (int i = 0; i < s->n_relays; i++)
 		relay_stop(s->relays[i]);
 	s->n_relays = 0;
+	s->ps_relay = s->lazy_relay = NULL;
 	if (!handed_over) {
 		kill_child(&s->lazy_pid);
 		break_lazy_stream(s);
@@ -1246,6 +1255,9 @@ static int op_finish(struct session *s, json_t *req)
 			return reply_err(s, "commit without a restored workload");
 		s->committed = true;
 		session_record(s);
+		/* the lazy-pages daemon may now tell the source it has every page
+		 * (and the source's criu end the source) */
+		relay_open_gate(s->lazy_relay);
 		slog(s, "committed: the workload stays here");
 		return reply_ok(s, NULL);
 	}

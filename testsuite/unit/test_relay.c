@@ -271,6 +271,90 @@ START_TEST(test_receiver_gone)
 }
 END_TEST
 
+/* The destination's end of a lazy stream holds the lazy-pages daemon's
+ * closing request until the commit: page requests pass at once; the close
+ * only after relay_open_gate(). A daemon that ends before it (its session
+ * is going) leaves the source's side a broken stream (the relay there
+ * poisons criu), never a clean end that criu takes for "all pages sent". */
+static void ps_record(unsigned char rec[24], uint32_t cmd)
+{
+	memset(rec, 0, 24);
+	memcpy(rec, &cmd, sizeof(cmd));
+	rec[8] = (unsigned char)cmd; /* vaddr: tells the records apart */
+}
+
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+START_TEST(test_gate_holds_the_close)
+{
+	struct link l;
+	struct relay *ra, *rb;
+	int fa, fb, pair[2];
+	unsigned char rec[24], got[96];
+
+	link_up(&l);
+	fa = relay_side(l.sa, l.tcp_a, &ra);
+	ck_assert_int_eq(relay_loopback_pair(pair), 0);
+	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
+	ck_assert_ptr_nonnull(rb);
+	fb = pair[0];
+	/* two page requests, cut across writes, then the close */
+	ps_record(rec, 8 | (1u << 16)); /* PS_IOV_GET with a flag */
+	ck_assert_int_eq(write_full(fb, rec, 10), 0);
+	ck_assert(!readable_within(fa, 200)); /* a partial record waits */
+	ck_assert_int_eq(write_full(fb, rec + 10, 14), 0);
+	ps_record(rec, 8);
+	ck_assert_int_eq(write_full(fb, rec, 24), 0);
+	ps_record(rec, 0x1024); /* PS_IOV_FLUSH_N_CLOSE */
+	ck_assert_int_eq(write_full(fb, rec, 24), 0);
+	ck_assert_int_eq(read_full(fa, got, 48), 0);
+	ck_assert_uint_eq(got[8], 8);
+	ck_assert(!readable_within(fa, 300)); /* the close is held */
+	relay_open_gate(rb);
+	ck_assert(readable_within(fa, 5000));
+	ck_assert_int_eq(read_full(fa, got, 24), 0);
+	ck_assert_uint_eq(got[0], 0x24);
+	ck_assert_uint_eq(got[1], 0x10);
+	close(fb);
+	close(fa);
+	relay_stop(ra);
+	relay_stop(rb);
+	link_free_ctx(&l);
+}
+END_TEST
+
+START_TEST(test_gate_closed_daemon_gone)
+{
+	struct link l;
+	struct relay *ra, *rb;
+	int fa, pair[2];
+	unsigned char rec[24], c;
+	ssize_t n;
+
+	link_up(&l);
+	fa = relay_side(l.sa, l.tcp_a, &ra);
+	ck_assert_int_eq(relay_loopback_pair(pair), 0);
+	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
+	ps_record(rec, 0x1024);
+	ck_assert_int_eq(write_full(pair[0], rec, 24), 0);
+	close(pair[0]); /* the daemon is gone before the commit */
+	ck_assert(readable_within(fa, 10000));
+	n = read(fa, &c, 1);
+	/* garbage (the relay's poison), not the close and not a clean end */
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(c, 0xff);
+	close(fa);
+	relay_stop(ra);
+	relay_stop(rb);
+	link_free_ctx(&l);
+}
+END_TEST
+
 /* One side ends, the other still talks, then ends too (a page server that
  * answers after the dump side has said all it had to say). */
 START_TEST(test_half_close)
@@ -458,6 +542,8 @@ int main(void)
 	tcase_add_test(tc, test_both_ways_intact);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_receiver_gone);
+	tcase_add_test(tc, test_gate_holds_the_close);
+	tcase_add_test(tc, test_gate_closed_daemon_gone);
 	tcase_add_test(tc, test_peer_closes_cleanly);
 	tcase_add_test(tc, test_peer_ends_without_close_notify);
 	tcase_add_test(tc, test_peer_resets);
