@@ -42,7 +42,7 @@ struct relay {
 	int wake;                 /* eventfd: the gate opened */
 	unsigned char pend[65536 + PS_IOV_SIZE];
 	size_t pend_len;
-	bool closing;             /* pend starts with the closing request */
+	bool closing;             /* criu here sent its closing request (held in pend while the gate is shut) */
 };
 
 static void account(struct relay *r, gnutls_hash_hd_t h, uint64_t *count, const void *buf, size_t n)
@@ -127,17 +127,17 @@ static bool is_closing(const unsigned char *rec)
  * until the gate opens), or everything once it is open. -1 on a TLS failure. */
 static int send_pending(struct relay *r)
 {
+	bool open = atomic_load(&r->gate_open);
 	size_t n = 0;
 
-	if (atomic_load(&r->gate_open)) {
-		n = r->pend_len;
-	} else {
-		while (!r->closing && r->pend_len - n >= PS_IOV_SIZE) {
-			if (is_closing(r->pend + n))
-				r->closing = true;
-			else
-				n += PS_IOV_SIZE;
-		}
+	/* whole records only: a closing request is seen whole, and a partial
+	 * one waits for its rest */
+	while (r->pend_len - n >= PS_IOV_SIZE) {
+		if (is_closing(r->pend + n))
+			r->closing = true;
+		if (r->closing && !open)
+			break; /* held, and whatever follows it */
+		n += PS_IOV_SIZE;
 	}
 	if (n && send_out(r, r->pend, n) < 0)
 		return -1;
@@ -176,11 +176,13 @@ static void *relay_main(void *arg)
 			ssize_t n = read(r->plain, r->gated ? (char *)r->pend + r->pend_len : buf,
 					 r->gated ? sizeof(buf) - r->pend_len : sizeof(buf));
 
-			if (n <= 0 && r->gated && !atomic_load(&r->gate_open)) {
+			if (n <= 0 && r->gated && (!atomic_load(&r->gate_open) || !r->closing)) {
 				/* criu here ended before the gate opened (the session
-				 * is going, the workload not handed over): the peer must
-				 * see a broken stream, never a finished one, so that its
-				 * criu resumes the source */
+				 * is going, the workload not handed over), or without
+				 * its closing request (the lazy-pages daemon died): the
+				 * peer must see a broken stream, never a finished one
+				 * (criu takes a clean end for "every page sent" and ends
+				 * the source), so that its criu resumes the source */
 				shutdown(r->tcp, SHUT_RDWR);
 				plain_open = tls_open = false;
 			} else if (n <= 0) {

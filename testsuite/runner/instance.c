@@ -498,6 +498,7 @@ static void judge_gap(struct inst_ctx *x, bool migrated)
 }
 
 /* Everything but the containers list (cleanup removes ours) must be as before. */
+#define HOST_SETTLE_S 60
 static void judge_hosts(struct inst_ctx *x)
 {
 	static const char *const keys[] = { "cgroup2_mount", "iptables", "nft", "tainted", "stray_processes", "crmig_state" };
@@ -505,6 +506,19 @@ static void judge_hosts(struct inst_ctx *x)
 	for (int h = 0; h < 2; h++) {
 		json_t *after = host_state(x, h);
 
+		/* A peer cleans up on its own clock (a stalled destination wakes
+		 * after crmig gave up on it, then ends its session): its criu and
+		 * its state directory get a bounded while to go, never for ever. */
+		for (int waited = 0; waited < HOST_SETTLE_S && after && x->state_before[h] &&
+				     (!json_equal(json_object_get(after, "stray_processes"),
+						  json_object_get(x->state_before[h], "stray_processes")) ||
+				      !json_equal(json_object_get(after, "crmig_state"),
+						  json_object_get(x->state_before[h], "crmig_state")));
+		     waited += 3) {
+			sleep(3);
+			json_decref(after);
+			after = host_state(x, h);
+		}
 		for (size_t k = 0; after && x->state_before[h] && k < ARRAY_SIZE(keys); k++) {
 			json_t *b = json_object_get(x->state_before[h], keys[k]), *a = json_object_get(after, keys[k]);
 

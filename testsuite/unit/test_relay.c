@@ -355,6 +355,36 @@ START_TEST(test_gate_closed_daemon_gone)
 }
 END_TEST
 
+/* After the commit too: a lazy-pages daemon that dies (killed in the lazy
+ * window) without its closing request leaves a broken stream, not a clean
+ * end: real criu would take that for "every page sent" and end the source
+ * while the copy here lacks pages (lab: dst-lazy-window:kill-criu). */
+START_TEST(test_gate_open_daemon_dies)
+{
+	struct link l;
+	struct relay *ra, *rb;
+	int fa, pair[2];
+	unsigned char rec[24], got[24], c;
+
+	link_up(&l);
+	fa = relay_side(l.sa, l.tcp_a, &ra);
+	ck_assert_int_eq(relay_loopback_pair(pair), 0);
+	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
+	relay_open_gate(rb);
+	ps_record(rec, 8);
+	ck_assert_int_eq(write_full(pair[0], rec, 24), 0);
+	ck_assert_int_eq(read_full(fa, got, 24), 0);
+	close(pair[0]);
+	ck_assert(readable_within(fa, 10000));
+	ck_assert_int_eq(read(fa, &c, 1), 1);
+	ck_assert_uint_eq(c, 0xff);
+	close(fa);
+	relay_stop(ra);
+	relay_stop(rb);
+	link_free_ctx(&l);
+}
+END_TEST
+
 /* One side ends, the other still talks, then ends too (a page server that
  * answers after the dump side has said all it had to say). */
 START_TEST(test_half_close)
@@ -544,6 +574,7 @@ int main(void)
 	tcase_add_test(tc, test_receiver_gone);
 	tcase_add_test(tc, test_gate_holds_the_close);
 	tcase_add_test(tc, test_gate_closed_daemon_gone);
+	tcase_add_test(tc, test_gate_open_daemon_dies);
 	tcase_add_test(tc, test_peer_closes_cleanly);
 	tcase_add_test(tc, test_peer_ends_without_close_notify);
 	tcase_add_test(tc, test_peer_resets);
