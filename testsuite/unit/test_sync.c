@@ -167,6 +167,36 @@ START_TEST(test_leased_file_is_read_without_breaking_the_lease)
 	ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
 	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "the holder lost its lease or its offset (%d)",
 		      wstatus);
+	/* an empty file the holder has open for writing only: nothing to
+	 * borrow that reads, and nothing to read either */
+	ck_assert_int_eq(write_file("wronly", "", 0, 0644), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int lfd = open("wronly", O_WRONLY);
+		char ok;
+
+		signal(SIGIO, on_sigio);
+		ok = lfd >= 0 && fcntl(lfd, F_SETLEASE, F_WRLCK) == 0 ? 'y' : 'n';
+		if (write(ready[1], &ok, 1) != 1 || read(done[0], &ok, 1) != 1)
+			_exit(3);
+		_exit(fcntl(lfd, F_GETLEASE) == F_WRLCK && !lease_broken ? 0 : 1);
+	}
+	ck_assert_int_eq(read(ready[0], &status, 1), 1);
+	ck_assert(status == 'y');
+	fd = sync_open_for_copy("wronly");
+	ck_assert_msg(fd >= 0, "sync_open_for_copy(wronly): %s", strerror(errno));
+	{
+		struct stat st;
+
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		ck_assert(S_ISREG(st.st_mode) && st.st_size == 0);
+	}
+	close(fd);
+	ck_assert_int_eq(write(done[1], "x", 1), 1);
+	ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "the holder lost its lease or its offset (%d)",
+		      wstatus);
 	close(ready[0]);
 	close(ready[1]);
 	close(done[0]);
