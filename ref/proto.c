@@ -952,6 +952,17 @@ static int64_t recv_dir(struct chan *c, int parent, const struct file_header *h)
 	return 0;
 }
 
+/* tmp (beside it) becomes h's name; rename replaces what was there and never
+ * writes through a symlink of that name. tmp is gone either way. */
+static int move_into_place(struct chan *c, int parent, const char *tmp, const struct file_header *h)
+{
+	if (renameat(parent, tmp, parent, h->base) == 0)
+		return 0;
+	chan_fail(c, "%s: cannot move into place: %s", h->name, strerror(errno));
+	unlinkat(parent, tmp, 0);
+	return -1;
+}
+
 static int64_t recv_symlink(struct chan *c, int parent, const struct file_header *h)
 {
 	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = (time_t)h->mtime } };
@@ -962,12 +973,7 @@ static int64_t recv_symlink(struct chan *c, int parent, const struct file_header
 	temp_name(tmp, sizeof(tmp));
 	if (symlinkat(h->target, parent, tmp) < 0)
 		return chan_fail(c, "%s: symlink: %s", h->name, strerror(errno));
-	if (renameat(parent, tmp, parent, h->base) < 0) {
-		chan_fail(c, "%s: cannot move into place: %s", h->name, strerror(errno));
-		unlinkat(parent, tmp, 0);
-		return -1;
-	}
-	if (set_owner(c, -1, parent, h) < 0)
+	if (move_into_place(c, parent, tmp, h) < 0 || set_owner(c, -1, parent, h) < 0)
 		return -1;
 	if (h->has_mtime)
 		utimensat(parent, h->base, times, AT_SYMLINK_NOFOLLOW);
@@ -1005,12 +1011,7 @@ static int64_t recv_chardev(struct chan *c, int parent, const struct file_header
 	temp_name(tmp, sizeof(tmp));
 	if (mknodat(parent, tmp, S_IFCHR | 0600, dev) < 0)
 		return chan_fail(c, "%s: mknod %u:%u: %s", h->name, h->major, h->minor, strerror(errno));
-	if (renameat(parent, tmp, parent, h->base) < 0) {
-		chan_fail(c, "%s: cannot move into place: %s", h->name, strerror(errno));
-		unlinkat(parent, tmp, 0);
-		return -1;
-	}
-	if (set_owner(c, -1, parent, h) < 0)
+	if (move_into_place(c, parent, tmp, h) < 0 || set_owner(c, -1, parent, h) < 0)
 		return -1;
 	if (fchmodat(parent, h->base, h->mode, 0) < 0)
 		return chan_fail(c, "%s: chmod: %s", h->name, strerror(errno));

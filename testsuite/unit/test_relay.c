@@ -283,6 +283,17 @@ static void ps_record(unsigned char rec[24], uint32_t cmd)
 	rec[8] = (unsigned char)cmd; /* vaddr: tells the records apart */
 }
 
+/* b's end as serve makes it for a lazy stream: gated; criu's fd returned. */
+static int gated_side(struct link *l, struct relay **rb)
+{
+	int pair[2];
+
+	ck_assert_int_eq(relay_loopback_pair(pair), 0);
+	*rb = relay_start_gated(pair[1], l->sb, l->tcp_b);
+	ck_assert_ptr_nonnull(*rb);
+	return pair[0];
+}
+
 static bool readable_within(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -294,15 +305,12 @@ START_TEST(test_gate_holds_the_close)
 {
 	struct link l;
 	struct relay *ra, *rb;
-	int fa, fb, pair[2];
+	int fa, fb;
 	unsigned char rec[24], got[96];
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	ck_assert_int_eq(relay_loopback_pair(pair), 0);
-	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
-	ck_assert_ptr_nonnull(rb);
-	fb = pair[0];
+	fb = gated_side(&l, &rb);
 	/* two page requests, cut across writes, then the close */
 	ps_record(rec, 8 | (1u << 16)); /* PS_IOV_GET with a flag */
 	ck_assert_int_eq(write_full(fb, rec, 10), 0);
@@ -332,17 +340,16 @@ START_TEST(test_gate_closed_daemon_gone)
 {
 	struct link l;
 	struct relay *ra, *rb;
-	int fa, pair[2];
+	int fa, fb;
 	unsigned char rec[24], c;
 	ssize_t n;
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	ck_assert_int_eq(relay_loopback_pair(pair), 0);
-	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
+	fb = gated_side(&l, &rb);
 	ps_record(rec, 0x1024);
-	ck_assert_int_eq(write_full(pair[0], rec, 24), 0);
-	close(pair[0]); /* the daemon is gone before the commit */
+	ck_assert_int_eq(write_full(fb, rec, 24), 0);
+	close(fb); /* the daemon is gone before the commit */
 	ck_assert(readable_within(fa, 10000));
 	n = read(fa, &c, 1);
 	/* garbage (the relay's poison), not the close and not a clean end */
@@ -363,18 +370,17 @@ START_TEST(test_gate_open_daemon_dies)
 {
 	struct link l;
 	struct relay *ra, *rb;
-	int fa, pair[2];
+	int fa, fb;
 	unsigned char rec[24], got[24], c;
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	ck_assert_int_eq(relay_loopback_pair(pair), 0);
-	rb = relay_start_gated(pair[1], l.sb, l.tcp_b);
+	fb = gated_side(&l, &rb);
 	relay_open_gate(rb);
 	ps_record(rec, 8);
-	ck_assert_int_eq(write_full(pair[0], rec, 24), 0);
+	ck_assert_int_eq(write_full(fb, rec, 24), 0);
 	ck_assert_int_eq(read_full(fa, got, 24), 0);
-	close(pair[0]);
+	close(fb);
 	ck_assert(readable_within(fa, 10000));
 	ck_assert_int_eq(read(fa, &c, 1), 1);
 	ck_assert_uint_eq(c, 0xff);
