@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "proc.h"
+#include "digest.h"
 #include "util.h"
 
 int net_split_hostport(const char *s, char *host, size_t hostlen, int *port, int default_port)
@@ -209,8 +210,7 @@ void net_new_token(char hex[2 * DATA_TOKEN_LEN + 1])
 
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
 		abort(); /* no entropy: nothing sensible to do */
-	for (int i = 0; i < DATA_TOKEN_LEN; i++)
-		sprintf(hex + 2 * i, "%02x", raw[i]);
+	hex_encode(raw, sizeof(raw), hex);
 }
 
 int net_data_connect(const char *host, int port, const char *token_hex, double timeout_s, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <gnutls/crypto.h>
 
+#include "digest.h"
 #include "fault.h"
 #include "tls.h"
 #include "util.h"
@@ -54,29 +55,23 @@ static void account(struct relay *r, gnutls_hash_hd_t h, uint64_t *count, const 
 	pthread_mutex_unlock(&r->lock);
 }
 
-static int snapshot(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
+int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
 {
 	unsigned char d[32];
 	gnutls_hash_hd_t copy;
-	int ret = -1;
 
+	if (!r)
+		return -1;
 	pthread_mutex_lock(&r->lock);
 	copy = sent ? r->sent : r->received;
 	copy = copy ? gnutls_hash_copy(copy) : NULL;
 	*bytes = sent ? r->sent_bytes : r->received_bytes;
 	pthread_mutex_unlock(&r->lock);
-	if (copy) {
-		gnutls_hash_deinit(copy, d);
-		for (int i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", d[i]);
-		ret = 0;
-	}
-	return ret;
-}
-
-int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
-{
-	return r ? snapshot(r, sent, hex, bytes) : -1;
+	if (!copy)
+		return -1;
+	gnutls_hash_deinit(copy, d);
+	hex_encode(d, sizeof(d), hex);
+	return 0;
 }
 
 int relay_loopback_pair(int fds[2])

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "criu.h"
+#include "digest.h"
 #include "fault.h"
 #include "hook.h"
 
@@ -29,9 +30,6 @@
 #include "relay.h"
 #include "serve_gui.h"
 #include "serve_record.h"
-
-#include <gnutls/crypto.h>
-
 #include "serve_step.h"
 #include "util.h"
 #include "version.h"
@@ -703,26 +701,6 @@ static void fix_veth_mtus(struct session *s, int pid, json_t *timing)
 		json_decref(fixed);
 }
 
-/* SHA-256 of a regular file beneath dirfd, as hex; -1 if it cannot be read. */
-static int file_sha256(int dirfd, const char *name, char hex[65])
-{
-	__do_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	unsigned char d[32], buf[65536];
-	gnutls_hash_hd_t h;
-	ssize_t n;
-
-	if (fd < 0 || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		gnutls_hash(h, buf, (size_t)n);
-	gnutls_hash_deinit(h, d);
-	if (n < 0)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	return 0;
-}
-
 /* The images as they arrived (over TLS: as the source sent them), so that a
  * change before the restore (a failing disk, anything else writing there)
  * refuses the restore instead of feeding criu a damaged image. The page
@@ -736,7 +714,7 @@ static void record_image_sums(struct session *s, const char *dir, int dirfd, jso
 	json_array_foreach(names, i, v) {
 		char hex[65];
 
-		if (file_sha256(dirfd, json_string_value(v), hex) == 0)
+		if (sha256_file_at(dirfd, json_string_value(v), hex, NULL) == 0)
 			json_object_set_new(sums, json_string_value(v), json_string(hex));
 	}
 	if (!s->image_sums)
@@ -755,7 +733,7 @@ static const char *changed_image(struct session *s, const char *dir_name, const 
 	json_object_foreach(sums, name, want) {
 		char hex[65];
 
-		if (dfd < 0 || file_sha256(dfd, name, hex) < 0 || strcmp(hex, json_string_value(want)))
+		if (dfd < 0 || sha256_file_at(dfd, name, hex, NULL) < 0 || strcmp(hex, json_string_value(want)))
 			return name;
 	}
 	return NULL;

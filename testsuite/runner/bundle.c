@@ -5,12 +5,12 @@
  * untrusted input: every key is checked, every listed file verified. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <libgen.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "bundle.h"
+#include "digest.h"
 #include "util.h"
 
 #define MANIFEST_MAX (4 << 20)
@@ -47,30 +47,7 @@ bool bundle_path_ok(const char *path)
 
 int bundle_sha256_file(const char *path, char hex[65], uint64_t *size)
 {
-	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	unsigned char digest[32], buf[1 << 16];
-	gnutls_hash_hd_t h;
-	uint64_t total = 0;
-	ssize_t n;
-
-	if (fd < 0 || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			gnutls_hash_deinit(h, digest);
-			return -1;
-		}
-		gnutls_hash(h, buf, n);
-		total += n;
-	}
-	gnutls_hash_deinit(h, digest);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	if (size)
-		*size = total;
-	return 0;
+	return sha256_file_at(AT_FDCWD, path, hex, size);
 }
 
 /* ---- the list of files --------------------------------------------------- */
