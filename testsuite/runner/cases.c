@@ -572,6 +572,11 @@ static void check_whole(struct parse_ctx *ctx, const struct suite_case *c)
 		fail_at(ctx, ctx->raw[K_EXPECT_RESULT].line, "expect_result: killed needs fault = POINT:kill-self (a source point)");
 	else if (case_has_flag(c, "nolazy") && !(c->strategies & (ST_STOP | ST_PRE)))
 		fail_at(ctx, ctx->raw[K_FLAGS].line, "flags: nolazy leaves none of the strategies");
+	/* a bare workload's listener is reachable after the move only at an
+	 * address that moves with it (the harness would never connect, and the
+	 * workload would fail waiting for its echo) */
+	else if (case_has_flag(c, "listen") && (c->modes & MODE_BARE) && !case_has_flag(c, "move-ip"))
+		fail_at(ctx, ctx->raw[K_FLAGS].line, "flags: listen needs move-ip in bare mode (or modes = lxc)");
 }
 
 /* The case's name: the file's basename without ".case", [a-z0-9-]{1,40}. */

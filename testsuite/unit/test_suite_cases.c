@@ -166,6 +166,8 @@ START_TEST(test_rejections)
 	expect_reject("[case]\nworkload = memory\nexpect_error = boom\n", "bad.case:3:", "expect_error:");
 	expect_reject("[case]\nworkload = memory\nstrategies = post hybrid\nflags = nolazy\n", "bad.case:4:",
 		      "nolazy");
+	/* a bare listener the harness could not reach after the move */
+	expect_reject("[case]\nworkload = tcp\nflags = tcp-peer, listen\n", "bad.case:3:", "listen needs move-ip");
 	/* killed: crmig migrate must be the one that dies, at a source point */
 	expect_reject("[case]\nworkload = memory\nexpect_result = killed\n", "bad.case:3:", "needs fault = POINT:kill-self");
 	expect_reject("[case]\nworkload = memory\nfault = final-dump:kill-criu\nexpect_result = killed\n", "bad.case:4:",
