@@ -18,6 +18,7 @@
 #include "known_bugs.h"
 #include "log_excerpt.h"
 #include "net.h"
+#include "netlock.h"
 #include "stats.h"
 
 #include "util.h"
@@ -213,6 +214,11 @@ static int page_stream_tls(struct migration *m, int fd)
 	return pair[0];
 }
 
+static void lazy_stream_broke(void *arg)
+{
+	mig_release_netlock(arg);
+}
+
 /* Two replies: the first says where to connect, the second that the
  * destination took the connection and started what needs it. */
 int mig_page_channel(struct migration *m, const char *op, json_t *args)
@@ -241,6 +247,11 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 		return -1;
 	if (!strcmp(op, "page-server"))
 		m->ps_relay = m->page_tls ? m->relays[m->n_relays - 1] : NULL;
+	/* A lazy stream that breaks makes criu resume the source with its
+	 * network still locked (netlock.h): lifted first, while criu still
+	 * holds the tree frozen. */
+	if (!strcmp(op, "lazy-channel") && m->page_tls && m->o->tcp_established)
+		relay_on_break(m->relays[m->n_relays - 1], lazy_stream_broke, m);
 	arm_deadline(m);
 	ready = chan_recv_json(&m->ch, MSG_OK);
 
@@ -533,6 +544,15 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	mig_progress(m, "running on %s (pid %lld)", m->host, (long long)json_int(reply, "pid", 0));
 	json_decref(reply);
 	fault_at("handover", m->criu_pid);
+	/* Post-copy: criu on the source serves the pages the destination still
+	 * lacks, and a criu that died let the source run on (its ptrace is
+	 * gone): no commit, the copy here is ended. (Stop and pre-copy commit:
+	 * the destination holds every page, crmig ends the source itself.) */
+	if (lazy && !mig_criu_alive(m)) {
+		snprintf(m->err, sizeof(m->err), "criu on the source died at the handover, before the commit: the "
+			 "pages %s lacks can no longer come, so the copy there is ended", m->host);
+		return -1;
+	}
 	/* The destination keeps the workload only once we say so: just before
 	 * criu is told to end the source (stop, pre) or while it starts serving
 	 * the rest of the pages (post, hybrid). Should we die before, criu
@@ -1096,7 +1116,6 @@ int cmd_migrate(int argc, char **argv)
 		.auto_sync = true, .rootfs = "sync", .page_tls = "on", .timeout_s = 900, .verbosity = 4,
 	};
 	struct migration m = { .o = &o, .ctl_fd = -1 };
-	__do_free char *rules_before = NULL; /* iptables before the freeze: criu's lock rules to lift are the new ones */
 	int ret;
 
 	policy_defaults(&o.policy);
@@ -1146,15 +1165,20 @@ int cmd_migrate(int argc, char **argv)
 	}
 	report_event(&m.rep, "start", json_pack("{s:i, s:s, s:s, s:s}", "pid", (int)getpid(), "strategy",
 						 m.st->name, "to", m.host, "source", m.rep.source));
-	rules_before = net_iptables_snapshot();
+	m.rules_before = net_iptables_snapshot();
 	ret = run_migration(&m);
 	note_late_cancel(&m);
-	/* after a handover, and after a rollback too: criu resumes the source but
-	 * its lock rules for the tree's loopback connections stayed (zdtm's
-	 * socket-tcp groups), leaving the resumed workload's connections dead */
-	drop_lock_rules(&m, rules_before);
 	if (ret < 0 && !m.rep.error)
 		mig_fail(&m, m.frozen ? "rolled-back" : "failed", "%s", m.err[0] ? m.err : "unknown error");
+	/* after a handover, and after a rollback too: criu resumes the source but
+	 * its lock rules for the tree's loopback connections stayed (zdtm's
+	 * socket-tcp groups), leaving the resumed workload's connections dead;
+	 * and a source that kept the workload gets every lock criu left lifted */
+	drop_lock_rules(&m, m.rules_before);
+	if (ret < 0 && m.o->tcp_established)
+		mig_release_netlock(&m);
+	free(m.rules_before);
+	m.rules_before = NULL;
 	finish(&m);
 	if (o.json_path && report_write_json(&m.rep, o.json_path) < 0)
 		fprintf(stderr, "crmig: cannot write %s: %s\n", o.json_path, strerror(errno));

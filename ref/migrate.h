@@ -138,6 +138,9 @@ struct migration {
 
 	double t_freeze, t_dumped, t_resumed, t_released;
 	bool frozen, committed, dest_restored;
+	bool source_held;             /* post-copy: criu died past the commit; the source is held stopped */
+	char *rules_before;           /* iptables before the freeze: criu's lock rules are the new ones */
+	pid_t lock_root;              /* --tcp-established: the tree whose lock crmig lifts if criu cannot */
 	int restore_failed;           /* the destination refused: roll back */
 	const char *lazy_dir;         /* post-copy: the local images of the lazy dump */
 	pid_t criu_pid;               /* the dump or pre-dump running now, 0 for none */
@@ -208,6 +211,14 @@ bool mig_cancelled(struct migration *m);
  * copy after a handover. */
 bool mig_criu_alive(struct migration *m);
 void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int status);
+/* Post-copy, criu killed past the commit: the source was held stopped
+ * (m->source_held) until the destination said whether every page had
+ * arrived. end: it had (the destination keeps the workload, the source's
+ * copy is ended); else the source resumes. */
+void mig_settle_held_source(struct migration *m, bool end);
+/* The source keeps the workload after criu locked its network: lift what
+ * criu left (netlock.h). Safe to repeat, and from the relay's thread. */
+void mig_release_netlock(struct migration *m);
 /* $CRMIG_STATE_DIR or CRMIG_STATE_DIR; the record of a running migration
  * (STATE/src-ID.json), and at start the clean-up after earlier ones that
  * were killed (their workload resumed if left stopped, their images). */

@@ -411,10 +411,10 @@ int net_addr_del(const char *ifname, const char *addr, int prefix)
 
 static bool rule_names_addr(const char *rule, const char *addr)
 {
-	__do_free char *host = xasprintf(" %s/32 ", addr);
+	__do_free char *host = addr ? xasprintf(" %s/32 ", addr) : NULL;
 	__do_free char *padded = xasprintf("%s ", rule);
 
-	return strstr(padded, host) != NULL;
+	return !addr || strstr(padded, host) != NULL;
 }
 
 char *net_iptables_snapshot(void)

@@ -48,9 +48,10 @@ int net_addr_del(const char *ifname, const char *addr, int prefix);
  * now foreign address: remove those that name addr. Returns how many. */
 /* The filter table as iptables-save prints it (malloc'ed; NULL if it cannot run). */
 char *net_iptables_snapshot(void);
-/* Deletes the rules criu's network lock (mark 0xc114) left naming addr, but
- * none that was already there in before (a snapshot taken before the freeze:
- * another migration's lock is not ours to lift). Returns how many, or -1. */
+/* Deletes the rules criu's network lock (mark 0xc114) left naming addr (any
+ * address: NULL), but none that was already there in before (a snapshot
+ * taken before the freeze: another migration's lock is not ours to lift).
+ * Returns how many, or -1. */
 int net_drop_criu_lock_rules(const char *addr, const char *before);
 int net_get_mtu(const char *ifname);             /* -1 on error */
 int net_set_mtu(const char *ifname, int mtu);

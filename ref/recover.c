@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "migrate.h"
+#include "netlock.h"
 #include "util.h"
 
 bool mig_criu_alive(struct migration *m)
@@ -20,15 +21,19 @@ bool mig_criu_alive(struct migration *m)
 	return waitid(P_PID, (id_t)m->criu_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
 }
 
-static void container_act(struct migration *m, bool end)
+enum source_act { RESUME, END, HOLD };
+
+static void container_act(struct migration *m, enum source_act act)
 {
 	struct lxc_container *c = lxc_container_new(m->o->lxc_name, m->o->lxcpath);
 
 	if (!c)
 		return;
 	if (c->is_running(c)) {
-		if (end) {
+		if (act == END) {
 			c->stop(c);
+		} else if (act == HOLD) {
+			c->freeze(c);
 		} else {
 			c->unfreeze(c);
 			proc_signal_tree(c->init_pid(c), SIGCONT);
@@ -37,20 +42,61 @@ static void container_act(struct migration *m, bool end)
 	lxc_container_put(c);
 }
 
+void mig_release_netlock(struct migration *m)
+{
+	int n = m->lock_root > 1 ? netlock_release(m->lock_root, m->rules_before) : 0;
+
+	if (n > 0)
+		fprintf(stderr, "crmig: lifted %d of criu's network locks (repair mode, iptables) from the source's "
+			"tree: criu resumed it without\n", n);
+}
+
+static void source_act(struct migration *m, enum source_act act)
+{
+	static const int sig[] = { [RESUME] = SIGCONT, [END] = SIGKILL, [HOLD] = SIGSTOP };
+
+	/* unlocked before it runs again, so no recv() of it fails with EPERM */
+	if (act == RESUME)
+		mig_release_netlock(m);
+	if (m->o->lxc_name)
+		container_act(m, act);
+	else
+		proc_signal_tree(m->o->pid, sig[act]);
+}
+
 void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int status)
 {
-	/* Post-copy past the handover: the source still holds the only full
-	 * memory, so it resumes (as criu itself does when it gives up serving
-	 * pages); the destination's incomplete copy is ended there. */
-	bool end = m->committed && !d->lazy;
-
-	if (m->o->lxc_name)
-		container_act(m, end);
-	else
-		proc_signal_tree(m->o->pid, end ? SIGKILL : SIGCONT);
+	/* Post-copy past the commit: the destination runs the workload, and
+	 * which copy must live depends on whether every page had crossed before
+	 * criu died (measured with criu 4.1 and hybrid: the lazy-pages daemon had
+	 * them all and ended well, and resuming the source ran it twice). Only
+	 * the destination knows (lazy-wait): the source is held stopped until it
+	 * answers (criu's freezer keeps a container frozen; a tree that criu's
+	 * ptrace let go is stopped again). */
+	if (m->committed && d->lazy) {
+		source_act(m, HOLD);
+		m->source_held = true;
+		mig_progress(m, "criu %s was killed (signal %d) while serving pages: the source is held stopped "
+				"until %s says whether every page arrived", criu_action_name(d->action), status - 128,
+			     m->host);
+		return;
+	}
+	/* Stop and pre-copy past the commit: the destination holds the whole
+	 * workload, the source's copy is ended; before it, the source resumes. */
+	source_act(m, m->committed ? END : RESUME);
 	mig_progress(m, "criu %s was killed (signal %d): %s", criu_action_name(d->action), status - 128,
-		     end ? "the destination runs the workload, so crmig ended the source's copy"
-			 : "crmig resumed the tree it had frozen");
+		     m->committed ? "the destination runs the workload, so crmig ended the source's copy"
+				  : "crmig resumed the tree it had frozen");
+}
+
+void mig_settle_held_source(struct migration *m, bool end)
+{
+	if (!m->source_held)
+		return;
+	m->source_held = false;
+	source_act(m, end ? END : RESUME);
+	mig_progress(m, "%s", end ? "every page had arrived before criu died: crmig ended the source's copy"
+				  : "crmig resumed the source it held");
 }
 
 /* ---- what a killed crmig migrate left ------------------------------------- */

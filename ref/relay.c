@@ -44,6 +44,14 @@ struct relay {
 	unsigned char pend[65536 + PS_IOV_SIZE];
 	size_t pend_len;
 	bool closing;             /* criu here sent its closing request (held in pend while the gate is shut) */
+	void (*on_break)(void *); /* relay_on_break() */
+	void *break_arg;
+	/* With on_break: the peer's requests (a lazy-pages daemon's, 24 bytes
+	 * each) as they reach criu, to know whether its close went through */
+	atomic_bool watching;
+	uint64_t rx_off;
+	unsigned char rx_cmd[4];
+	bool peer_closed;
 };
 
 static void account(struct relay *r, gnutls_hash_hd_t h, uint64_t *count, const void *buf, size_t n)
@@ -141,6 +149,20 @@ static int send_pending(struct relay *r)
 	return 0;
 }
 
+/* The peer's stream as a sequence of page_server_iov requests: the close
+ * (PS_IOV_FLUSH_N_CLOSE) seen? */
+static void watch_requests(struct relay *r, const unsigned char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++, r->rx_off++) {
+		size_t at = r->rx_off % PS_IOV_SIZE;
+
+		if (at < sizeof(r->rx_cmd))
+			r->rx_cmd[at] = buf[i];
+		if (at == sizeof(r->rx_cmd) - 1 && is_closing(r->rx_cmd))
+			r->peer_closed = true;
+	}
+}
+
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
@@ -215,12 +237,37 @@ static void *relay_main(void *arg)
 				drain = true;
 			} else if (!drain) {
 				account(r, r->received, &r->received_bytes, buf, (size_t)n);
+				if (atomic_load(&r->watching))
+					watch_requests(r, (unsigned char *)buf, (size_t)n);
 			}
 		}
 	}
-	if (failed)
+	if (failed) {
+		void (*fn)(void *);
+		void *arg;
+
+		pthread_mutex_lock(&r->lock);
+		fn = r->on_break;
+		arg = r->break_arg;
+		pthread_mutex_unlock(&r->lock);
+		/* before criu learns of it; not once the daemon's close went
+		 * through: criu then ends the source, it resumes nothing */
+		if (fn && !r->peer_closed)
+			fn(arg);
 		poison(r->plain);
+	}
 	return NULL;
+}
+
+void relay_on_break(struct relay *r, void (*fn)(void *), void *arg)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->on_break = fn;
+	r->break_arg = arg;
+	pthread_mutex_unlock(&r->lock);
+	atomic_store(&r->watching, fn != NULL);
 }
 
 static void relay_free(struct relay *r)

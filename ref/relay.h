@@ -36,6 +36,11 @@ int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes);
  * the session died lost the workload on both hosts. */
 struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd);
 void relay_open_gate(struct relay *r);
+/* fn(arg) runs in the relay's thread when the peer's side breaks, before
+ * criu's side is poisoned: what must be done while criu still holds the
+ * tree frozen (post-copy: lift criu's network lock, which criu 4.1 leaves
+ * on a tree it resumes after a failed page transfer; netlock.h). */
+void relay_on_break(struct relay *r, void (*fn)(void *), void *arg);
 /* Waits for the relay to end (both ways closed) and frees it. */
 void relay_join(struct relay *r);
 /* Ends it now (both sockets shut down), then joins. */

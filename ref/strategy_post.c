@@ -9,6 +9,17 @@
 
 #include "util.h"
 
+/* The pages stay with criu on the source: a criu that died after the dump
+ * can serve none, so nothing is handed over. */
+static bool criu_still_serving(struct migration *m)
+{
+	if (mig_criu_alive(m))
+		return true;
+	snprintf(m->err, sizeof(m->err), "criu on the source died after the dump: the pages it kept can no longer "
+		 "come, so nothing was handed over");
+	return false;
+}
+
 static int lazy_hook(void *ctx, const char *action)
 {
 	struct migration *m = ctx;
@@ -17,7 +28,8 @@ static int lazy_hook(void *ctx, const char *action)
 		return 0;
 	/* Everything that must cross before the restore, while still frozen. */
 	report_phase_announce(&m->rep, "transfer");
-	if (mig_cancelled(m) || mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0) {
+	if (mig_cancelled(m) || mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0 ||
+	    !criu_still_serving(m)) {
 		m->restore_failed = 1;
 		mig_abort_dest(m);
 		return 1;
@@ -54,8 +66,9 @@ static int wait_lazy_done(struct migration *m)
 	json_t *reply = mig_request(m, json_pack("{s:s}", "op", "lazy-wait"));
 
 	if (!reply) {
-		/* criu resumed the source when it stopped serving (or crmig did,
+		/* criu resumed the source when it stopped serving (or crmig does,
 		 * when criu was killed); the incomplete copy there was ended. */
+		mig_settle_held_source(m, false);
 		mig_move_ips(m, false);
 		return mig_fail(m, "failed",
 				"the workload resumed on %s but its memory did not all arrive: %s. Post-copy cannot "
@@ -64,6 +77,7 @@ static int wait_lazy_done(struct migration *m)
 				m->host, m->err, m->host, m->host);
 	}
 
+	mig_settle_held_source(m, true);
 	m->rep.lazy_ms = json_real_value(json_object_get(reply, "lazy_ms"));
 	report_phase_add(&m->rep, "lazy", m->t_resumed, m->t_resumed + m->rep.lazy_ms, 0);
 	json_decref(reply);
@@ -105,6 +119,8 @@ int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 	}
 	if (m->restore_failed)
 		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
+	if (!m->err[0] && status >= 128)
+		snprintf(m->err, sizeof(m->err), "criu on the source died (signal %d) during the dump", status - 128);
 	if (!m->err[0])
 		snprintf(m->err, sizeof(m->err), "criu dump failed (exit %d)", status);
 	return mig_fail(m, m->frozen ? "rolled-back" : "failed", "%s", m->err);

@@ -84,7 +84,7 @@ static int lxc_preflight(struct migration *m)
 		lxc_container_put(c);
 		return mig_fail(m, "failed", "container %s is not running here", m->o->lxc_name);
 	}
-	s->init_pid = c->init_pid(c);
+	s->init_pid = m->lock_root = c->init_pid(c);
 	s->direct = !liblxc_knows_cgroup(c);
 	snprintf(s->lxcpath, sizeof(s->lxcpath), "%s", c->config_path);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", c->config_path, c->name);

@@ -33,6 +33,7 @@ static int pid_preflight(struct migration *m)
 	pid_t sid = session_of(pid);
 
 	m->wl_state = s;
+	m->lock_root = pid;
 	free(m->rep.workload);
 	m->rep.workload = xasprintf("pid:%d", pid);
 	if (sid < 0)

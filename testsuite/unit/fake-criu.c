@@ -22,6 +22,9 @@
  * FAKE_CRIU_FAIL=serving makes a lazy dump fail after the first page it
  * served (the tasks resumed, as criu does); FAKE_CRIU_FAIL=disk-full makes
  * a page server fail on its first pages, as criu does when the disk is full;
+ * FAKE_CRIU_FAIL=after-close makes a lazy dump die (SIGKILL) when the
+ * lazy-pages daemon closes the stream, every page served, and that daemon
+ * end without waiting for the answer (criu killed after the last page);
  * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait 10 N ms before its
  * first request and N ms after each chunk (a lazy window long enough to
  * inject faults into).
@@ -456,6 +459,10 @@ static int serve_lazy(uint64_t id, uint32_t nr)
 		if (h.cmd == PS_CLOSE) {
 			uint32_t zero = 0;
 
+			if (!strcmp(getenv("FAKE_CRIU_FAIL") ?: "", "after-close")) {
+				info("every page served; dying before the answer (FAKE_CRIU_FAIL=after-close)");
+				raise(SIGKILL);
+			}
 			info("the lazy-pages daemon closed the stream");
 			return write_full(3, &zero, sizeof(zero));
 		}
@@ -674,8 +681,16 @@ static int do_lazy_pages(void)
 		if (getenv("FAKE_CRIU_LAZY_MS"))
 			usleep((useconds_t)atoi(getenv("FAKE_CRIU_LAZY_MS")) * 1000);
 	}
-	if (send_close(3) < 0)
+	/* a source that dies after the last page answers no close: every page
+	 * is here all the same */
+	if (!strcmp(getenv("FAKE_CRIU_FAIL") ?: "", "after-close")) {
+		struct ps_hdr h = { .cmd = PS_CLOSE };
+
+		if (write_full(3, &h, sizeof(h)) < 0)
+			return 1;
+	} else if (send_close(3) < 0) {
 		return 1;
+	}
 	info("all %u lazy pages arrived", nr);
 
 	return 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -425,26 +426,51 @@ END_TEST
 
 enum breakage { BREAK_FIN, BREAK_RESET, BREAK_GARBAGE };
 
+/* relay_on_break's callback: how often it ran, and whether criu's side had
+ * heard of the break by then (it must not have). */
+struct break_seen {
+	int fd;
+	atomic_int calls;
+	atomic_bool criu_knew;
+};
+
+static void on_break(void *arg)
+{
+	struct break_seen *b = arg;
+	struct pollfd p = { .fd = b->fd, .events = POLLIN };
+
+	atomic_fetch_add(&b->calls, 1);
+	if (poll(&p, 1, 0) > 0)
+		atomic_store(&b->criu_knew, true);
+}
+
 /* Relay on a only; b is the test with a bare TLS session. After some good
  * data, b's side breaks; criu's end of a must see the good data, then
- * garbage, and only then (once the relay is joined) the end. */
-static void broken_peer(enum breakage how)
+ * garbage, and only then (once the relay is joined) the end. The relay's
+ * on_break runs once, before the garbage; not at all when the peer's
+ * requests had ended with the lazy-pages daemon's close (closed). */
+static void broken_peer(enum breakage how, bool closed)
 {
+	/* a page_server_iov: PS_IOV_FLUSH_N_CLOSE, or some other request */
+	unsigned char req[24] = { closed ? 0x24 : 0x01, closed ? 0x10 : 0x00 };
 	struct link l;
 	struct relay *ra;
 	unsigned char buf[256];
 	size_t got = 0, junk = 0;
 	bool all_ff = true;
 	struct timeval tv = { .tv_sec = 20 };
+	struct break_seen seen = { 0 };
 	int fa;
 	ssize_t n;
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
+	seen.fd = fa;
+	relay_on_break(ra, on_break, &seen);
 	setsockopt(fa, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(gnutls_record_send(l.sb, "page", 4), 4);
-	ck_assert_int_eq(read_full(fa, buf, 4), 0);
-	ck_assert_int_eq(memcmp(buf, "page", 4), 0);
+	ck_assert_int_eq(gnutls_record_send(l.sb, req, sizeof(req)), sizeof(req));
+	ck_assert_int_eq(read_full(fa, buf, sizeof(req)), 0);
+	ck_assert_int_eq(memcmp(buf, req, sizeof(req)), 0);
 	switch (how) {
 	case BREAK_FIN: /* the peer's TCP ends without a TLS close_notify */
 		shutdown(l.tcp_b, SHUT_RDWR);
@@ -474,6 +500,8 @@ static void broken_peer(enum breakage how)
 		junk += (size_t)n;
 	ck_assert_int_eq(n, 0);
 	ck_assert_uint_eq(got + junk, 64);
+	ck_assert_int_eq(atomic_load(&seen.calls), closed ? 0 : 1);
+	ck_assert_msg(!atomic_load(&seen.criu_knew), "on_break ran after criu's side heard of the break");
 	close(fa);
 	tls_close(l.sb);
 	if (l.tcp_b >= 0)
@@ -483,19 +511,27 @@ static void broken_peer(enum breakage how)
 
 START_TEST(test_peer_ends_without_close_notify)
 {
-	broken_peer(BREAK_FIN);
+	broken_peer(BREAK_FIN, false);
 }
 END_TEST
 
 START_TEST(test_peer_resets)
 {
-	broken_peer(BREAK_RESET);
+	broken_peer(BREAK_RESET, false);
 }
 END_TEST
 
 START_TEST(test_peer_sends_garbage)
 {
-	broken_peer(BREAK_GARBAGE);
+	broken_peer(BREAK_GARBAGE, false);
+}
+END_TEST
+
+/* The daemon's close went through, then the link broke: criu ends the
+ * source, so nothing of it is unlocked (on_break does not run). */
+START_TEST(test_peer_breaks_after_close)
+{
+	broken_peer(BREAK_RESET, true);
 }
 END_TEST
 
@@ -585,6 +621,7 @@ int main(void)
 	tcase_add_test(tc, test_peer_ends_without_close_notify);
 	tcase_add_test(tc, test_peer_resets);
 	tcase_add_test(tc, test_peer_sends_garbage);
+	tcase_add_test(tc, test_peer_breaks_after_close);
 	tcase_add_test(tc, test_stop_idle);
 	suite_add_tcase(s, tc);
 
