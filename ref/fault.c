@@ -14,6 +14,7 @@
  * nothing when off (a string compare per point). */
 #include "fault.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "migrate.h"
+#include "proc.h"
 #include "util.h"
 
 const struct fault_point_info fault_points[] = {
@@ -44,8 +46,13 @@ const struct fault_point_info fault_points[] = {
 
 static const char *const action_names[] = {
 	[FAULT_KILL_CRIU] = "kill-criu", [FAULT_KILL_SELF] = "kill-self", [FAULT_CORRUPT] = "corrupt",
-	[FAULT_STALL] = "stall", [FAULT_EXEC] = "exec",
+	[FAULT_STALL] = "stall", [FAULT_EXEC] = "exec", [FAULT_CUT] = "cut",
 };
+
+/* cut's default: longer than a peer's silence takes to be noticed (serve's
+ * --peer-timeout, the page streams' 30 s), shorter than the suite's wait
+ * for the hosts to settle */
+#define CUT_DEFAULT_S 40
 
 static struct {
 	char point[64];
@@ -55,6 +62,16 @@ static struct {
 } fault;
 
 static atomic_bool corrupt_armed;
+static char peer_addr[INET_ADDRSTRLEN];
+
+void fault_set_peer(const char *addr)
+{
+	struct in_addr a;
+
+	peer_addr[0] = '\0';
+	if (addr && inet_pton(AF_INET, addr, &a) == 1)
+		inet_ntop(AF_INET, &a, peer_addr, sizeof(peer_addr));
+}
 
 static bool point_known(const char *point)
 {
@@ -105,14 +122,15 @@ int fault_parse(const char *spec, char *err, size_t errlen)
 			fault.action = (enum fault_action)i;
 	if (fault.action == FAULT_NONE) {
 		snprintf(err, errlen, "CRMIG_FAULT: unknown action '%s': kill-criu, kill-self, corrupt, stall[:SECONDS], "
-			 "exec:COMMAND", action);
+			 "cut[:SECONDS], exec:COMMAND", action);
 		return -1;
 	}
 	snprintf(fault.arg, sizeof(fault.arg), "%s", arg ? arg + 1 : "");
 	if ((fault.action == FAULT_EXEC && !fault.arg[0]) ||
-	    (fault.action == FAULT_STALL && fault.arg[0] && strspn(fault.arg, "0123456789") != strlen(fault.arg))) {
+	    ((fault.action == FAULT_STALL || fault.action == FAULT_CUT) && fault.arg[0] &&
+	     (strspn(fault.arg, "0123456789") != strlen(fault.arg) || strlen(fault.arg) > 5))) {
 		snprintf(err, errlen, "CRMIG_FAULT: %s wants %s", action,
-			 fault.action == FAULT_EXEC ? "a command: exec:COMMAND" : "whole seconds: stall:SECONDS");
+			 fault.action == FAULT_EXEC ? "a command: exec:COMMAND" : "whole seconds: stall:SECONDS, cut:SECONDS");
 		memset(&fault, 0, sizeof(fault));
 		return -1;
 	}
@@ -182,6 +200,47 @@ void fault_init_session(const char *remote_spec, const char *state_dir)
 		memset(&fault, 0, sizeof(fault)); /* the source's */
 }
 
+/* Every packet to and from the peer dropped, connections left open (no
+ * RST, no FIN: as when a cable is pulled), for secs seconds: a detached
+ * child puts the link back, whatever becomes of us meanwhile. */
+static void cut_link(int secs)
+{
+	char *ins[][12] = {
+		{ "iptables", "-w", "-I", "INPUT", "-s", peer_addr, "-j", "DROP", NULL },
+		{ "iptables", "-w", "-I", "OUTPUT", "-d", peer_addr, "-j", "DROP", NULL },
+	};
+	__do_free char *heal = NULL;
+	pid_t pid;
+
+	if (!peer_addr[0]) {
+		fprintf(stderr, "crmig: fault injection: cut: no peer address known here\n");
+		return;
+	}
+	/* peer_addr came out of inet_ntop: safe in a shell line */
+	heal = xasprintf("sleep %d; iptables -w -D INPUT -s %s -j DROP; iptables -w -D OUTPUT -d %s -j DROP", secs,
+			 peer_addr, peer_addr);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (fork() == 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			execl("/bin/sh", "sh", "-c", heal, (char *)NULL);
+		}
+		_exit(0);
+	}
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; i < ARRAY_SIZE(ins); i++)
+		if (proc_simple(ins[i], 20) != 0)
+			fprintf(stderr, "crmig: fault injection: cut: %s %s failed\n", ins[i][0], ins[i][3]);
+	fprintf(stderr, "crmig: fault injection: the link to %s is cut for %d s\n", peer_addr, secs);
+}
+
 static void run_command(const char *cmd)
 {
 	pid_t pid;
@@ -245,6 +304,9 @@ enum fault_action fault_at(const char *point, pid_t criu)
 		break;
 	case FAULT_EXEC:
 		run_command(fault.arg);
+		break;
+	case FAULT_CUT:
+		cut_link(fault.arg[0] ? atoi(fault.arg) : CUT_DEFAULT_S);
 		break;
 	case FAULT_NONE:
 		break;

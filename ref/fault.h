@@ -23,6 +23,7 @@ enum fault_action {
 	FAULT_CORRUPT,     /* one byte flipped in the page stream or an image */
 	FAULT_STALL,       /* stop reading and writing, connections open */
 	FAULT_EXEC,        /* run a shell command, wait for it, go on */
+	FAULT_CUT,         /* cut the link to the peer (every packet dropped) for N seconds */
 };
 
 enum fault_side { FAULT_SRC = 1, FAULT_DST = 2 };
@@ -45,6 +46,10 @@ int fault_init_source(const char **dst_spec, char *err, size_t errlen);
 /* A serve session: spec from the source (may be NULL) or CRMIG_FAULT;
  * honoured when enabled (CRMIG_FAULT_ENABLE=1 or STATE/fault-enable). */
 void fault_init_session(const char *remote_spec, const char *state_dir);
+
+/* The other host's address, for cut: an IPv4 literal (else cut says it
+ * cannot). The source: the destination; serve: its client. */
+void fault_set_peer(const char *addr);
 
 /* The migration reached point: acts if it is the configured one. criu is
  * the pid of this side's criu at that moment (0: none). Returns the action

@@ -641,6 +641,7 @@ static int connect_dest(struct migration *m)
 	m->tls = tls_ctx_new(&m->tlsp, err, sizeof(err));
 	if (!m->tls)
 		return mig_fail(m, "failed", "TLS: %s (make certificates with: crmig cert)", err);
+	fault_set_peer(m->host); /* ...:cut cuts the link to the destination */
 	m->ctl_fd = net_connect(m->host, m->port, 15, err, sizeof(err));
 	if (m->ctl_fd < 0)
 		return mig_fail(m, "failed", "%s (is `crmig serve` running there?)", err);

@@ -1343,6 +1343,7 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	bool gui;
 
 	snprintf(s.peer_host, sizeof(s.peer_host), "%s", peer);
+	fault_set_peer(peer); /* a dst-...:cut cuts the link to this client */
 	net_local_addr(fd, s.local_addr, sizeof(s.local_addr));
 	/* A source that vanishes, or stops taking our replies, ends its session
 	 * (and cleans up), never hangs it. */

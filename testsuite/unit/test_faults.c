@@ -14,6 +14,8 @@
 #include <check.h>
 #include <stdbool.h>
 
+#include "fault.h"
+
 static void fault_tests(Suite *s, bool ns, const char *why);
 #define E2E_TESTS fault_tests
 #include "test_e2e.c"
@@ -312,6 +314,23 @@ START_TEST(test_fault_bad_spec)
 }
 END_TEST
 
+/* cut takes whole seconds or nothing (the link is cut on the lab, by the
+ * fault tier: here there is no second host to cut) */
+START_TEST(test_fault_cut_spec)
+{
+	char why[256];
+
+	ck_assert_int_eq(fault_parse("final-dump:cut", why, sizeof(why)), 0);
+	ck_assert_int_eq(fault_parse("dst-lazy-window:cut:25", why, sizeof(why)), 0);
+	ck_assert_int_eq(fault_parse("final-dump:cut:soon", why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "whole seconds"), "%s", why);
+	ck_assert_int_eq(fault_parse("final-dump:cut:999999", why, sizeof(why)), -1);
+	ck_assert_int_eq(fault_parse("final-dump:snip", why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "cut[:SECONDS]"), "%s", why);
+	fault_parse("", why, sizeof(why)); /* leave no fault armed */
+}
+END_TEST
+
 /* serve honours a source's fault only when its own side enabled faults. */
 START_TEST(test_fault_dest_not_enabled)
 {
@@ -438,6 +457,7 @@ static void fault_tests(Suite *s, bool ns, const char *why)
 	tcase_set_timeout(misc, 120);
 	add_or_skip(misc, test_fault_needs_enable, true, NULL);
 	add_or_skip(misc, test_fault_bad_spec, true, NULL);
+	add_or_skip(misc, test_fault_cut_spec, true, NULL);
 	add_or_skip(misc, test_fault_dest_not_enabled, ns, why);
 	add_or_skip(misc, test_fault_restarted_serve_cleans_up, ns, why);
 	add_or_skip(misc, test_fault_restarted_migrate_recovers, ns, why);
