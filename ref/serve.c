@@ -623,6 +623,14 @@ static pid_t restore_container(struct session *s, const char *dir, json_t *req, 
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	/* liblxc forks the container's monitor from this process, and the
+	 * monitor outlives the session: whatever it inherits stays open as long
+	 * as the container runs. It held the lazy-pages daemon's end of the
+	 * page stream, so a daemon that died never broke the stream (the
+	 * source's criu waited 10 min for pages; lab, dst-lazy-window:kill-criu
+	 * with LXC), and the session's TLS connection, so a session that died
+	 * never closed it. Nothing of ours is for the container: only 0-2 go. */
+	close_range(3, ~0U, 0);
 	{
 		struct criu_call cc = { .action = CRIU_RESTORE, .lazy = json_bool(req, "lazy", false) };
 		__do_free char *conf_text = criu_config_text(&cc);
