@@ -63,6 +63,7 @@ static struct {
 
 static atomic_bool corrupt_armed;
 static char peer_addr[INET_ADDRSTRLEN];
+static bool cut_active;
 
 void fault_set_peer(const char *addr)
 {
@@ -238,7 +239,23 @@ static void cut_link(int secs)
 	for (size_t i = 0; i < ARRAY_SIZE(ins); i++)
 		if (proc_simple(ins[i], 20) != 0)
 			fprintf(stderr, "crmig: fault injection: cut: %s %s failed\n", ins[i][0], ins[i][3]);
+	cut_active = true;
 	fprintf(stderr, "crmig: fault injection: the link to %s is cut for %d s\n", peer_addr, secs);
+}
+
+void fault_end(void)
+{
+	char *del[][12] = {
+		{ "iptables", "-w", "-D", "INPUT", "-s", peer_addr, "-j", "DROP", NULL },
+		{ "iptables", "-w", "-D", "OUTPUT", "-d", peer_addr, "-j", "DROP", NULL },
+	};
+
+	if (!cut_active)
+		return;
+	cut_active = false;
+	for (size_t i = 0; i < ARRAY_SIZE(del); i++)
+		proc_simple(del[i], 20);
+	fprintf(stderr, "crmig: fault injection: the link to %s is back\n", peer_addr);
 }
 
 static void run_command(const char *cmd)

@@ -57,6 +57,11 @@ void fault_set_peer(const char *addr);
 enum fault_action fault_at(const char *point, pid_t criu);
 enum fault_action fault_at_round(const char *prefix, int round, pid_t criu);
 
+/* At the end of crmig migrate or of serve's session: a cut link is put
+ * back now (what crmig did while it was cut is what the test is about; the
+ * detached child would put it back later anyway). */
+void fault_end(void);
+
 /* Page relays: true once, for the first buffer after a corrupt fault fired. */
 bool fault_take_corruption(void);
 /* Flips one byte in the middle of a file (image corruption); 0 or -1. */

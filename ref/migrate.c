@@ -546,11 +546,13 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	fault_at("handover", m->criu_pid);
 	/* Post-copy: criu on the source serves the pages the destination still
 	 * lacks, and a criu that died let the source run on (its ptrace is
-	 * gone): no commit, the copy here is ended. (Stop and pre-copy commit:
-	 * the destination holds every page, crmig ends the source itself.) */
-	if (lazy && !mig_criu_alive(m)) {
-		snprintf(m->err, sizeof(m->err), "criu on the source died at the handover, before the commit: the "
-			 "pages %s lacks can no longer come, so the copy there is ended", m->host);
+	 * gone): no commit, the copy here is ended. One that ended well had
+	 * served every page and ended the source (no gate: --page-tls off).
+	 * (Stop and pre-copy commit: the destination holds every page, crmig
+	 * ends the source itself.) */
+	if (lazy && mig_criu_failed(m)) {
+		snprintf(m->err, sizeof(m->err), "criu on the source was gone at the handover (it gave up or was killed), "
+			 "before the commit: the pages %s lacks can no longer come, so the copy there is ended", m->host);
 		return -1;
 	}
 	/* The destination keeps the workload only once we say so: just before
@@ -1196,6 +1198,7 @@ int cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "crmig: %s\n", m.rep.error ? m.rep.error : m.err);
 	mig_forget_source(&m);
 	cleanup(&m);
+	fault_end();
 	report_free(&m.rep);
 
 	return ret < 0 ? 1 : 0;

@@ -210,6 +210,9 @@ bool mig_cancelled(struct migration *m);
  * criu could no longer do: resume the tree it froze, or end the source's
  * copy after a handover. */
 bool mig_criu_alive(struct migration *m);
+/* The dump in flight ended, and not well (killed, or it gave up): a lazy
+ * dump that ended well served every page and ended the source itself. */
+bool mig_criu_failed(struct migration *m);
 void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int status);
 /* Post-copy, criu killed past the commit: the source was held stopped
  * (m->source_held) until the destination said whether every page had

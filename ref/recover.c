@@ -21,6 +21,15 @@ bool mig_criu_alive(struct migration *m)
 	return waitid(P_PID, (id_t)m->criu_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
 }
 
+bool mig_criu_failed(struct migration *m)
+{
+	siginfo_t si = { 0 };
+
+	if (m->criu_pid <= 0 || waitid(P_PID, (id_t)m->criu_pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || !si.si_pid)
+		return false;
+	return !(si.si_code == CLD_EXITED && si.si_status == 0);
+}
+
 enum source_act { RESUME, END, HOLD };
 
 static void container_act(struct migration *m, enum source_act act)

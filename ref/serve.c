@@ -1398,6 +1398,7 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	if (s.restored && !s.committed)
 		end_restored(&s);
 	cleanup_session(&s, s.restored);
+	fault_end();
 
 	close_fd(&s.dir_fd);
 	close_fd(&s.data_lfd);

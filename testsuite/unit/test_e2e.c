@@ -916,9 +916,19 @@ static void lazy_source_gives_up(const char *page_tls)
 	migrate(&r, dir, victim, &d, &mopt);
 	ck_run(r.status == 1, &r, &d, "page-tls %s: crmig migrate exited %d, want 1\n%s", page_tls, r.status, __s);
 	ck_assert_msg(now_ms() - start < 60000, "took %.0f ms", now_ms() - start);
-	check_contract_keys(r.report, "post", "failed");
-	ck_assert_msg(strstr(str(r.report, "error"), "but its memory did not all arrive"), "error: %s",
-		      str(r.report, "error"));
+	/* criu gives up after its first page: before the commit (the restore
+	 * still faulting that page in) nothing is handed over; after it, the
+	 * copy there is ended. Which one depends on how fast the fake gives up;
+	 * either way crmig says so at once and the source runs. */
+	if (!strcmp(str(r.report, "result"), "rolled-back")) {
+		check_contract_keys(r.report, "post", "rolled-back");
+		ck_assert_msg(strstr(str(r.report, "error"), "before the commit"), "error: %s", str(r.report, "error"));
+	} else {
+		check_contract_keys(r.report, "post", "failed");
+		ck_assert_msg(strstr(str(r.report, "error"), "but its memory did not all arrive"), "error: %s",
+			      str(r.report, "error"));
+	}
+	expect_victim_running(victim);
 	victim_end(victim);
 	run_free(&r);
 	dest_stop(&d);

@@ -221,8 +221,8 @@ static const struct frow rows[] = {
 	{ "stop", "handover:kill-criu", "ok", NULL, SRC_ENDED, true },
 	{ "pre", "handover:kill-criu", "ok", NULL, SRC_ENDED, true },
 	/* post-copy: the pages the destination lacks die with criu, so no commit */
-	{ "post", "handover:kill-criu", RB, "died at the handover, before the commit", SRC_RUNS },
-	{ "hybrid", "handover:kill-criu", RB, "died at the handover, before the commit", SRC_RUNS },
+	{ "post", "handover:kill-criu", RB, "at the handover (it gave up or was killed), before the commit", SRC_RUNS },
+	{ "hybrid", "handover:kill-criu", RB, "at the handover (it gave up or was killed), before the commit", SRC_RUNS },
 	{ "stop", "handover:kill-self", NULL, NULL, SRC_RUNS },
 	{ "pre", "handover:kill-self", NULL, NULL, SRC_RUNS },
 	{ "stop", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true },
@@ -254,7 +254,7 @@ static const struct frow rows[] = {
 	{ "stop", "dst-final-dump:kill-criu", RB, NULL, SRC_RUNS, false, false, true },
 	{ "pre", "dst-round-2:kill-criu", "failed", "pre-dump round 2", SRC_RUNS, false, false, true },
 	{ "stop", "handover:kill-criu", "ok", NULL, SRC_ENDED, true, false, true },
-	{ "post", "handover:kill-criu", RB, "died at the handover, before the commit", SRC_RUNS, false, false, true },
+	{ "post", "handover:kill-criu", RB, "at the handover (it gave up or was killed), before the commit", SRC_RUNS, false, false, true },
 	{ "stop", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
 	{ "post", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
 };
