@@ -1180,8 +1180,6 @@ int cmd_migrate(int argc, char **argv)
 	drop_lock_rules(&m, m.rules_before);
 	if (ret < 0 && m.o->tcp_established)
 		mig_release_netlock(&m);
-	free(m.rules_before);
-	m.rules_before = NULL;
 	finish(&m);
 	if (o.json_path && report_write_json(&m.rep, o.json_path) < 0)
 		fprintf(stderr, "crmig: cannot write %s: %s\n", o.json_path, strerror(errno));
@@ -1197,7 +1195,8 @@ int cmd_migrate(int argc, char **argv)
 	if (ret < 0)
 		fprintf(stderr, "crmig: %s\n", m.rep.error ? m.rep.error : m.err);
 	mig_forget_source(&m);
-	cleanup(&m);
+	cleanup(&m); /* the relays end here: a lazy one's break may still read rules_before */
+	free(m.rules_before);
 	fault_end();
 	report_free(&m.rep);
 
