@@ -23,6 +23,7 @@
 
 #include "migrate.h"
 #include "proc.h"
+#include "procfs.h"
 #include "util.h"
 
 const struct fault_point_info fault_points[] = {

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 
 #include "migrate.h"
+#include "procfs.h"
 #include "util.h"
 #include "version.h"
 
@@ -171,33 +172,17 @@ static bool is_crmig(pid_t pid, const char *comm, pid_t self)
 
 static json_t *read_one(struct scan *sc, pid_t pid)
 {
-	__do_free char *path = xasprintf("/proc/%d/stat", pid);
-	__do_free char *statline = read_file(path, NULL);
+	__do_free char *path = xasprintf("/proc/%d", pid);
 	__do_free char *cmdline = NULL;
-	char *open = statline ? strchr(statline, '(') : NULL;
-	char *close = statline ? strrchr(statline, ')') : NULL;
-	char comm[64], user[64], container[128], state;
-	int ppid, tty;
-	unsigned flags;
-	long threads, rss;
+	struct proc_stat ps;
+	char user[64], container[128];
 	struct stat st;
 	bool monitor, kthread, container_init;
 	const char *why_not = NULL, *note = NULL;
 	json_t *o, *target = json_null();
 
-	if (!open || !close || close < open)
+	if (proc_stat_read(pid, &ps) < 0)
 		return NULL;
-	snprintf(comm, sizeof(comm), "%.*s", (int)(close - open - 1 < 63 ? close - open - 1 : 63), open + 1);
-	for (char *p = comm; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
-			*p = '?';
-	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime cutime cstime priority nice num_threads
-	 * itrealvalue starttime vsize rss */
-	if (sscanf(close + 1, " %c %d %*d %*d %d %*d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %*u %*u %ld",
-		   &state, &ppid, &tty, &flags, &threads, &rss) != 6)
-		return NULL;
-	path[strlen(path) - 5] = '\0'; /* /proc/PID */
 	if (stat(path, &st) == 0) {
 		struct passwd pw, *res = NULL;
 		char buf[1024];
@@ -209,7 +194,7 @@ static json_t *read_one(struct scan *sc, pid_t pid)
 	} else {
 		snprintf(user, sizeof(user), "?");
 	}
-	kthread = (flags & PF_KTHREAD) || pid == 2 || ppid == 2;
+	kthread = (ps.flags & PF_KTHREAD) || pid == 2 || ps.ppid == 2;
 	cmdline = kthread ? xstrdup("") : read_cmdline(pid);
 	container_of(pid, container, sizeof(container), &monitor);
 	/* A container's init: the first of its processes under its monitor. */
@@ -218,18 +203,18 @@ static json_t *read_one(struct scan *sc, pid_t pid)
 		bool pmon = false;
 		char pcont[128];
 
-		container_of(ppid, pcont, sizeof(pcont), &pmon);
+		container_of(ps.ppid, pcont, sizeof(pcont), &pmon);
 		container_init = strcmp(pcont, container) || pmon;
 	}
 	if (kthread)
 		why_not = "kernel thread";
 	else if (pid == 1)
 		why_not = "pid 1: this host's init";
-	else if (is_crmig(pid, comm, sc->self))
+	else if (is_crmig(pid, ps.comm, sc->self))
 		why_not = "crmig itself";
-	else if (!strcmp(comm, "criu"))
+	else if (!strcmp(ps.comm, "criu"))
 		why_not = "criu: part of a migration";
-	else if (state == 'Z')
+	else if (ps.state == 'Z')
 		why_not = "a zombie: nothing left to move";
 	else if (monitor)
 		why_not = "LXC's monitor: migrate the container (its init) instead";
@@ -240,14 +225,14 @@ static json_t *read_one(struct scan *sc, pid_t pid)
 			target = json_pack("{s:s}", "lxc", container);
 		else
 			target = json_pack("{s:i}", "pid", pid);
-		if (tty && !container_init)
+		if (ps.tty && !container_init)
 			note = "has a terminal: needs --shell-job";
 	}
 	o = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s#, s:i, s:I, s:i, s:o, s:b, s:b, s:b, s:b, s:o, s:o}", "pid", pid,
-		      "ppid", ppid, "name", comm, "cmdline", cmdline, "user", user, "state", &state, (size_t)1,
-		      "threads", (int)threads, "rss_kb", (json_int_t)rss * (sysconf(_SC_PAGESIZE) / 1024), "tcp",
+		      "ppid", ps.ppid, "name", ps.comm, "cmdline", cmdline, "user", user, "state", &ps.state, (size_t)1,
+		      "threads", (int)ps.threads, "rss_kb", (json_int_t)ps.rss * (sysconf(_SC_PAGESIZE) / 1024), "tcp",
 		      kthread ? 0 : count_tcp(sc, pid), "container", container[0] ? json_string(container) : json_null(),
-		      "container_init", container_init, "kthread", kthread, "tty", tty != 0, "migratable", !why_not,
+		      "container_init", container_init, "kthread", kthread, "tty", ps.tty != 0, "migratable", !why_not,
 		      "why_not", why_not ? json_string(why_not) : json_null(), "target", target);
 	if (note)
 		json_object_set_new(o, "note", json_string(note));

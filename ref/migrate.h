@@ -164,10 +164,6 @@ char *mig_local_dir(struct migration *m, const char *name);        /* creates it
 int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after);
 int mig_send_images(struct migration *m, const char *local_dir, const char *remote_name);
 int mig_sync(struct migration *m, bool after_freeze);
-/* The processes and threads of the tree rooted at pid. */
-void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids);
-/* sig to every process of the tree rooted at root (none for root <= 1). */
-void proc_signal_tree(pid_t root, int sig);
 /* The files, FIFOs and working directories the processes hold, for
  * mirroring: root is their root directory on this host ("" for ours). Files
  * open for writing and shared writable mappings are resent while frozen. */

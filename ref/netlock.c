@@ -10,6 +10,7 @@
 #include "migrate.h"
 #include "net.h"
 #include "netlock.h"
+#include "procfs.h"
 #include "util.h"
 
 #ifndef TCP_REPAIR

@@ -9,6 +9,7 @@
 
 #include "migrate.h"
 #include "netlock.h"
+#include "procfs.h"
 #include "util.h"
 
 bool mig_criu_alive(struct migration *m)
@@ -137,8 +138,8 @@ void mig_record_source(struct migration *m)
 {
 	__do_free char *path = record_path(m->id);
 	json_t *rec = json_pack("{s:i, s:I, s:i, s:I, s:s?, s:s?, s:s, s:b}", "pid", (int)getpid(), "start",
-				(json_int_t)rec_start_time(getpid()), "workload_pid", (int)m->o->pid, "workload_start",
-				(json_int_t)rec_start_time(m->o->pid), "lxc",
+				(json_int_t)proc_start_time(getpid()), "workload_pid", (int)m->o->pid, "workload_start",
+				(json_int_t)proc_start_time(m->o->pid), "lxc",
 				m->o->lxc_name, "lxcpath", m->o->lxcpath, "dir", m->dir, "keep", m->o->keep_dir != NULL);
 
 	mkdir_p(mig_state_dir(), 0700);
@@ -177,7 +178,7 @@ static void recover_one_source(const char *path)
 
 	if (!rec)
 		return;
-	if (owner > 1 && rec_start_time(owner) == (unsigned long long)json_integer_value(json_object_get(rec, "start"))) {
+	if (owner > 1 && proc_start_time(owner) == (unsigned long long)json_integer_value(json_object_get(rec, "start"))) {
 		json_decref(rec);
 		return; /* it still runs */
 	}
@@ -190,7 +191,7 @@ static void recover_one_source(const char *path)
 		}
 		if (c)
 			lxc_container_put(c);
-	} else if (wl > 1 && rec_start_time(wl) == (unsigned long long)json_integer_value(json_object_get(rec, "workload_start")) &&
+	} else if (wl > 1 && proc_start_time(wl) == (unsigned long long)json_integer_value(json_object_get(rec, "workload_start")) &&
 		   stopped_untraced(wl)) {
 		proc_signal_tree(wl, SIGCONT);
 		what = "resumed its stopped workload";

@@ -27,6 +27,7 @@
 #include "migrate.h"
 #include "net.h"
 #include "proc.h"
+#include "procfs.h"
 #include "relay.h"
 #include "serve_gui.h"
 #include "serve_record.h"
@@ -1120,10 +1121,10 @@ static int prepare_container(struct session *s, json_t *wl, char *err, size_t er
 static void session_record(struct session *s)
 {
 	json_t *rec = json_pack("{s:i, s:i, s:I, s:O, s:i, s:I, s:b, s:b}", "pid", (int)getpid(), "pgid",
-				getpgrp() == getpid() ? (int)getpid() : 0, "start", (json_int_t)rec_start_time(getpid()),
+				getpgrp() == getpid() ? (int)getpid() : 0, "start", (json_int_t)proc_start_time(getpid()),
 				"workload", s->workload ?: json_null(),
 				"restored_pid", (int)(s->restored ? s->restored_pid : 0), "restored_start",
-				(json_int_t)(s->restored ? rec_start_time(s->restored_pid) : 0), "committed", s->committed,
+				(json_int_t)(s->restored ? proc_start_time(s->restored_pid) : 0), "committed", s->committed,
 				"lazy", s->restored && s->restored_lazy);
 
 	if (s->dir[0] && rec_write(s->dir, rec) < 0)
@@ -1393,7 +1394,6 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 		if (serve_requests(&s) < 0 && s.restored && s.committed && s.restored_lazy && s.lazy_pid > 0)
 		lazy_after_loss(&s);
 	/* The source vanished: a copy restored here stays only if it was
-
 	 * handed over (committed); the source resumed its own otherwise. */
 	if (s.restored && !s.committed)
 		end_restored(&s);

@@ -10,6 +10,7 @@
  * resumed its own copy (criu does when crmig or its stream vanish), and the
  * one here, with the criu helpers of the session, is ended.
  * Processes are recognised by pid and start time, never by pid alone. */
+#include "procfs.h"
 #include "serve_record.h"
 
 #include <dirent.h>
@@ -22,28 +23,12 @@
 #include "migrate.h"
 #include "util.h"
 
-/* Field 22 of /proc/PID/stat (start time in clock ticks), 0 if none. */
-unsigned long long rec_start_time(pid_t pid)
-{
-	__do_free char *path = xasprintf("/proc/%d/stat", pid);
-	__do_free char *text = pid > 0 ? read_file(path, NULL) : NULL;
-	char *p = text ? strrchr(text, ')') : NULL;
-	unsigned long long t = 0;
-
-	/* after ")": " state(3) ppid(4) ... starttime(22)": the space before field 22 */
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p && sscanf(p + 1, "%llu", &t) != 1)
-		t = 0;
-	return t;
-}
-
 static bool same_process(json_t *rec, const char *pid_key, const char *start_key)
 {
 	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, pid_key));
 	json_int_t start = json_integer_value(json_object_get(rec, start_key));
 
-	return pid > 1 && start > 0 && rec_start_time(pid) == (unsigned long long)start;
+	return pid > 1 && start > 0 && proc_start_time(pid) == (unsigned long long)start;
 }
 
 int rec_write(const char *dir, json_t *rec)
@@ -58,7 +43,7 @@ int rec_write(const char *dir, json_t *rec)
 
 void rec_end_tree(pid_t root)
 {
-	proc_signal_tree(root, SIGKILL);
+	proc_kill_tree(root);
 }
 
 void rec_end_container(const char *name, const char *lxcpath)
@@ -88,7 +73,7 @@ static void end_unrecorded_restore(const char *dir, unsigned long long session_s
 		pidfile = xasprintf("%s/%s/restore.pid", dir, e->d_name);
 		text = read_file(pidfile, NULL);
 		pid = text ? atoi(text) : 0;
-		if (pid > 1 && rec_start_time(pid) >= session_start && session_start > 0)
+		if (pid > 1 && proc_start_time(pid) >= session_start && session_start > 0)
 			rec_end_tree(pid);
 	}
 	if (d)

@@ -7,8 +7,6 @@
 
 /* STATE/dst-ID/session.json, atomically; 0 or -1. */
 int rec_write(const char *dir, json_t *rec);
-/* A process's start time (/proc/PID/stat), 0 when there is none. */
-unsigned long long rec_start_time(pid_t pid);
 /* SIGKILL a process tree; stop a container. */
 void rec_end_tree(pid_t root);
 void rec_end_container(const char *name, const char *lxcpath);

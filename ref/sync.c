@@ -142,54 +142,6 @@ static int gather(struct migration *m, struct walk *w)
 	return 0;
 }
 
-static void collect_tree(pid_t pid, json_t *pids, json_t *tids, int depth)
-{
-	__do_free char *taskdir = xasprintf("/proc/%d/task", pid);
-	DIR *d = opendir(taskdir);
-	struct dirent *e;
-
-	if (!d || depth > 64) {
-		if (d)
-			closedir(d);
-		return;
-	}
-	json_array_append_new(pids, json_integer(pid));
-	while ((e = readdir(d))) {
-		__do_free char *children = NULL;
-		__do_free char *path = NULL;
-		char *save, *tok;
-
-		if (e->d_name[0] == '.')
-			continue;
-		json_array_append_new(tids, json_integer(atoi(e->d_name)));
-		path = xasprintf("%s/%s/children", taskdir, e->d_name);
-		children = read_file(path, NULL);
-		for (tok = children ? strtok_r(children, " \n", &save) : NULL; tok; tok = strtok_r(NULL, " \n", &save))
-			collect_tree(atoi(tok), pids, tids, depth + 1);
-	}
-	closedir(d);
-}
-
-void proc_collect_tree(pid_t pid, json_t *pids, json_t *tids)
-{
-	collect_tree(pid, pids, tids, 0);
-}
-
-void proc_signal_tree(pid_t root, int sig)
-{
-	json_t *pids = json_array(), *tids = json_array();
-	size_t i;
-	json_t *v;
-
-	if (root > 1) {
-		proc_collect_tree(root, pids, tids);
-		json_array_foreach(pids, i, v)
-			kill((pid_t)json_integer_value(v), sig);
-	}
-	json_decref(pids);
-	json_decref(tids);
-}
-
 /* Files under these are the system's and assumed identical on both hosts. */
 static bool system_path(const char *p)
 {

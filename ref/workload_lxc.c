@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "migrate.h"
+#include "procfs.h"
 #include "util.h"
 #include "workload_dump.h"
 

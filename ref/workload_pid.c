@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "migrate.h"
+#include "procfs.h"
 #include "util.h"
 #include "workload_dump.h"
 
@@ -12,25 +13,12 @@ struct pid_state {
 	json_t *pids;        /* processes only */
 };
 
-/* Field 6 of /proc/PID/stat, after the parenthesised command name. */
-static pid_t session_of(pid_t pid)
-{
-	__do_free char *path = xasprintf("/proc/%d/stat", pid);
-	__do_free char *stat = read_file(path, NULL);
-	char *p = stat ? strrchr(stat, ')') : NULL;
-	int ppid, pgrp, sid;
-	char state;
-
-	if (!p || sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid) != 4)
-		return -1;
-	return sid;
-}
-
 static int pid_preflight(struct migration *m)
 {
 	struct pid_state *s = xzalloc(sizeof(*s));
 	pid_t pid = m->o->pid;
-	pid_t sid = session_of(pid);
+	struct proc_stat st;
+	pid_t sid = proc_stat_read(pid, &st) == 0 ? st.sid : -1;
 
 	m->wl_state = s;
 	m->lock_root = pid;
