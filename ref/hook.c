@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "procfs.h"
 #include "util.h"
 
 static int self_exe(char *buf, size_t len)
@@ -117,8 +118,12 @@ int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after
 		int rc;
 
 		if (deadline && wait_ms <= 0) {
-			fprintf(stderr, "crmig: criu (pid %d) did not finish in %.0f s: killing it\n", pid, timeout_s);
-			kill(pid, SIGKILL);
+			fprintf(stderr, "crmig: criu (pid %d) did not finish in %.0f s: killing it and what it started\n",
+				pid, timeout_s);
+			/* its tree, while it is still whole: an LXC restore is
+			 * liblxc's fork, its monitor-to-be, criu and the tasks,
+			 * and killing only the first left criu waiting forever */
+			proc_kill_tree(pid);
 			break;
 		}
 		if (wait_ms > 1000)

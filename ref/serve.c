@@ -1390,8 +1390,7 @@ static void run_session(const struct serve_opts *o, struct tls_ctx *tls, int fd,
 	slog(&s, "session from %s (peer %s)%s", peer, tls_peer_cn(s.tls), gui ? ": crmig gui" : "");
 	if (gui)
 		serve_gui_session(&s.ch, &s.criu); /* tree and check only */
-	else
-		if (serve_requests(&s) < 0 && s.restored && s.committed && s.restored_lazy && s.lazy_pid > 0)
+	else if (serve_requests(&s) < 0 && s.restored && s.committed && s.restored_lazy && s.lazy_pid > 0)
 		lazy_after_loss(&s);
 	/* The source vanished: a copy restored here stays only if it was
 	 * handed over (committed); the source resumed its own otherwise. */

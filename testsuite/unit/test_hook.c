@@ -6,7 +6,12 @@
  * "emulate-criu SCRIPT EXIT SLEEP_MS ACTION..." plays criu: it runs the script
  * once per action, prints "ACTION STATUS" for each, sleeps, then exits with
  * EXIT (a negative EXIT: killed by that signal). It is exec'd (not forked),
- * so that under valgrind it runs natively like a real criu would. */
+ * so that under valgrind it runs natively like a real criu would.
+ *
+ * "emulate-lxc-restore PIDFILE" plays liblxc's restore: it forks the monitor-
+ * to-be, which forks "criu" and waits for it; criu never ends, and the first
+ * process waits on a pipe nobody writes (liblxc's status pipe). PIDFILE gets
+ * "MONITOR CRIU". */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "procfs.h"
 #include "util.h"
 
 extern char **environ;
@@ -89,6 +95,33 @@ static int emulate_criu(int argc, char **argv)
 	if (code < 0)
 		kill(getpid(), -code);
 	return code;
+}
+
+static int emulate_lxc_restore(const char *pidfile)
+{
+	int status_pipe[2];
+	pid_t monitor;
+	char c;
+
+	if (pipe(status_pipe) < 0)
+		return 125;
+	monitor = fork();
+	if (monitor == 0) {
+		pid_t criu = fork();
+		char pids[64];
+
+		if (criu == 0)
+			for (;;)
+				pause();
+		snprintf(pids, sizeof(pids), "%d %d\n", (int)getpid(), (int)criu);
+		if (criu < 0 || write_file(pidfile, pids, strlen(pids), 0600) < 0)
+			_exit(125);
+		waitpid(criu, NULL, 0);
+		_exit(0);
+	}
+	while (read(status_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	return 0;
 }
 
 /* Starts the emulated criu with its stdout in tmpdir/criu.out. */
@@ -421,6 +454,49 @@ START_TEST(test_timeout_kills)
 }
 END_TEST
 
+/* Dead, or a zombie nobody reaped yet (orphans go to init). */
+static bool gone(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_stat_read(pid, &st) < 0 || st.state == 'Z';
+}
+
+/* A restore that does not finish in time goes whole: the process we started
+ * and everything beneath it (lab: an LXC restore's criu outlived the session
+ * waiting in do_wait for 437 s, when only liblxc's first fork was killed). */
+START_TEST(test_timeout_kills_the_tree)
+{
+	__do_free char *pidfile = xasprintf("%s/tree.pids", tmpdir);
+	struct record r = { 0 };
+	struct hook_server h;
+	int monitor = 0, criu = 0;
+	pid_t pid;
+
+	open_server(&h);
+	pid = fork();
+	if (pid == 0) {
+		execl(self, self, "emulate-lxc-restore", pidfile, (char *)NULL);
+		_exit(126);
+	}
+	ck_assert_int_gt(pid, 0);
+	for (int i = 0; i < 500; i++, usleep(10 * 1000)) {
+		__do_free char *text = read_file(pidfile, NULL);
+
+		if (text && strchr(text, '\n') && sscanf(text, "%d %d", &monitor, &criu) == 2)
+			break;
+	}
+	ck_assert_msg(monitor > 0 && criu > 0, "the emulated restore did not start");
+	ck_assert(!gone(monitor) && !gone(criu));
+	ck_assert_int_eq(hook_serve(&h, pid, on_hook, on_after, &r, 1), 128 + SIGKILL);
+	hook_server_close(&h);
+	for (int i = 0; i < 500 && !(gone(monitor) && gone(criu)); i++)
+		usleep(10 * 1000);
+	ck_assert_msg(gone(monitor), "the monitor-to-be (pid %d) outlived the timeout", monitor);
+	ck_assert_msg(gone(criu), "criu (pid %d) outlived the timeout", criu);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("hook");
@@ -433,6 +509,8 @@ int main(int argc, char **argv)
 		return hook_client_main(argv[2]);
 	if (argc >= 5 && !strcmp(argv[1], "emulate-criu"))
 		return emulate_criu(argc, argv);
+	if (argc == 3 && !strcmp(argv[1], "emulate-lxc-restore"))
+		return emulate_lxc_restore(argv[2]);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0) {
 		perror("test_hook: /proc/self/exe");
@@ -452,6 +530,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_client_direct);
 	tcase_add_test(tc, test_exit_statuses);
 	tcase_add_test(tc, test_timeout_kills);
+	tcase_add_test(tc, test_timeout_kills_the_tree);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
