@@ -346,54 +346,22 @@ json_t *report_to_json(const struct report *r)
 /* Enough significant digits for any time to 0.1 ms, so 12.3 prints as 12.3. */
 #define REPORT_DUMP_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
 
-static int dump_to_fd(json_t *o, int fd)
-{
-	if (json_dumpfd(o, fd, REPORT_DUMP_FLAGS) < 0 || write_full(fd, "\n", 1) < 0) {
-		if (!errno)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
 /* Written to a temporary file next to path and renamed into place, so that
  * a reader never sees half a report. "-" writes to stdout. */
 int report_write_json(const struct report *r, const char *path)
 {
-	__do_free char *tmp = NULL;
-	json_t *o;
-	int fd, ret, saved;
+	json_auto_t *o = report_to_json(r);
+	__do_free char *text = json_dumps(o, REPORT_DUMP_FLAGS);
+	__do_free char *line = text ? xasprintf("%s\n", text) : NULL;
 
-	o = report_to_json(r);
-	if (!strcmp(path, "-")) {
-		fflush(stdout); /* keep order with what was printed before */
-		ret = dump_to_fd(o, STDOUT_FILENO);
-		json_decref(o);
-		return ret;
-	}
-	tmp = xasprintf("%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		json_decref(o);
+	if (!line) {
+		errno = ENOMEM;
 		return -1;
 	}
-	ret = fchmod(fd, 0644);
-	if (!ret)
-		ret = dump_to_fd(o, fd);
-	saved = errno;
-	if (close(fd) < 0 && !ret) {
-		ret = -1;
-		saved = errno;
-	}
-	if (!ret && rename(tmp, path) < 0) {
-		ret = -1;
-		saved = errno;
-	}
-	if (ret)
-		unlink(tmp);
-	json_decref(o);
-	errno = saved;
-	return ret;
+	if (strcmp(path, "-"))
+		return write_file_atomic(path, line, strlen(line), 0644);
+	fflush(stdout); /* keep order with what was printed before */
+	return write_full(STDOUT_FILENO, line, strlen(line));
 }
 
 /* ---- human summary ------------------------------------------------------- */

@@ -34,11 +34,9 @@ static bool same_process(json_t *rec, const char *pid_key, const char *start_key
 int rec_write(const char *dir, json_t *rec)
 {
 	__do_free char *path = xasprintf("%s/session.json", dir);
-	__do_free char *tmp = xasprintf("%s/session.json.tmp", dir);
+	__do_free char *text = json_dumps(rec, JSON_COMPACT);
 
-	if (json_dump_file(rec, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
-		return -1;
-	return 0;
+	return text ? write_file_atomic(path, text, strlen(text), 0600) : -1;
 }
 
 void rec_end_tree(pid_t root)

@@ -584,28 +584,13 @@ void chan_init_tls(struct chan *c, gnutls_session_t s)
 
 /* ---- certificates --------------------------------------------------------- */
 
-/* Writes a file atomically with exactly `mode` (not subject to umask): a
- * key is never readable by others, not even for a moment. */
 static int write_pem(const char *dir, const char *name, const gnutls_datum_t *data, mode_t mode,
 		     char *err, size_t errlen)
 {
 	__do_free char *path = xasprintf("%s/%s", dir, name);
-	__do_free char *tmp = xasprintf("%s/.%s.XXXXXX", dir, name);
-	int fd = mkstemp(tmp); /* created 0600 */
 
-	if (fd < 0)
+	if (write_file_atomic(path, data->data, data->size, (int)mode) < 0)
 		return tls_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-	if (fchmod(fd, mode) < 0 || write_full(fd, data->data, data->size) < 0 || fsync(fd) < 0) {
-		tls_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		tls_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
 	return 0;
 }
 

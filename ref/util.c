@@ -132,6 +132,30 @@ int write_file(const char *path, const void *buf, size_t len, int mode)
 	return 0;
 }
 
+int write_file_atomic(const char *path, const void *buf, size_t len, int mode)
+{
+	__do_free char *tmp = xasprintf("%s.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC); /* created 0600 */
+	int ret, saved;
+
+	if (fd < 0)
+		return -1;
+	ret = fchmod(fd, (mode_t)mode) < 0 || write_full(fd, buf, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	saved = errno;
+	if (close(fd) < 0 && !ret) {
+		ret = -1;
+		saved = errno;
+	}
+	if (!ret && rename(tmp, path) < 0) {
+		ret = -1;
+		saved = errno;
+	}
+	if (ret)
+		unlink(tmp);
+	errno = saved;
+	return ret;
+}
+
 int mkdir_p(const char *path, int mode)
 {
 	__do_free char *copy = xstrdup(path);

@@ -63,6 +63,11 @@ int write_full(int fd, const void *buf, size_t len);
 /* Whole file into a NUL-terminated buffer (len optional); NULL on error. */
 char *read_file(const char *path, size_t *len);
 int write_file(const char *path, const void *buf, size_t len, int mode);
+/* The same through a temporary file beside path, synced and renamed into
+ * place: a reader sees the old file or the whole new one, never half, and
+ * the file has exactly `mode` from the start (a key is never readable by
+ * others, not even for a moment). 0, or -1 with errno; nothing left behind. */
+int write_file_atomic(const char *path, const void *buf, size_t len, int mode);
 int mkdir_p(const char *path, int mode);
 /* rm -rf, not crossing mount points; 0 or -1. */
 int remove_tree(const char *path);

@@ -210,7 +210,7 @@ int bundle_write_manifest(const char *dir, const struct suite_instance *in, cons
 		snprintf(err, errlen, "cannot encode the bundle's manifest");
 		return -1;
 	}
-	ret = report_write_atomic(out, text, strlen(text));
+	ret = write_file_atomic(out, text, strlen(text), 0644);
 	if (ret < 0)
 		snprintf(err, errlen, "cannot write %s: %s", out, strerror(errno));
 	return ret;

@@ -579,5 +579,5 @@ int html_write(const char *path, const struct suite_result *r, size_t n, const c
 		errno = ENOMEM;
 		return -1;
 	}
-	return report_write_atomic(path, buf, len);
+	return write_file_atomic(path, buf, len, 0644);
 }

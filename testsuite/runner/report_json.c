@@ -92,39 +92,6 @@ char *utf8_sanitize(const char *s)
 	return out;
 }
 
-/* ---------------------------------------------------------------- files */
-
-static int write_synced(int fd, const char *buf, size_t len)
-{
-	if (fchmod(fd, 0644) < 0 || write_full(fd, buf, len) < 0 || fsync(fd) < 0)
-		return -1;
-	return 0;
-}
-
-/* Readers (CI pipelines polling the file) never see half a report. */
-int report_write_atomic(const char *path, const char *buf, size_t len)
-{
-	__do_free char *tmp = xasprintf("%s.XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC), ret, saved;
-
-	if (fd < 0)
-		return -1;
-	ret = write_synced(fd, buf, len);
-	saved = errno;
-	if (close(fd) < 0 && !ret) {
-		ret = -1;
-		saved = errno;
-	}
-	if (!ret && rename(tmp, path) < 0) {
-		ret = -1;
-		saved = errno;
-	}
-	if (ret)
-		unlink(tmp);
-	errno = saved;
-	return ret;
-}
-
 /* ---------------------------------------------------------------- JSON */
 
 static json_t *text_value(const char *s)
@@ -183,5 +150,5 @@ int results_write_json(const char *path, const struct suite_result *r, size_t n)
 		errno = ENOMEM;
 		return -1;
 	}
-	return report_write_atomic(path, file, strlen(file));
+	return write_file_atomic(path, file, strlen(file), 0644);
 }

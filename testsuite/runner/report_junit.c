@@ -149,6 +149,6 @@ int junit_write(const char *path, const struct suite_result *r, size_t n)
 		errno = ENOMEM;
 		return -1;
 	}
-	ret = report_write_atomic(path, buf, len);
+	ret = write_file_atomic(path, buf, len, 0644);
 	return ret;
 }

@@ -154,8 +154,6 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 char *utf8_sanitize(const char *s);
 char *xml_escape(const char *s);
 char *yaml_quote(const char *s);
-/* buf into path via a temporary file next to it, fsync and rename (0644). 0 or -1 (errno). */
-int report_write_atomic(const char *path, const char *buf, size_t len);
 
 /* probe.c: the harness's UDP heartbeat sink (one clock for downtime). Lines
  * "HB <id> <seq> <counter>", "READY <id> <pid>", "VERDICT <id> PASS|FAIL ..." */

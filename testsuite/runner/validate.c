@@ -380,7 +380,7 @@ static void copy_manifest(const char *image, const char *work, const char *distr
 	__do_free char *text = read_file(from, NULL);
 
 	if (text)
-		report_write_atomic(to, text, strlen(text));
+		write_file_atomic(to, text, strlen(text), 0644);
 }
 
 static void validate_distro(struct vopts *v, struct vdistro *d, const char *work)
@@ -740,10 +740,10 @@ int cmd_validate(int argc, char **argv, const struct runner_opts *defaults)
 	if (v.json) {
 		__do_free char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 		__do_free char *file = text ? xasprintf("%s\n", text) : NULL;
-		if (!file || report_write_atomic(v.json, file, strlen(file)) < 0)
+		if (!file || write_file_atomic(v.json, file, strlen(file), 0644) < 0)
 			fprintf(stderr, "crmig-suite validate: cannot write %s\n", v.json);
 	}
-	if (report_write_atomic(spath, summary, strlen(summary)) < 0)
+	if (write_file_atomic(spath, summary, strlen(summary), 0644) < 0)
 		fprintf(stderr, "crmig-suite validate: cannot write %s\n", spath);
 	if (v.tap) {
 		FILE *f = fopen(v.tap, "w");
