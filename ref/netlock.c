@@ -1,11 +1,9 @@
 /* Undoing criu's network lock when criu could not (netlock.h). */
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "migrate.h"
 #include "net.h"
@@ -35,30 +33,15 @@ static int unrepair_fd(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) == 0;
 }
 
-static int unrepair_pid(pid_t pid)
+static int unrepair_one(void *ctx, const struct proc_fd *f)
 {
-	__do_free char *dir = xasprintf("/proc/%d/fd", pid);
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	DIR *fds = pidfd >= 0 ? opendir(dir) : NULL;
-	struct dirent *e;
-	int n = 0;
+	int *n = ctx, fd = proc_fd_borrow(f);
 
-	while (fds && (e = readdir(fds))) {
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
-		if (fd >= 0) {
-			n += unrepair_fd(fd);
-			close(fd);
-		}
+	if (fd >= 0) {
+		*n += unrepair_fd(fd);
+		close(fd);
 	}
-	if (fds)
-		closedir(fds);
-	if (pidfd >= 0)
-		close(pidfd);
-	return n;
+	return 0;
 }
 
 int netlock_unrepair_tree(pid_t root)
@@ -72,7 +55,7 @@ int netlock_unrepair_tree(pid_t root)
 		return -1;
 	proc_collect_tree(root, pids, tids);
 	json_array_foreach(pids, i, v)
-		n += unrepair_pid((pid_t)json_integer_value(v));
+		proc_each_fd((pid_t)json_integer_value(v), unrepair_one, &n);
 	return n;
 }
 

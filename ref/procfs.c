@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "procfs.h"
 #include "util.h"
@@ -130,4 +132,34 @@ void proc_kill_tree(pid_t root)
 	}
 	json_array_foreach(stopped, i, v)
 		kill((pid_t)json_integer_value(v), SIGKILL);
+}
+
+int proc_fd_borrow(const struct proc_fd *f)
+{
+	return (int)syscall(SYS_pidfd_getfd, f->pidfd, f->num, 0);
+}
+
+int proc_each_fd(pid_t pid, int (*fn)(void *ctx, const struct proc_fd *f), void *ctx)
+{
+	__do_free char *dir = xasprintf("/proc/%d/fd", pid);
+	__do_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	DIR *fds = pidfd >= 0 ? opendir(dir) : NULL;
+	struct dirent *e;
+	int ret = 0;
+
+	if (!fds)
+		return -1;
+	while (!ret && (e = readdir(fds))) {
+		__do_free char *link = NULL;
+		struct proc_fd f = { .pidfd = pidfd };
+
+		if (e->d_name[0] == '.')
+			continue;
+		link = xasprintf("%s/%s", dir, e->d_name);
+		f.link = link;
+		f.num = atoi(e->d_name);
+		ret = fn(ctx, &f);
+	}
+	closedir(fds);
+	return ret;
 }

@@ -33,4 +33,17 @@ void proc_signal_tree(pid_t root, int sig);
  * then kills them all. For a child of ours, call it before reaping root. */
 void proc_kill_tree(pid_t root);
 
+/* One open descriptor of another process, met by proc_each_fd. */
+struct proc_fd {
+	const char *link;  /* /proc/PID/fd/N: stat it without opening the file */
+	int num;           /* N */
+	int pidfd;
+};
+/* A descriptor of our own for f's open file (pidfd_getfd: the same open
+ * file description, its offset and flags); -1 with errno. */
+int proc_fd_borrow(const struct proc_fd *f);
+/* fn for each open descriptor of pid, until fn returns non-zero: that value,
+ * 0 when every one was seen, -1 when pid cannot be looked at. */
+int proc_each_fd(pid_t pid, int (*fn)(void *ctx, const struct proc_fd *f), void *ctx);
+
 #endif

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "migrate.h"
+#include "procfs.h"
 #include "util.h"
 
 #define SYNC_MAX_ENTRIES 200000
@@ -279,36 +280,34 @@ static pid_t write_lease_holder(const struct stat *want)
 	return 0;
 }
 
+struct borrow {
+	const struct stat *want;
+	int fd;
+};
+
+static int borrow_readable(void *ctx, const struct proc_fd *f)
+{
+	struct borrow *b = ctx;
+	struct stat st;
+
+	/* stat through the magic link: no open, so no lease break */
+	if (stat(f->link, &st) < 0 || st.st_dev != b->want->st_dev || st.st_ino != b->want->st_ino)
+		return 0;
+	b->fd = proc_fd_borrow(f);
+	if (b->fd >= 0 && (fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+		close_fd(&b->fd); /* a description we cannot read: look on */
+	return b->fd >= 0;
+}
+
 /* One of pid's descriptions of the file, readable; -1 (EWOULDBLOCK) if none. */
 static int borrow_fd(pid_t pid, const struct stat *want)
 {
-	__do_free char *dir = xasprintf("/proc/%d/fd", pid);
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	DIR *fds = pidfd >= 0 ? opendir(dir) : NULL;
-	struct dirent *f;
-	int found = -1;
+	struct borrow b = { .want = want, .fd = -1 };
 
-	while (fds && found < 0 && (f = readdir(fds))) {
-		__do_free char *link = xasprintf("%s/%s", dir, f->d_name);
-		struct stat st;
-		int fd;
-
-		/* stat through the magic link: no open, so no lease break */
-		if (f->d_name[0] == '.' || stat(link, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino)
-			continue;
-		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(f->d_name), 0);
-		if (fd >= 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
-			close(fd); /* a description we cannot read: look on */
-		else if (fd >= 0)
-			found = fd;
-	}
-	if (fds)
-		closedir(fds);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (found < 0)
+	proc_each_fd(pid, borrow_readable, &b);
+	if (b.fd < 0)
 		errno = EWOULDBLOCK;
-	return found;
+	return b.fd;
 }
 
 int sync_open_for_copy(const char *path)
