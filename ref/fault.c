@@ -202,15 +202,25 @@ void fault_init_session(const char *remote_spec, const char *state_dir)
 		memset(&fault, 0, sizeof(fault)); /* the source's */
 }
 
+/* A cut's rules: every packet from the peer and every packet to it. */
+static const struct {
+	const char *chain, *dir;
+} cut_rules[] = { { "INPUT", "-s" }, { "OUTPUT", "-d" } };
+
+/* iptables -w ACTION (-I, -D) on cut rule i; its exit status. */
+static int cut_rule(const char *action, size_t i)
+{
+	char *argv[] = { "iptables", "-w", (char *)action, (char *)cut_rules[i].chain, (char *)cut_rules[i].dir,
+			 peer_addr, "-j", "DROP", NULL };
+
+	return proc_simple(argv, 20);
+}
+
 /* Every packet to and from the peer dropped, connections left open (no
  * RST, no FIN: as when a cable is pulled), for secs seconds: a detached
  * child puts the link back, whatever becomes of us meanwhile. */
 static void cut_link(int secs)
 {
-	char *ins[][12] = {
-		{ "iptables", "-w", "-I", "INPUT", "-s", peer_addr, "-j", "DROP", NULL },
-		{ "iptables", "-w", "-I", "OUTPUT", "-d", peer_addr, "-j", "DROP", NULL },
-	};
 	__do_free char *heal = NULL;
 	pid_t pid;
 
@@ -218,9 +228,15 @@ static void cut_link(int secs)
 		fprintf(stderr, "crmig: fault injection: cut: no peer address known here\n");
 		return;
 	}
-	/* peer_addr came out of inet_ntop: safe in a shell line */
-	heal = xasprintf("sleep %d; iptables -w -D INPUT -s %s -j DROP; iptables -w -D OUTPUT -d %s -j DROP", secs,
-			 peer_addr, peer_addr);
+	heal = xasprintf("sleep %d", secs);
+	for (size_t i = 0; i < ARRAY_SIZE(cut_rules); i++) {
+		/* peer_addr came out of inet_ntop: safe in a shell line */
+		char *more = xasprintf("%s; iptables -w -D %s %s %s -j DROP", heal, cut_rules[i].chain,
+				       cut_rules[i].dir, peer_addr);
+
+		free(heal);
+		heal = more;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -237,25 +253,20 @@ static void cut_link(int secs)
 	}
 	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	for (size_t i = 0; i < ARRAY_SIZE(ins); i++)
-		if (proc_simple(ins[i], 20) != 0)
-			fprintf(stderr, "crmig: fault injection: cut: %s %s failed\n", ins[i][0], ins[i][3]);
+	for (size_t i = 0; i < ARRAY_SIZE(cut_rules); i++)
+		if (cut_rule("-I", i) != 0)
+			fprintf(stderr, "crmig: fault injection: cut: iptables -I %s failed\n", cut_rules[i].chain);
 	cut_active = true;
 	fprintf(stderr, "crmig: fault injection: the link to %s is cut for %d s\n", peer_addr, secs);
 }
 
 void fault_end(void)
 {
-	char *del[][12] = {
-		{ "iptables", "-w", "-D", "INPUT", "-s", peer_addr, "-j", "DROP", NULL },
-		{ "iptables", "-w", "-D", "OUTPUT", "-d", peer_addr, "-j", "DROP", NULL },
-	};
-
 	if (!cut_active)
 		return;
 	cut_active = false;
-	for (size_t i = 0; i < ARRAY_SIZE(del); i++)
-		proc_simple(del[i], 20);
+	for (size_t i = 0; i < ARRAY_SIZE(cut_rules); i++)
+		cut_rule("-D", i);
 	fprintf(stderr, "crmig: fault injection: the link to %s is back\n", peer_addr);
 }
 

@@ -331,6 +331,74 @@ START_TEST(test_fault_cut_spec)
 }
 END_TEST
 
+/* The rules a cut puts in and takes out, through an iptables on PATH that
+ * only writes down what it was asked: the cut's own, the healer's after
+ * SECONDS, and fault_end's at once. */
+static char *iptables_log_wait(const char *log, int lines, double ms)
+{
+	for (double deadline = now_ms() + ms;; usleep(20 * 1000)) {
+		char *text = read_file(log, NULL);
+		int n = 0;
+
+		for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+			n++;
+		if (n >= lines || now_ms() > deadline)
+			return text ? text : xstrdup("");
+		free(text);
+	}
+}
+
+START_TEST(test_fault_cut_rules)
+{
+	__do_free char *dir = test_dir("fault-cut");
+	__do_free char *fake = xasprintf("%s/iptables", dir);
+	__do_free char *log = xasprintf("%s/iptables.log", dir);
+	__do_free char *script = xasprintf("#!/bin/sh\necho \"$*\" >>%s\n", log);
+	__do_free char *path = xasprintf("%s:%s", dir, getenv("PATH") ?: "/usr/bin:/bin");
+	__do_free char *saved = xstrdup(getenv("PATH") ?: "/usr/bin:/bin");
+	static const char ins[] = "-w -I INPUT -s 10.9.8.7 -j DROP\n-w -I OUTPUT -d 10.9.8.7 -j DROP\n";
+	static const char del[] = "-w -D INPUT -s 10.9.8.7 -j DROP\n-w -D OUTPUT -d 10.9.8.7 -j DROP\n";
+	__do_free char *want = xasprintf("%s%s", ins, del);
+	char why[256];
+
+	ck_assert_int_eq(write_file(fake, script, strlen(script), 0755), 0);
+	setenv("PATH", path, 1);
+	fault_set_peer("10.9.8.7");
+	/* the healer puts the link back after its seconds */
+	ck_assert_int_eq(fault_parse("final-dump:cut:1", why, sizeof(why)), 0);
+	ck_assert_int_eq(fault_at("final-dump", 0), FAULT_CUT);
+	{
+		__do_free char *text = iptables_log_wait(log, 2, 5000);
+		__do_free char *healed = iptables_log_wait(log, 4, 10000);
+
+		ck_assert_str_eq(text, ins); /* nothing taken out before the second is up */
+		ck_assert_str_eq(healed, want);
+	}
+	fault_end(); /* after the healer: its -D find no rule (harmless) */
+	unlink(log);
+	/* fault_end takes them out at once (the healer only later) */
+	ck_assert_int_eq(fault_parse("final-dump:cut:3", why, sizeof(why)), 0);
+	ck_assert_int_eq(fault_at("final-dump", 0), FAULT_CUT);
+	fault_end();
+	{
+		__do_free char *text = iptables_log_wait(log, 4, 2000);
+
+		ck_assert_str_eq(text, want);
+	}
+	fault_end(); /* twice is harmless */
+	{
+		__do_free char *healed = iptables_log_wait(log, 6, 10000); /* and the healer's, late and harmless */
+		__do_free char *all = xasprintf("%s%s", want, del);
+
+		ck_assert_str_eq(healed, all);
+	}
+	setenv("PATH", saved, 1);
+	fault_set_peer("");
+	fault_parse("", why, sizeof(why));
+	remove_tree(dir);
+}
+END_TEST
+
 /* serve honours a source's fault only when its own side enabled faults. */
 START_TEST(test_fault_dest_not_enabled)
 {
@@ -458,6 +526,7 @@ static void fault_tests(Suite *s, bool ns, const char *why)
 	add_or_skip(misc, test_fault_needs_enable, true, NULL);
 	add_or_skip(misc, test_fault_bad_spec, true, NULL);
 	add_or_skip(misc, test_fault_cut_spec, true, NULL);
+	add_or_skip(misc, test_fault_cut_rules, true, NULL);
 	add_or_skip(misc, test_fault_dest_not_enabled, ns, why);
 	add_or_skip(misc, test_fault_restarted_serve_cleans_up, ns, why);
 	add_or_skip(misc, test_fault_restarted_migrate_recovers, ns, why);
