@@ -1082,6 +1082,37 @@ static int open_events(const struct mig_opts *o, struct report *r)
 	return 0;
 }
 
+/* A --keep-images directory that an earlier migration used (the soak and
+ * the suite reuse theirs) still holds that migration's images: criu then
+ * dumped beside them, and every file of final/ went to the destination, an
+ * old pagemap over the one the page server had just written (lab, soak
+ * round 5: criu's restorer read pages past the end of the pages file, for
+ * ever). A bundle is one migration: what crmig wrote there goes first; any
+ * other file in DIR stays. */
+static void clear_old_bundle(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		const char *name = e->d_name;
+		__do_free char *path = NULL;
+		struct stat st;
+
+		if (strcmp(name, "final") && strcmp(name, "destination") && strncmp(name, "round-", 6) &&
+		    strncmp(name, "hook-", 5))
+			continue;
+		path = xasprintf("%s/%s", dir, name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && remove_tree(path) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		fprintf(stderr, "crmig: %s held an earlier migration's bundle: its images and logs were removed\n", dir);
+}
+
 static int run_migration(struct migration *m)
 {
 	if (connect_dest(m) < 0)
@@ -1091,9 +1122,10 @@ static int run_migration(struct migration *m)
 	if (check_strategy(m) < 0 || m->wl->preflight(m) < 0 || collect_ips(m) < 0)
 		return -1;
 	new_id(m);
-	if (m->o->keep_dir)
+	if (m->o->keep_dir) {
 		snprintf(m->dir, sizeof(m->dir), "%s", m->o->keep_dir);
-	else
+		clear_old_bundle(m->dir);
+	} else
 		snprintf(m->dir, sizeof(m->dir), "%s/src-%s", mig_state_dir(), m->id);
 
 	if (mkdir_p(m->dir, 0700) < 0)
