@@ -1,6 +1,8 @@
 /* Excerpts of criu's and liblxc's logs (see log_excerpt.h). */
 #include <dirent.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log_excerpt.h"
 #include "util.h"
@@ -105,4 +107,41 @@ json_t *log_excerpts(const char *dir, const char *skip)
 		json_decref(v[i]);
 	free(v);
 	return out;
+}
+
+static int copy_range(int from, int to, off_t off, size_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t n = pread(from, buf, len < sizeof(buf) ? len : sizeof(buf), off);
+
+		if (n <= 0 || write_full(to, buf, (size_t)n) < 0)
+			return -1;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int log_trimmed_copy(int fd, size_t max)
+{
+	struct stat st;
+	size_t head = max / 4, tail = max - max / 4;
+	__do_free char *note = NULL;
+	int mfd;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= max)
+		return -1;
+	mfd = memfd_create("crmig-log", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -1;
+	note = xasprintf("\n[crmig: %llu bytes of this log left out here; it had %llu]\n",
+			 (unsigned long long)((size_t)st.st_size - head - tail), (unsigned long long)st.st_size);
+	if (copy_range(fd, mfd, 0, head) < 0 || write_full(mfd, note, strlen(note)) < 0 ||
+	    copy_range(fd, mfd, st.st_size - (off_t)tail, tail) < 0) {
+		close(mfd);
+		return -1;
+	}
+	return mfd;
 }

@@ -7,6 +7,7 @@
 
 #define LOG_EXCERPT_LINES 20       /* per log file: the last error lines */
 #define LOG_EXCERPT_FILES 6        /* per host */
+#define LOG_SEND_MAX (16u << 20)   /* a log the destination sends, at most */
 
 /* The last max_lines lines of the log at path that say something went
  * wrong (criu's "Error", liblxc's "ERROR", any "error", criu's "BUG"), in
@@ -17,5 +18,12 @@ json_t *log_error_tail(const char *path, int max_lines);
  * the one named skip, may be NULL) with error lines: an array of
  * {file: path relative to dir, lines: [...]}, by file name. */
 json_t *log_excerpts(const char *dir, const char *skip);
+
+/* A log longer than max bytes, cut to its first quarter and its last three
+ * quarters with a line between that says how much was left out: a memfd
+ * (read it from 0), or -1 when the log is not longer (or on error). A criu
+ * stuck in a loop logs a gigabyte in minutes (lab: 800 MB in 4 min), and
+ * the destination's logs travel to the source after every failure. */
+int log_trimmed_copy(int fd, size_t max);
 
 #endif

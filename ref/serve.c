@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "hook.h"
 
+#include "log_excerpt.h"
 #include "migrate.h"
 #include "net.h"
 #include "proc.h"
@@ -960,6 +961,11 @@ static int op_images(struct session *s, json_t *req)
 }
 
 /* Sends the files of subdir whose names pass keep(); returns count or -1. */
+static bool is_log(const char *name)
+{
+	return strstr(name, ".log") || !strcmp(name, "criu.out") || !strcmp(name, "criu.conf");
+}
+
 static int send_dir_files(struct session *s, const char *subdir, bool (*keep)(const char *), const char *prefix)
 {
 	__do_free char *path = sub_dir(s, subdir);
@@ -973,21 +979,24 @@ static int send_dir_files(struct session *s, const char *subdir, bool (*keep)(co
 	while ((e = readdir(d))) {
 		struct stat st;
 		__do_free char *name = NULL;
+		__do_close int cut = -1;
 
 		if (!keep(e->d_name) || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		name = prefix ? xasprintf("%s/%s", prefix, e->d_name) : xstrdup(e->d_name);
-		if (chan_send_file(&s->ch, dfd, e->d_name, name) < 0)
+		if (keep == is_log && (size_t)st.st_size > LOG_SEND_MAX) {
+			__do_close int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			cut = fd >= 0 ? log_trimmed_copy(fd, LOG_SEND_MAX) : -1;
+		}
+		/* the count is announced: a log that cannot be cut goes whole */
+		if ((cut >= 0 ? chan_send_open_file(&s->ch, cut, e->d_name, name)
+			      : chan_send_file(&s->ch, dfd, e->d_name, name)) < 0)
 			break;
 		n++;
 	}
 	closedir(d);
 	return n;
-}
-
-static bool is_log(const char *name)
-{
-	return strstr(name, ".log") || !strcmp(name, "criu.out") || !strcmp(name, "criu.conf");
 }
 
 static int count_matching(struct session *s, const char *subdir, bool (*keep)(const char *))

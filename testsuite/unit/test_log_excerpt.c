@@ -4,7 +4,9 @@
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "known_bugs.h"
 #include "log_excerpt.h"
@@ -82,6 +84,41 @@ START_TEST(test_excerpts_of_a_tree)
 }
 END_TEST
 
+/* A log that grew without end (criu's restorer in a loop) is sent cut: its
+ * start, a line saying what was left out, and its end, where the error is. */
+START_TEST(test_trimmed_copy)
+{
+	__do_free char *path = xasprintf("%s/restore.log", dir);
+	__do_free char *big = xmalloc(100001);
+	__do_close int fd = -1, cut = -1;
+	struct stat st;
+	char *text;
+
+	for (size_t i = 0; i < 100000; i++)
+		big[i] = (char)('a' + i % 26);
+	memcpy(big, "START", 5);
+	memcpy(big + 100000 - 14, "Error (final)\n", 14);
+	big[100000] = '\0';
+	put("restore.log", big);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(log_trimmed_copy(fd, 100000), -1); /* not longer than max: sent as it is */
+	cut = log_trimmed_copy(fd, 4000);
+	ck_assert_int_ge(cut, 0);
+	ck_assert_int_eq(fstat(cut, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	text = xzalloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(pread(cut, text, (size_t)st.st_size, 0), st.st_size);
+	ck_assert(!strncmp(text, "START", 5));
+	ck_assert(!strncmp(text + 5, big + 5, 995));               /* the first quarter */
+	ck_assert_msg(strstr(text, "\n[crmig: 96000 bytes of this log left out here; it had 100000]\n"), "%.1200s", text);
+	ck_assert(!strcmp(text + st.st_size - 3000, big + 100000 - 3000)); /* the last three quarters */
+	ck_assert(st.st_size < 4100);
+	free(text);
+	ck_assert_int_eq(log_trimmed_copy(-1, 10), -1);
+}
+END_TEST
+
 START_TEST(test_known_bug_table)
 {
 	const struct known_bug *k = known_bug_find(KB_SEEN_CRMIG, "lxc", "ERROR - Failed getting freezer path", (size_t)-1);
@@ -110,6 +147,7 @@ int main(void)
 	tcase_add_test(tc, test_tail_keeps_the_last_error_lines_in_order);
 	tcase_add_test(tc, test_excerpts_of_a_tree);
 	tcase_add_test(tc, test_known_bug_table);
+	tcase_add_test(tc, test_trimmed_copy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
