@@ -1,5 +1,6 @@
 /* Excerpts of criu's and liblxc's logs (see log_excerpt.h). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,7 +28,7 @@ static bool says_error(const char *line)
 
 json_t *log_error_tail(const char *path, int max_lines)
 {
-	__do_free char *log = read_file(path, NULL);
+	__do_free char *log = log_read(path);
 	json_t *out = json_array();
 
 	if (!log || max_lines <= 0)
@@ -144,4 +145,15 @@ int log_trimmed_copy(int fd, size_t max)
 		return -1;
 	}
 	return mfd;
+}
+
+char *log_read(const char *path)
+{
+	__do_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	__do_close int cut = fd >= 0 ? log_trimmed_copy(fd, LOG_SEND_MAX) : -1;
+	__do_free char *self = cut >= 0 ? xasprintf("/proc/self/fd/%d", cut) : NULL;
+
+	if (fd < 0)
+		return NULL;
+	return read_file(self ? self : path, NULL);
 }

@@ -25,5 +25,8 @@ json_t *log_excerpts(const char *dir, const char *skip);
  * stuck in a loop logs a gigabyte in minutes (lab: 800 MB in 4 min), and
  * the destination's logs travel to the source after every failure. */
 int log_trimmed_copy(int fd, size_t max);
+/* The log at path as text, cut as log_trimmed_copy cuts it when it is longer
+ * than LOG_SEND_MAX: what reads a log never holds a gigabyte. NULL if none. */
+char *log_read(const char *path);
 
 #endif

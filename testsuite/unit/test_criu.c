@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "criu.h"
+#include "log_excerpt.h"
 #include "util.h"
 
 static char self[PATH_MAX];
@@ -349,6 +350,55 @@ START_TEST(test_log_errors)
 }
 END_TEST
 
+/* The restorer of criu <= 4.1.1 on a pages image shorter than its pagemap:
+ * no error line ever, the same read for ever (lab soak: 800 MB in 4 min).
+ * The excerpt says what it is; a log of many large lines is read cut. */
+START_TEST(test_log_read_loop)
+{
+	__do_free char *text = xstrdup("(00.1) Version: 4.1.1\n(00.5) pie: 7:    `- skip pagemap\n");
+	__do_free char *log = NULL, *errors = NULL, *big_errors = NULL, *big = NULL;
+	__do_free char *bigpath = xasprintf("%s/big.log", tmpdir);
+	__do_close int fd = -1;
+
+	for (int i = 0; i < 40; i++) {
+		char *more = xasprintf("%s(219.3) pie: 7: Preadv 0x4ee000:4096... (1 iovs)\n(219.3) pie: 7: `- returned 0\n", text);
+
+		free(text);
+		text = more;
+	}
+	log = write_sample("loop.log", text);
+	errors = criu_log_errors(log, 6);
+	ck_assert_msg(strstr(errors, "kept reading past the end of a pages image") && strstr(errors, "criu#2899"), "%s",
+		      errors);
+	/* a log with a real error is not this */
+	{
+		__do_free char *with_error = xasprintf("(00.0) Error (criu/x.c:1): something\n%s", text);
+		__do_free char *p = write_sample("loop-error.log", with_error);
+		__do_free char *e = criu_log_errors(p, 6);
+
+		ck_assert_str_eq(e, "(00.0) Error (criu/x.c:1): something\n");
+	}
+	/* longer than LOG_SEND_MAX: read cut, and its last error still found */
+	fd = open(bigpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	{
+		__do_free char *chunk = xmalloc(1 << 20);
+
+		memset(chunk, 'x', 1 << 20);
+		for (size_t i = 99; i < 1 << 20; i += 100)
+			chunk[i] = '\n';
+		chunk[(1 << 20) - 1] = '\n';
+		for (size_t i = 0; i < (LOG_SEND_MAX >> 20) * 2; i++)
+			ck_assert_int_eq(write_full(fd, chunk, 1 << 20), 0);
+		ck_assert_int_eq(write_full(fd, "(9.9) Error (criu/y.c:2): at the end\n", 37), 0);
+	}
+	big = log_read(bigpath);
+	ck_assert_ptr_nonnull(big);
+	big_errors = criu_log_errors(bigpath, 6);
+	ck_assert_str_eq(big_errors, "(9.9) Error (criu/y.c:2): at the end\n");
+}
+END_TEST
+
 /* ---- spawning ------------------------------------------------------------- */
 
 /* The helper: "fd-report" lists "FD TARGET" for each open descriptor (but
@@ -610,6 +660,7 @@ int main(int argc, char **argv)
 
 	tcase_add_checked_fixture(logs, setup_dir, teardown_dir);
 	tcase_add_test(logs, test_log_errors);
+	tcase_add_test(logs, test_log_read_loop);
 	suite_add_tcase(s, logs);
 
 	tcase_add_checked_fixture(spawn, setup_dir, teardown_dir);
