@@ -216,3 +216,14 @@ char *argv_join_quoted(char *const argv[])
 	}
 	return out;
 }
+
+const char *proc_status_text(int status, char *buf, size_t len)
+{
+	const char *name = status > 128 && status < 128 + 65 ? sigabbrev_np(status - 128) : NULL;
+
+	if (name)
+		snprintf(buf, len, "was killed by SIG%s", name);
+	else
+		snprintf(buf, len, "exited %d", status);
+	return buf;
+}

@@ -37,6 +37,9 @@ int proc_run(char *const argv[], const struct proc_opts *o, struct proc_result *
 void proc_result_free(struct proc_result *r);
 /* Convenience: run, return exit status; stderr shown on failure. */
 int proc_simple(char *const argv[], double timeout_s);
+/* What a status of proc_result (and of hook_serve) means, for a message:
+ * "exited 3", or "was killed by SIGKILL" for 128+N; in buf, returned. */
+const char *proc_status_text(int status, char *buf, size_t len);
 /* "a b 'c d'": argv joined for humans and for a remote shell (POSIX quoting). */
 char *argv_join_quoted(char *const argv[]);
 char *shell_quote(const char *s);

@@ -419,6 +419,7 @@ static bool stream_damaged(struct session *s, json_t *req)
 
 static int op_page_server_wait(struct session *s, json_t *req)
 {
+	char how[48];
 	__do_free char *path = NULL;
 	__do_free char *log = NULL;
 	__do_free char *errors = NULL;
@@ -436,7 +437,7 @@ static int op_page_server_wait(struct session *s, json_t *req)
 	if (status != 0) {
 		log = xasprintf("%s/page-server.log", path);
 		errors = criu_log_errors(log, 5);
-		return reply_err(s, "criu page-server exited %d: %s", status, errors);
+		return reply_err(s, "criu page-server %s: %s", proc_status_text(status, how, sizeof(how)), errors);
 	}
 	if (stream_damaged(s, req))
 		return 0; /* the source decides, as for any error */
@@ -762,6 +763,7 @@ static void sabotage_images(const char *dir)
 
 static int op_restore(struct session *s, json_t *req)
 {
+	char how[48];
 	const char *dir_name = dir_arg(s, req, "dir");
 	json_t *wl = json_object_get(req, "workload");
 	bool lazy = json_bool(req, "lazy", false);
@@ -807,7 +809,8 @@ static int op_restore(struct session *s, json_t *req)
 		__do_free char *log = xasprintf("%s/restore.log", dir);
 		__do_free char *errors = criu_log_errors(log, 6);
 
-		snprintf(err, sizeof(err), "restore failed (exit %d); %s says:\n%s", status, log,
+		snprintf(err, sizeof(err), "restore failed (criu %s); %s says:\n%s",
+			 status < 0 ? "did not start" : proc_status_text(status, how, sizeof(how)), log,
 			 *errors ? errors : "(no error lines)\n");
 		goto fail;
 	}
@@ -849,6 +852,7 @@ fail:
 
 static int op_lazy_wait(struct session *s, json_t *req)
 {
+	char how[48];
 	double timeout = (double)json_int(req, "timeout", 3600);
 	int status;
 
@@ -867,7 +871,8 @@ static int op_lazy_wait(struct session *s, json_t *req)
 		 * (and criu resumed the source when it stopped serving). */
 		end_restored(s);
 		remove_ips(s);
-		return reply_err(s, "criu lazy-pages exited %d before all pages arrived: %s", status, errors);
+		return reply_err(s, "criu lazy-pages %s before all pages arrived: %s", proc_status_text(status, how, sizeof(how)),
+				 errors);
 
 	}
 	return reply_ok(s, json_pack("{s:f}", "lazy_ms", now_ms() - s->restore_end));
@@ -1335,6 +1340,7 @@ static int serve_requests(struct session *s)
  * crmig, and criu, its stream broken, resumed the source): it must go. */
 static void lazy_after_loss(struct session *s)
 {
+	char how[48];
 	int status;
 
 	ps_watch_stop(&s->ps_watch);
@@ -1347,7 +1353,8 @@ static void lazy_after_loss(struct session *s)
 		slog(s, "all pages arrived: the workload stays here");
 		return;
 	}
-	slog(s, "the pages stopped (criu lazy-pages exited %d): the copy here is incomplete", status);
+	slog(s, "the pages stopped (criu lazy-pages %s): the copy here is incomplete",
+	     proc_status_text(status, how, sizeof(how)));
 	end_restored(s);
 }
 

@@ -7,6 +7,7 @@
 #include "fault.h"
 #include "migrate.h"
 
+#include "proc.h"
 #include "util.h"
 
 /* The pages stay with criu on the source: a criu that died after the dump
@@ -86,6 +87,7 @@ static int wait_lazy_done(struct migration *m)
 
 int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 {
+	char how[48];
 	__do_free char *dir = mig_local_dir(m, "final");
 	__do_free char *prev_rel = prev ? xasprintf("../%s", prev) : NULL;
 	json_t *args = json_pack("{s:s}", "dir", "final");
@@ -114,7 +116,7 @@ int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 		report_phase_add(&m->rep, "dump", m->t_freeze, m->t_dumped ? m->t_dumped : m->t_released, 0);
 	if (m->committed) {
 		if (status != 0)
-			mig_progress(m, "criu dump exited %d while serving pages", status);
+			mig_progress(m, "criu dump %s while serving pages", proc_status_text(status, how, sizeof(how)));
 		return wait_lazy_done(m);
 	}
 	if (m->restore_failed)

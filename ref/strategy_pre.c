@@ -5,6 +5,7 @@
  * does not converge (traffic bound, the destination's free space); then a
  * frozen final dump sends only what is still dirty. */
 #include "migrate.h"
+#include "proc.h"
 #include "util.h"
 
 /* The destination's free space after a round, in our pages (its reply to
@@ -20,6 +21,7 @@ static uint64_t dest_free_pages(const json_t *reply)
 
 static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint64_t *free_pages)
 {
+	char how[48];
 	__do_free char *name = xasprintf("round-%d", round);
 	__do_free char *prev = round > 1 ? xasprintf("round-%d", round - 1) : NULL;
 	__do_free char *dir = mig_local_dir(m, name);
@@ -44,7 +46,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint6
 	close(d.ps_fd);
 	if (status != 0) {
 		if (!m->err[0])
-			snprintf(m->err, sizeof(m->err), "criu pre-dump exited %d", status);
+			snprintf(m->err, sizeof(m->err), "criu pre-dump %s", proc_status_text(status, how, sizeof(how)));
 		mig_page_server_blame(m);
 		return -1;
 	}

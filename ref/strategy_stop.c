@@ -2,6 +2,7 @@
  * destination's criu page server, the rest of the images follow over our
  * channel, restore. The simplest strategy and the baseline of the others. */
 #include "migrate.h"
+#include "proc.h"
 #include "util.h"
 
 static int stop_hook(void *ctx, const char *action)
@@ -14,6 +15,7 @@ static int stop_hook(void *ctx, const char *action)
 /* The final dump of stop, pre and hybrid: prev is the last pre-dump round. */
 int strategy_final_dump(struct migration *m, const char *prev, int round)
 {
+	char how[48];
 	__do_free char *dir = mig_local_dir(m, "final");
 	json_t *args = json_pack("{s:s}", "dir", "final");
 	struct dump_spec d = { .action = CRIU_DUMP, .dir = dir, .page_server = true, .track_mem = prev != NULL };
@@ -43,7 +45,8 @@ int strategy_final_dump(struct migration *m, const char *prev, int round)
 		return 0;
 	if (m->committed)
 		/* The destination runs it; criu only failed to clean up here. */
-		return mig_progress(m, "warning: criu dump exited %d after the handover", status), 0;
+		return mig_progress(m, "warning: criu dump %s after the handover",
+				    proc_status_text(status, how, sizeof(how))), 0;
 	if (m->restore_failed)
 		return mig_fail(m, "rolled-back", "%s; the source was resumed", m->err);
 	if (!m->err[0])

@@ -15,6 +15,7 @@
 
 #include "migrate.h"
 #include "procfs.h"
+#include "proc.h"
 #include "util.h"
 #include "workload_dump.h"
 
@@ -215,6 +216,7 @@ static void record_lxc_argv(struct migration *m, const char *log_path, const cha
 
 static void lxc_dump_done(struct migration *m, const struct dump_spec *d, int status)
 {
+	char how[48];
 	__do_free char *log = xasprintf("%s/lxc.log", d->dir);
 	__do_free char *conf = xasprintf("%s/criu.conf", d->dir);
 	__do_free char *conf_text = read_file(conf, NULL);
@@ -225,8 +227,9 @@ static void lxc_dump_done(struct migration *m, const struct dump_spec *d, int st
 	if (s->direct) {
 		if (status != 0 && !m->err[0]) {
 			errors = criu_log_errors(criu_log, 5);
-			snprintf(m->err, sizeof(m->err), "criu %s (run by crmig: lxc#4643) exited %d; %s says:\n%s",
-				 criu_action_name(d->action), status, criu_log, *errors ? errors : "(no error lines)\n");
+			snprintf(m->err, sizeof(m->err), "criu %s (run by crmig: lxc#4643) %s; %s says:\n%s",
+				 criu_action_name(d->action), proc_status_text(status, how, sizeof(how)), criu_log,
+				 *errors ? errors : "(no error lines)\n");
 		}
 		return;
 	}
@@ -236,8 +239,9 @@ static void lxc_dump_done(struct migration *m, const struct dump_spec *d, int st
 	if (status == 0 || m->err[0])
 		return;
 	errors = criu_log_errors(criu_log, 5);
-	snprintf(m->err, sizeof(m->err), "liblxc %s exited %d; %s says:\n%s", criu_action_name(d->action), status,
-		 criu_log, *errors ? errors : "(no error lines; see lxc.log beside it)\n");
+	snprintf(m->err, sizeof(m->err), "liblxc %s %s; %s says:\n%s", criu_action_name(d->action),
+		 proc_status_text(status, how, sizeof(how)), criu_log,
+		 *errors ? errors : "(no error lines; see lxc.log beside it)\n");
 }
 
 const struct workload_ops workload_lxc = {

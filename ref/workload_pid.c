@@ -5,6 +5,7 @@
 
 #include "migrate.h"
 #include "procfs.h"
+#include "proc.h"
 #include "util.h"
 #include "workload_dump.h"
 
@@ -78,14 +79,16 @@ static pid_t pid_dump_start(struct migration *m, const struct dump_spec *d)
 
 static void pid_dump_done(struct migration *m, const struct dump_spec *d, int status)
 {
+	char how[48];
 	__do_free char *log = xasprintf("%s/%s", d->dir, d->action == CRIU_DUMP ? "dump.log" : "pre-dump.log");
 	__do_free char *errors = NULL;
 
 	if (status == 0 || m->err[0])
 		return;
 	errors = criu_log_errors(log, 5);
-	snprintf(m->err, sizeof(m->err), "criu %s exited %d; %s says:\n%s", criu_action_name(d->action), status, log,
-		 *errors ? errors : "(no error lines)\n");
+	snprintf(m->err, sizeof(m->err), "criu %s %s; %s says:\n%s", criu_action_name(d->action),
+		 proc_status_text(status, how, sizeof(how)), log,
+		 *errors ? errors : status > 128 ? "(no error lines: it was killed)\n" : "(no error lines)\n");
 }
 
 static void pid_release(struct migration *m)

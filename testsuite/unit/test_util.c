@@ -3,11 +3,13 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "util.h"
 
 static char dir[] = "/tmp/crmig-test-util-XXXXXX";
@@ -79,6 +81,21 @@ START_TEST(test_atomic_write_fails_cleanly)
 }
 END_TEST
 
+/* Exit statuses in messages: a killed criu says so, rather than "exited 137". */
+START_TEST(test_status_text)
+{
+	char buf[48];
+
+	ck_assert_str_eq(proc_status_text(0, buf, sizeof(buf)), "exited 0");
+	ck_assert_str_eq(proc_status_text(1, buf, sizeof(buf)), "exited 1");
+	ck_assert_str_eq(proc_status_text(128 + SIGKILL, buf, sizeof(buf)), "was killed by SIGKILL");
+	ck_assert_str_eq(proc_status_text(128 + SIGSEGV, buf, sizeof(buf)), "was killed by SIGSEGV");
+	ck_assert_str_eq(proc_status_text(128, buf, sizeof(buf)), "exited 128");
+	ck_assert_str_eq(proc_status_text(255, buf, sizeof(buf)), "exited 255");
+	ck_assert_str_eq(proc_status_text(-1, buf, sizeof(buf)), "exited -1");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -89,6 +106,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_atomic_write_replaces);
 	tcase_add_test(tc, test_atomic_write_fails_cleanly);
+	tcase_add_test(tc, test_status_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
