@@ -192,6 +192,21 @@ pid_t criu_spawn(char *const argv[], int ps_fd, const char *out_log)
 	_exit(127);
 }
 
+pid_t criu_spawn_call(const struct criu_call *c, int ps_fd, json_t *argvs)
+{
+	__do_free char *out = xasprintf("%s/criu.out", c->images_dir);
+	char **argv = criu_argv(c);
+	json_t *a = json_array();
+	pid_t pid;
+
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	json_array_append_new(argvs, a);
+	pid = criu_spawn(argv, ps_fd, out);
+	criu_argv_free(argv);
+	return pid;
+}
+
 int criu_wait(pid_t pid)
 {
 	int st;

@@ -3,6 +3,7 @@
 #ifndef CRMIG_CRIU_H
 #define CRMIG_CRIU_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -54,6 +55,9 @@ char *criu_config_text(const struct criu_call *c);
 /* Starts criu with ps_fd (if >= 0) as CRIU_PS_FD and stdout/stderr appended to
  * out_log (or /dev/null). Returns the pid, or -1. */
 pid_t criu_spawn(char *const argv[], int ps_fd, const char *out_log);
+/* The same for a call: its argv appended to argvs (a JSON array of arrays,
+ * the report's record of what ran), stdout/stderr in IMAGES/criu.out. */
+pid_t criu_spawn_call(const struct criu_call *c, int ps_fd, json_t *argvs);
 /* Waits for pid; returns criu's exit code, or 128+signal. */
 int criu_wait(pid_t pid);
 

@@ -17,6 +17,7 @@
 #include "tls.h"
 
 #define CRMIG_STATE_DIR "/var/lib/crmig"
+#define WL_CONTAINER_MAX 63       /* a container's name */
 #define MAX_LIST 32
 
 struct mig_opts {
@@ -68,8 +69,23 @@ struct dump_spec {
 	bool track_mem;
 };
 
+/* What the destination's half of a kind gets for a restore. */
+struct dest_restore {
+	const char *dir;              /* the images */
+	json_t *req;                  /* the restore request: its workload and criu's options */
+	const char *hook;             /* criu's --action-script */
+	const char *criu;             /* for a criu run here: its binary and -v level */
+	int verbosity;
+	json_t *argvs;                /* each criu command line run here, for the report */
+	void (*say)(void *ctx, const char *msg);  /* a line for serve's log */
+	void *ctx;
+};
+
+/* A workload kind, both halves: the source's (crmig migrate) and the
+ * destination's (crmig serve, dest_*). One row each, in its own file
+ * (workload_pid.c, workload_lxc.c), listed in workloads.c. */
 struct workload_ops {
-	const char *kind;             /* "pid" | "lxc" */
+	const char *kind;             /* "pid" | "lxc": the "kind" of describe() */
 	int (*preflight)(struct migration *m);
 	json_t *(*describe)(struct migration *m);  /* for "prepare" and "restore" */
 	/* Absolute paths to mirror on the destination (files, trees). */
@@ -79,6 +95,26 @@ struct workload_ops {
 	/* Frees what wl_state holds besides itself (NULL: nothing); wl_state
 	 * may be NULL (preflight never ran). */
 	void (*release)(struct migration *m);
+
+	/* The destination, for the workload describe() sent. Is it well
+	 * formed (its pids, names and paths; nothing on the host looked at)?
+	 * 0, or -1 with why: serve_step.c asks before anything else runs. */
+	int (*dest_check)(json_t *wl, char *why, size_t len);
+	/* Can this host take it? 0, or -1 with err. undo_dir gets a directory
+	 * the restore will create for it ("" if none), removed unless the
+	 * workload stays. */
+	int (*dest_prepare)(json_t *wl, const char *host, char *undo_dir, size_t ulen, char *err, size_t errlen);
+	/* Starts the restore: the process that ends when it is done (criu, or
+	 * liblxc's restore), for hook_serve; -1 if it cannot start. */
+	pid_t (*dest_restore)(const struct dest_restore *r);
+	/* Once restored: the root of what runs (a container's init), or -1. */
+	pid_t (*dest_root)(const char *dir, json_t *wl);
+	/* Once restored, before the source is told (NULL: nothing to do). */
+	void (*dest_after_restore)(const struct dest_restore *r, pid_t root, json_t *timing);
+	/* Ends a copy restored here; root as dest_root said (0: not known). */
+	void (*dest_end)(json_t *wl, pid_t root);
+	/* For serve's log: "a process tree", a container's name. */
+	const char *(*dest_name)(json_t *wl);
 };
 
 /* A strategy: one file each. run() returns 0 when the destination owns the
@@ -93,6 +129,9 @@ struct strategy {
 
 extern const struct strategy strategy_stop, strategy_pre, strategy_post, strategy_hybrid;
 extern const struct workload_ops workload_pid, workload_lxc;
+/* workloads.c: every kind, and the one a request names (NULL: none). */
+extern const struct workload_ops *const workloads_all[];   /* NULL-terminated */
+const struct workload_ops *workload_by_kind(const char *kind);
 /* strategies.c: the table of strategies and what each needs of criu. */
 extern const struct strategy *const strategies_all[];   /* NULL-terminated, in the order users see them */
 const struct strategy *strategy_by_name(const char *name);

@@ -6,8 +6,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <lxc/lxccontainer.h>
-#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -79,8 +77,8 @@ struct session {
 	json_t *workload;
 	json_t *image_sums;         /* images dir -> {file: SHA-256 as it arrived}, checked before the restore */
 	bool page_tls;
-	bool lxc_dir_created;     /* we made lxcpath/name: remove it on abort */
-	char lxc_dir[PATH_MAX];
+	const struct workload_ops *kind;  /* the workload's, from prepare */
+	char undo_dir[PATH_MAX];  /* made for the workload (a container's lxcpath/name): removed unless it stays */
 
 	int data_lfd;
 	pid_t ps_pid;
@@ -112,6 +110,7 @@ struct session {
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void session_record(struct session *s);
 static void end_restored(struct session *s);
+static void say(void *ctx, const char *msg);
 
 static void slog(struct session *s, const char *fmt, ...)
 {
@@ -134,6 +133,12 @@ static int reply_ok(struct session *s, json_t *obj)
 
 	json_decref(o);
 	return ret;
+}
+
+/* A kind's line for the log (struct dest_restore's say). */
+static void say(void *ctx, const char *msg)
+{
+	slog(ctx, "%s", msg);
 }
 
 static int reply_err(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -162,20 +167,9 @@ static char *sub_dir(struct session *s, const char *name)
 
 static pid_t spawn_criu(struct session *s, struct criu_call *c, int ps_fd, json_t *argvs)
 {
-	__do_free char *out = xasprintf("%s/criu.out", c->images_dir);
-	char **argv;
-	pid_t pid;
-	json_t *a = json_array();
-
 	c->criu = s->o->criu;
 	c->verbosity = s->o->verbosity;
-	argv = criu_argv(c);
-	for (size_t i = 0; argv[i]; i++)
-		json_array_append_new(a, json_string(argv[i]));
-	json_array_append_new(argvs, a);
-	pid = criu_spawn(argv, ps_fd, out);
-	criu_argv_free(argv);
-	return pid;
+	return criu_spawn_call(c, ps_fd, argvs);
 }
 
 /* Waits up to timeout_s for pid; -2 when it is still running. */
@@ -605,113 +599,6 @@ static void announce_ips(struct session *s)
 		net_send_garp(s->ips[i].ifname, s->ips[i].addr, 3);
 }
 
-static pid_t restore_pid_tree(struct session *s, const char *dir, json_t *req, const char *hook, json_t *argvs)
-{
-	struct criu_call c = { .action = CRIU_RESTORE, .images_dir = dir, .log_file = "restore.log",
-			       .restore_detached = true, .pidfile = "restore.pid",
-			       .tcp_established = json_bool(req, "tcp_established", true),
-			       .file_locks = json_bool(req, "file_locks", true), .lazy = json_bool(req, "lazy", false),
-			       .action_script = hook };
-
-	return spawn_criu(s, &c, -1, argvs);
-}
-
-static pid_t restore_container(struct session *s, const char *dir, json_t *req, const char *hook)
-{
-	json_t *wl = json_object_get(req, "workload");
-	const char *name = json_str(wl, "name"), *lxcpath = json_str(wl, "lxcpath");
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	/* liblxc forks the container's monitor from this process, and the
-	 * monitor outlives the session: whatever it inherits stays open as long
-	 * as the container runs. It held the lazy-pages daemon's end of the
-	 * page stream, so a daemon that died never broke the stream (the
-	 * source's criu waited 10 min for pages; lab, dst-lazy-window:kill-criu
-	 * with LXC), and the session's TLS connection, so a session that died
-	 * never closed it. Nothing of ours is for the container: only 0-2 go. */
-	close_range(3, ~0U, 0);
-	{
-		struct criu_call cc = { .action = CRIU_RESTORE, .lazy = json_bool(req, "lazy", false) };
-		__do_free char *conf_text = criu_config_text(&cc);
-		__do_free char *conf = xasprintf("%s/criu.conf", dir);
-		__do_free char *log = xasprintf("%s/lxc.log", dir);
-		struct migrate_opts opts = { .directory = (char *)dir, .verbose = true, .action_script = (char *)hook };
-		struct lxc_container *c;
-
-		if (write_file(conf, conf_text, strlen(conf_text), 0600) < 0 || setenv("CRIU_CONFIG_FILE", conf, 1) < 0)
-			_exit(125);
-		c = lxc_container_new(name, lxcpath);
-		if (!c)
-			_exit(125);
-		c->set_config_item(c, "lxc.log.file", log);
-		c->set_config_item(c, "lxc.log.level", "TRACE");
-		(void)s;
-		_exit(c->migrate(c, MIGRATE_RESTORE, &opts, sizeof(opts)) == 0 ? 0 : 1);
-	}
-}
-
-static int restored_pid(const char *dir, json_t *wl)
-{
-	__do_free char *pidfile = xasprintf("%s/restore.pid", dir);
-	__do_free char *text = read_file(pidfile, NULL);
-
-	if (text)
-		return atoi(text);
-	if (!strcmp(json_str(wl, "kind") ?: "", "lxc")) {
-		struct lxc_container *c = lxc_container_new(json_str(wl, "name"), json_str(wl, "lxcpath"));
-		int pid = c ? c->init_pid(c) : -1;
-
-		if (c)
-			lxc_container_put(c);
-		return pid;
-	}
-	return -1;
-}
-
-/* criu recreates the host end of a container's veth with the default MTU
- * (1500) whatever the container end had: on a jumbo-frame bridge the
- * container then silently drops every large frame sent to it (its TCP
- * connections stall). Give each host end its container end's MTU. */
-static void fix_veth_mtus(struct session *s, int pid, json_t *timing)
-{
-	__do_free char *target = xasprintf("%d", pid);
-	char *argv[] = { "nsenter", "-t", target, "-n", "ip", "-o", "link", "show", "type", "veth", NULL };
-	struct proc_opts o = PROC_OPTS_DEFAULT;
-	struct proc_result res;
-	json_t *fixed = json_array();
-	char *save;
-
-	o.timeout_s = 10;
-	if (pid <= 0 || proc_run(argv, &o, &res) < 0) {
-		json_decref(fixed);
-		return;
-	}
-	/* "2: eth0@if5: <...> mtu 9000 qdisc ..." */
-	for (char *line = res.status == 0 ? strtok_r(res.out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-		char *at = strstr(line, "@if"), *mtu = strstr(line, " mtu ");
-		char host_if[IF_NAMESIZE] = "";
-		int peer, want;
-
-		if (!at || !mtu || sscanf(at + 3, "%d", &peer) != 1 || sscanf(mtu + 5, "%d", &want) != 1)
-			continue;
-		if (!if_indextoname((unsigned)peer, host_if) || net_get_mtu(host_if) == want)
-			continue;
-		if (net_set_mtu(host_if, want) == 0) {
-			slog(s, "set %s's MTU to %d like its container end (criu restored it with the default)", host_if, want);
-			json_array_append_new(fixed, json_pack("{s:s, s:i}", "if", host_if, "mtu", want));
-		}
-	}
-	proc_result_free(&res);
-	if (json_array_size(fixed))
-		json_object_set_new(timing, "veth_mtu_fixed", fixed);
-	else
-		json_decref(fixed);
-}
-
 /* The images as they arrived (over TLS: as the source sent them), so that a
  * change before the restore (a failing disk, anything else writing there)
  * refuses the restore instead of feeding criu a damaged image. The page
@@ -767,7 +654,6 @@ static int op_restore(struct session *s, json_t *req)
 	const char *dir_name = dir_arg(s, req, "dir");
 	json_t *wl = json_object_get(req, "workload");
 	bool lazy = json_bool(req, "lazy", false);
-	bool lxc = !strcmp(json_str(wl, "kind") ?: "", "lxc");
 	__do_free char *dir = NULL;
 	json_t *argvs = json_array();
 	struct restore_ctx rc = { .s = s, .timing = json_object(), .start = now_ms() };
@@ -777,12 +663,16 @@ static int op_restore(struct session *s, json_t *req)
 	pid_t pid;
 	int status = -1;
 
-	if (!dir_name || !wl || json_equal(wl, s->workload) != 1) {
+	struct dest_restore r = { .req = req, .criu = s->o->criu, .verbosity = s->o->verbosity, .argvs = argvs,
+				  .say = say, .ctx = s };
+
+	if (!dir_name || !wl || !s->kind || json_equal(wl, s->workload) != 1) {
 		json_decref(argvs);
 		json_decref(rc.timing);
 		return reply_err(s, "bad restore request");
 	}
 	dir = sub_dir(s, dir_name);
+	r.dir = dir;
 	if ((damaged = changed_image(s, dir_name, dir))) {
 		snprintf(err, sizeof(err), "%s is damaged: it changed here since it arrived (SHA-256 differs); "
 			 "nothing was restored", damaged);
@@ -800,8 +690,9 @@ static int op_restore(struct session *s, json_t *req)
 		goto fail;
 	if (add_ips(s, json_object_get(req, "ips"), err, sizeof(err)) < 0)
 		goto fail;
-	slog(s, "restoring %s%s", lxc ? json_str(wl, "name") : "process tree", lazy ? " (lazy pages)" : "");
-	pid = lxc ? restore_container(s, dir, req, hook.command) : restore_pid_tree(s, dir, req, hook.command, argvs);
+	slog(s, "restoring %s%s", s->kind->dest_name(wl), lazy ? " (lazy pages)" : "");
+	r.hook = hook.command;
+	pid = s->kind->dest_restore(&r);
 	rc.pid = pid;
 	status = pid > 0 ? hook_serve(&hook, pid, restore_hook, NULL, &rc, 300) : -1;
 
@@ -817,12 +708,12 @@ static int op_restore(struct session *s, json_t *req)
 	s->restore_end = now_ms();
 	s->restored = true;
 	announce_ips(s);
-	if (lxc)
-		fix_veth_mtus(s, restored_pid(dir, wl), rc.timing);
+	s->restored_pid = s->kind->dest_root(dir, wl);
+	if (s->kind->dest_after_restore)
+		s->kind->dest_after_restore(&r, s->restored_pid, rc.timing);
 	json_object_set_new(rc.timing, "restore_ms", json_real(s->restore_end - rc.start));
 	hook_server_close(&hook);
 	slog(s, "restored in %.0f ms", s->restore_end - rc.start);
-	s->restored_pid = restored_pid(dir, wl);
 	s->restored_lazy = lazy;
 	session_record(s);
 	fault_at("dst-handover", 0);
@@ -1086,51 +977,6 @@ static int op_fetch_maps(struct session *s, json_t *req)
 
 /* ---- the session's life -------------------------------------------------- */
 
-static int check_pids_free(struct session *s, json_t *wl, char *err, size_t errlen)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(json_object_get(wl, "tids"), i, v) {
-		json_int_t pid = json_integer_value(v);
-
-		if (pid <= 1 || pid > 4194304) {
-			snprintf(err, errlen, "bad pid %lld in the request", (long long)pid);
-			return -1;
-		}
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
-			snprintf(err, errlen, "pid %lld is in use on %s: criu restores a process tree with its own "
-				 "pids. Give the hosts disjoint pid ranges (kernel.ns_last_pid) or move a container instead",
-				 (long long)pid, s->local_addr);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int prepare_container(struct session *s, json_t *wl, char *err, size_t errlen)
-{
-	const char *name = json_str(wl, "name"), *lxcpath = json_str(wl, "lxcpath");
-	struct lxc_container *c;
-	bool running;
-
-	if (!safe_name(name, 63) || !safe_abs_path(lxcpath)) {
-		snprintf(err, errlen, "bad container in the request");
-		return -1;
-	}
-	c = lxc_container_new(name, lxcpath);
-	running = c && c->is_running(c);
-	if (c)
-		lxc_container_put(c);
-	if (running) {
-		snprintf(err, errlen, "a container named %s already runs on %s", name, s->local_addr);
-		return -1;
-	}
-	snprintf(s->lxc_dir, sizeof(s->lxc_dir), "%s/%s", lxcpath, name);
-	s->lxc_dir_created = access(s->lxc_dir, F_OK) < 0;
-	return 0;
-}
-
 /* What a restarted serve needs to clean up after this session (serve_record.c). */
 static void session_record(struct session *s)
 {
@@ -1168,17 +1014,13 @@ static void end_restored(struct session *s)
 	break_lazy_stream(s);
 	slog(s, "the source keeps the workload: ending the copy restored here (pid %d)", s->restored_pid);
 
-	if (!strcmp(json_str(wl, "kind") ?: "", "lxc"))
-		rec_end_container(json_str(wl, "name"), json_str(wl, "lxcpath"));
-	else
-		rec_end_tree(s->restored_pid);
+	s->kind->dest_end(wl, s->restored_pid);
 	s->restored = false;
 	session_record(s);
 }
 
 static int op_prepare(struct session *s, json_t *req)
 {
-
 	const char *id = json_str(req, "id");
 	json_t *wl = json_object_get(req, "workload");
 	const char *kind = json_str(wl, "kind");
@@ -1189,10 +1031,13 @@ static int op_prepare(struct session *s, json_t *req)
 	if (!id || strlen(id) > 32 || strspn(id, "0123456789abcdef") != strlen(id) || !kind)
 		return reply_err(s, "bad prepare request");
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	if (!strcmp(kind, "pid") ? check_pids_free(s, wl, err, sizeof(err)) < 0
-	    : !strcmp(kind, "lxc") ? prepare_container(s, wl, err, sizeof(err)) < 0
-				   : (snprintf(err, sizeof(err), "unknown workload kind"), 1))
+	s->kind = workload_by_kind(kind);
+	if (!s->kind)
+		return reply_err(s, "unknown workload kind");
+	if (s->kind->dest_prepare(wl, s->local_addr, s->undo_dir, sizeof(s->undo_dir), err, sizeof(err)) < 0) {
+		s->kind = NULL;
 		return reply_err(s, "%s", err);
+	}
 	snprintf(s->dir, sizeof(s->dir), "%s/dst-%s", s->o->state_dir, s->id);
 	if (mkdir_p(s->dir, 0700) < 0 || (s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
@@ -1200,9 +1045,7 @@ static int op_prepare(struct session *s, json_t *req)
 	s->page_tls = json_bool(req, "page_tls", false);
 	fault_init_session(json_str(req, "fault"), s->o->state_dir);
 	session_record(s);
-
-
-	slog(s, "prepared %s migration of %s", kind, kind[0] == 'l' ? json_str(wl, "name") : "a process tree");
+	slog(s, "prepared %s migration of %s", kind, s->kind->dest_name(wl));
 	return reply_ok(s, NULL);
 }
 
@@ -1220,10 +1063,10 @@ static void cleanup_session(struct session *s, bool handed_over)
 		kill_child(&s->lazy_pid);
 		break_lazy_stream(s);
 		remove_ips(s);
-		if (s->lxc_dir_created && s->lxc_dir[0])
-			remove_tree(s->lxc_dir);
+		if (s->undo_dir[0])
+			remove_tree(s->undo_dir);
 	}
-	s->lxc_dir_created = false;
+	s->undo_dir[0] = '\0';
 	if (s->dir[0] && !getenv("CRMIG_KEEP_DEST"))
 		remove_tree(s->dir);
 }
@@ -1240,9 +1083,9 @@ static int op_abort(struct session *s, json_t *req)
 	kill_child(&s->lazy_pid);
 	break_lazy_stream(s);
 	remove_ips(s);
-	if (s->lxc_dir_created && s->lxc_dir[0] && !s->restored)
-		remove_tree(s->lxc_dir);
-	s->lxc_dir_created = false;
+	if (s->undo_dir[0] && !s->restored)
+		remove_tree(s->undo_dir);
+	s->undo_dir[0] = '\0';
 	return reply_ok(s, NULL);
 }
 

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <lxc/lxccontainer.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -39,22 +38,6 @@ int rec_write(const char *dir, json_t *rec)
 	return text ? write_file_atomic(path, text, strlen(text), 0600) : -1;
 }
 
-void rec_end_tree(pid_t root)
-{
-	proc_kill_tree(root);
-}
-
-void rec_end_container(const char *name, const char *lxcpath)
-{
-	struct lxc_container *c = name && lxcpath ? lxc_container_new(name, lxcpath) : NULL;
-
-	if (!c)
-		return;
-	if (c->is_running(c))
-		c->stop(c);
-	lxc_container_put(c);
-}
-
 /* A restore the session did not live to record: criu's pid file in one of
  * its images directories, a process started after the session. */
 static void end_unrecorded_restore(const char *dir, unsigned long long session_start)
@@ -72,7 +55,7 @@ static void end_unrecorded_restore(const char *dir, unsigned long long session_s
 		text = read_file(pidfile, NULL);
 		pid = text ? atoi(text) : 0;
 		if (pid > 1 && proc_start_time(pid) >= session_start && session_start > 0)
-			rec_end_tree(pid);
+			proc_kill_tree(pid);
 	}
 	if (d)
 		closedir(d);
@@ -99,17 +82,16 @@ static int recover_one(const char *state_dir, const char *name, pid_t only_pid)
 		json_t *wl = json_object_get(rec, "workload");
 		pid_t restored = (pid_t)json_integer_value(json_object_get(rec, "restored_pid"));
 		pid_t pgid = (pid_t)json_integer_value(json_object_get(rec, "pgid"));
+		const struct workload_ops *kind = workload_by_kind(json_string_value(json_object_get(wl, "kind")));
+		pid_t root = restored > 1 && same_process(rec, "restored_pid", "restored_start") ? restored : 0;
 
 		/* its criu helpers first (page server, lazy-pages, a restore still
 		 * running): they are in the session's process group */
 		if (pgid > 1 && pgid != getpgrp())
 			kill(-pgid, SIGKILL);
-		if (!strcmp(json_string_value(json_object_get(wl, "kind")) ?: "", "lxc"))
-			rec_end_container(json_string_value(json_object_get(wl, "name")),
-					  json_string_value(json_object_get(wl, "lxcpath")));
-		else if (restored > 1 && same_process(rec, "restored_pid", "restored_start"))
-			rec_end_tree(restored);
-		else
+		if (kind)
+			kind->dest_end(wl, root);
+		if (!root)
 			end_unrecorded_restore(dir, (unsigned long long)json_integer_value(json_object_get(rec, "start")));
 	}
 	fprintf(stderr, "crmig serve: session %s (pid %d) is gone: %s, removed %s\n", name, (int)owner,

@@ -7,9 +7,6 @@
 
 /* STATE/dst-ID/session.json, atomically; 0 or -1. */
 int rec_write(const char *dir, json_t *rec);
-/* SIGKILL a process tree; stop a container. */
-void rec_end_tree(pid_t root);
-void rec_end_container(const char *name, const char *lxcpath);
 /* Cleans up after sessions that are gone: every dst-* of state_dir whose
  * session no longer runs (only_pid 0), or only the one of session only_pid
  * (it just died). Returns how many it cleaned up. */

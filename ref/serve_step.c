@@ -53,40 +53,21 @@ static bool count_field(json_t *req, int64_t max)
 	return count >= 0 && count <= max;
 }
 
-static bool pids_ok(json_t *wl, char *why, size_t len)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(json_object_get(wl, "tids"), i, v) {
-		json_int_t pid = json_integer_value(v);
-
-		if (pid <= 1 || pid > 4194304) {
-			snprintf(why, len, "bad pid %lld in the request", (long long)pid);
-			return false;
-		}
-	}
-	return true;
-}
-
 static void check_prepare(json_t *req, struct serve_step *out)
 {
 	const char *id = json_str(req, "id");
 	json_t *wl = json_object_get(req, "workload");
 	const char *kind = json_str(wl, "kind");
+	const struct workload_ops *k;
 	size_t n = id ? strlen(id) : 0;
 
 	if (!n || n > SERVE_ID_MAX || strspn(id, "0123456789abcdef") != n || !kind)
 		return refuse(out, SERVE_REFUSE, "bad prepare request");
-	if (!strcmp(kind, "pid")) {
-		if (!pids_ok(wl, out->why, sizeof(out->why)))
-			out->verdict = SERVE_REFUSE;
-	} else if (!strcmp(kind, "lxc")) {
-		if (!safe_name(json_str(wl, "name"), SERVE_CONTAINER_MAX) || !safe_abs_path(json_str(wl, "lxcpath")))
-			refuse(out, SERVE_REFUSE, "bad container in the request");
-	} else {
+	k = workload_by_kind(kind);
+	if (!k)
 		refuse(out, SERVE_REFUSE, "unknown workload kind");
-	}
+	else if (k->dest_check(wl, out->why, sizeof(out->why)) < 0)
+		out->verdict = SERVE_REFUSE;
 }
 
 static bool ips_ok(json_t *ips)

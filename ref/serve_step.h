@@ -33,7 +33,6 @@ struct serve_step {
 /* Limits on what a request may announce. */
 #define SERVE_DIR_MAX 32          /* an images directory's name */
 #define SERVE_ID_MAX 32           /* a session id: lowercase hex */
-#define SERVE_CONTAINER_MAX 63
 #define SERVE_SYNC_FILES_MAX 1000000
 #define SERVE_IMAGE_FILES_MAX 100000
 

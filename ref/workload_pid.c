@@ -101,6 +101,81 @@ static void pid_release(struct migration *m)
 	}
 }
 
+/* ---- the destination's half ---------------------------------------------- */
+
+static int pid_dest_check(json_t *wl, char *why, size_t len)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(wl, "tids"), i, v) {
+		json_int_t pid = json_integer_value(v);
+
+		if (pid <= 1 || pid > 4194304) {
+			snprintf(why, len, "bad pid %lld in the request", (long long)pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* criu restores every process and thread with its own pid: each must be
+ * free here. */
+static int pid_dest_prepare(json_t *wl, const char *host, char *undo_dir, size_t ulen, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+
+	(void)ulen;
+	undo_dir[0] = '\0';
+	if (pid_dest_check(wl, err, errlen) < 0)
+		return -1;
+	json_array_foreach(json_object_get(wl, "tids"), i, v) {
+		json_int_t pid = json_integer_value(v);
+
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			snprintf(err, errlen, "pid %lld is in use on %s: criu restores a process tree with its own "
+				 "pids. Give the hosts disjoint pid ranges (kernel.ns_last_pid) or move a container instead",
+				 (long long)pid, host);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static pid_t pid_dest_restore(const struct dest_restore *r)
+{
+	struct criu_call c = { .action = CRIU_RESTORE, .criu = r->criu, .verbosity = r->verbosity,
+			       .images_dir = r->dir, .log_file = "restore.log", .restore_detached = true,
+			       .pidfile = "restore.pid", .tcp_established = json_bool(r->req, "tcp_established", true),
+			       .file_locks = json_bool(r->req, "file_locks", true), .lazy = json_bool(r->req, "lazy", false),
+			       .action_script = r->hook };
+
+	return criu_spawn_call(&c, -1, r->argvs);
+}
+
+/* criu's --pidfile: the tree's root as restored. */
+static pid_t pid_dest_root(const char *dir, json_t *wl)
+{
+	__do_free char *pidfile = xasprintf("%s/restore.pid", dir);
+	__do_free char *text = read_file(pidfile, NULL);
+
+	(void)wl;
+	return text ? atoi(text) : -1;
+}
+
+static void pid_dest_end(json_t *wl, pid_t root)
+{
+	(void)wl;
+	proc_kill_tree(root);
+}
+
+static const char *pid_dest_name(json_t *wl)
+{
+	(void)wl;
+	return "a process tree";
+}
+
 const struct workload_ops workload_pid = {
 	.kind = "pid",
 	.preflight = pid_preflight,
@@ -109,4 +184,10 @@ const struct workload_ops workload_pid = {
 	.dump_start = pid_dump_start,
 	.dump_done = pid_dump_done,
 	.release = pid_release,
+	.dest_check = pid_dest_check,
+	.dest_prepare = pid_dest_prepare,
+	.dest_restore = pid_dest_restore,
+	.dest_root = pid_dest_root,
+	.dest_end = pid_dest_end,
+	.dest_name = pid_dest_name,
 };

@@ -5,6 +5,7 @@
  * into a scratch directory (standing in for the state directory and the
  * sync root). A request that passes must name only safe things. */
 #include "fuzz.h"
+#include "migrate.h"
 #include "serve_step.h"
 
 static struct fuzz_dir dir;
@@ -36,7 +37,7 @@ static void check_names(const struct serve_step *st)
 		if (!id || !*id || strlen(id) > SERVE_ID_MAX || strspn(id, "0123456789abcdef") != strlen(id))
 			abort();
 		if (!strcmp(json_str(wl, "kind") ?: "", "lxc") &&
-		    (!safe_name(json_str(wl, "name"), SERVE_CONTAINER_MAX) || !safe_abs_path(json_str(wl, "lxcpath"))))
+		    (!safe_name(json_str(wl, "name"), WL_CONTAINER_MAX) || !safe_abs_path(json_str(wl, "lxcpath"))))
 			abort();
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migrate.h"
 #include "proto.h"
 #include "serve_step.h"
 #include "util.h"
@@ -138,6 +139,42 @@ START_TEST(test_serve_step_prepare)
 }
 END_TEST
 
+/* A workload kind is one row with both halves: what the destination needs
+ * of every kind is there, and a request names a kind only by its row. */
+START_TEST(test_kind_table)
+{
+	char why[256];
+	size_t n = 0;
+
+	for (const struct workload_ops *const *k = workloads_all; *k; k++, n++) {
+		ck_assert_ptr_eq(workload_by_kind((*k)->kind), *k);
+		ck_assert_msg((*k)->preflight && (*k)->describe && (*k)->dump_start && (*k)->dump_done, "%s", (*k)->kind);
+		ck_assert_msg((*k)->dest_check && (*k)->dest_prepare && (*k)->dest_restore && (*k)->dest_root &&
+				      (*k)->dest_end && (*k)->dest_name,
+			      "%s lacks part of its destination half", (*k)->kind);
+	}
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ptr_null(workload_by_kind(NULL));
+	ck_assert_ptr_null(workload_by_kind("vm"));
+	ck_assert_ptr_null(workload_by_kind("PID"));
+	{
+		json_auto_t *ok = json_pack("{s:s, s:[i, i]}", "kind", "pid", "tids", 4242, 4243);
+		json_auto_t *bad = json_pack("{s:s, s:[i]}", "kind", "pid", "tids", 0);
+		json_auto_t *ct = json_pack("{s:s, s:s, s:s}", "kind", "lxc", "name", "web1", "lxcpath", "/var/lib/lxc");
+		json_auto_t *ct_bad = json_pack("{s:s, s:s, s:s}", "kind", "lxc", "name", "web1", "lxcpath", "lxc");
+
+		ck_assert_int_eq(workload_pid.dest_check(ok, why, sizeof(why)), 0);
+		ck_assert_int_eq(workload_pid.dest_check(bad, why, sizeof(why)), -1);
+		ck_assert_str_eq(why, "bad pid 0 in the request");
+		ck_assert_int_eq(workload_lxc.dest_check(ct, why, sizeof(why)), 0);
+		ck_assert_int_eq(workload_lxc.dest_check(ct_bad, why, sizeof(why)), -1);
+		ck_assert_str_eq(why, "bad container in the request");
+		ck_assert_str_eq(workload_pid.dest_name(ok), "a process tree");
+		ck_assert_str_eq(workload_lxc.dest_name(ct), "web1");
+	}
+}
+END_TEST
+
 START_TEST(test_serve_step_names)
 {
 	struct serve_step st;
@@ -191,6 +228,7 @@ int main(void)
 	tcase_add_test(step_tc, test_serve_step_frames);
 	tcase_add_test(step_tc, test_serve_step_prepare);
 	tcase_add_test(step_tc, test_serve_step_names);
+	tcase_add_test(step_tc, test_kind_table);
 	suite_add_tcase(s, step_tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
