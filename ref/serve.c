@@ -856,12 +856,12 @@ static int op_images(struct session *s, json_t *req)
 
 }
 
-/* Sends the files of subdir whose names pass keep(); returns count or -1. */
 static bool is_log(const char *name)
 {
 	return strstr(name, ".log") || !strcmp(name, "criu.out") || !strcmp(name, "criu.conf");
 }
 
+/* Sends the files of subdir whose names pass keep(); returns count or -1. */
 static int send_dir_files(struct session *s, const char *subdir, bool (*keep)(const char *), const char *prefix)
 {
 	__do_free char *path = sub_dir(s, subdir);
