@@ -156,6 +156,7 @@ struct soak_run {
 	struct inst_ctx x;
 	struct suite_instance leg;   /* x.in: its strategy changes each round */
 	int rounds, round;
+	int done;                    /* round trips completed and checked */
 	unsigned checks;             /* round checks asked so far */
 	struct soak_sample first[2], last[2];
 	json_t *log;                 /* details.rounds */
@@ -274,6 +275,8 @@ static int one_round(struct soak_run *k)
 			k->first[h] = s[h];
 		k->last[h] = s[h];
 	}
+	if (ret == 0)
+		k->done = k->round;
 	json_array_append_new(k->log, json_pack("{s:i, s:s, s:f, s:f, s:o, s:o, s:o}", "round", k->round, "strategy",
 						strategy_bit_name(k->leg.strategy), "seconds", (now_ms() - t0) / 1000,
 						"probe_gap_ms", gap, "legs", legs, "checks", checks, "serve", serve));
@@ -328,9 +331,9 @@ static void summarize(struct soak_run *k, const char *cycle, char *summary, size
 			snprintf(grew + strlen(grew), sizeof(grew) - strlen(grew), "%son %s: %s", grew[0] ? "; " : "",
 				 k->x.r->lab.hosts[h].name, why[h]);
 	if (grew[0])
-		inst_fail(&k->x, "crmig serve grew over %d round trips: %s; %s; %s", k->rounds, grew, fig[0], fig[1]);
-	snprintf(summary, len, "%d round trips (%s), 0 corruption, %.1f s per round trip; %s; %s", k->rounds, cycle,
-		 k->migrate_ms / 1000 / k->rounds, fig[0], fig[1]);
+		inst_fail(&k->x, "crmig serve grew over %d round trips: %s; %s; %s", k->done, grew, fig[0], fig[1]);
+	snprintf(summary, len, "%d round trips (%s), 0 corruption, %.1f s per round trip; %s; %s", k->done, cycle,
+		 k->migrate_ms / 1000 / k->done, fig[0], fig[1]);
 }
 
 static void soak_mode(struct runner *r, int rounds, unsigned mode, unsigned strategies, struct suite_result *res)
@@ -376,9 +379,15 @@ static void soak_mode(struct runner *r, int rounds, unsigned mode, unsigned stra
 		if (one_round(&k) < 0)
 			break;
 	}
-	if (runner_interrupted && res->outcome != OUTCOME_FAIL)
-		inst_fail(&k.x, "interrupted after %d of %d round trips", k.round - 1, rounds);
-	if (res->outcome != OUTCOME_FAIL) {
+	if (runner_interrupted) {
+		/* Ctrl-C cut the round short (its migration was stopped): not a
+		 * failure of that round; what was done before it counts. */
+		res->outcome = OUTCOME_FAIL;
+		snprintf(res->reason, sizeof(res->reason), "interrupted in round %d of %d: %d round trips done before, "
+			 "each intact", k.round <= rounds ? k.round : rounds, rounds, k.done);
+		if (k.done > 0)
+			summarize(&k, cycle, summary, sizeof(summary));
+	} else if (res->outcome != OUTCOME_FAIL) {
 		double gap = res->probe_gap_ms;
 
 		summarize(&k, cycle, summary, sizeof(summary));
@@ -386,8 +395,9 @@ static void soak_mode(struct runner *r, int rounds, unsigned mode, unsigned stra
 		if (gap > res->probe_gap_ms)
 			res->probe_gap_ms = gap; /* the longest of all rounds, not the last one's */
 	}
-	if (res->outcome == OUTCOME_FAIL && k.round >= 1 && k.round <= rounds)
+	if (res->outcome == OUTCOME_FAIL && !runner_interrupted && k.round >= 1 && k.round <= rounds)
 		json_object_set_new(res->details, "failed_round", json_integer(k.round));
+	json_object_set_new(res->details, "rounds_done", json_integer(k.done));
 out:
 	inst_end(&k.x, res->crmig, ran); /* the hosts compared, a known bug named: the reason is final now */
 	if (summary[0] && res->outcome == OUTCOME_PASS)
