@@ -269,29 +269,34 @@ void criu_probe(struct criu_info *info, const char *criu_override)
 	}
 }
 
+/* No error line at all, and the log ends in the restorer reading the same
+ * pages again and again: a pages image shorter than its pagemap says (criu
+ * up to 4.1.1 loops there instead of failing; fixed upstream by
+ * checkpoint-restore/criu#2899). */
+static bool restorer_preadv_loop(const char *log)
+{
+	size_t len = strlen(log);
+	const char *tail = log + (len > 2048 ? len - 2048 : 0);
+	int repeats = 0;
+
+	for (const char *p = tail; (p = strstr(p, "`- returned 0\n")); p++)
+		repeats++;
+	return repeats >= 3 && strstr(tail, "Preadv") && !strstr(log, "Error");
+}
+
 char *criu_log_errors(const char *log_path, int max_lines)
 {
 	__do_free char *log = log_read(log_path);
-	char *out = xstrdup("");
-	const char *tail;
+	char *out;
 	int n = 0;
 
 	if (!log)
-		return out;
-	/* No error line at all, and the log ends in the restorer reading the
-	 * same pages again and again: a pages image shorter than its pagemap
-	 * says (criu up to 4.1.1 loops there instead of failing; fixed upstream
-	 * by checkpoint-restore/criu#2899). Say that rather than nothing. */
-	tail = log + (strlen(log) > 2048 ? strlen(log) - 2048 : 0);
-	for (const char *p = tail; (p = strstr(p, "`- returned 0\n")); p++)
-		n++;
-	if (n >= 3 && strstr(tail, "Preadv") && !strstr(log, "Error")) {
-		free(out);
+		return xstrdup("");
+	if (restorer_preadv_loop(log))
 		return xstrdup("criu's restorer kept reading past the end of a pages image (its log ends in \"Preadv ... "
 			       "`- returned 0\" for ever): the pages and the pagemap do not match; criu <= 4.1.1 "
 			       "loops there instead of failing (fixed by checkpoint-restore/criu#2899)\n");
-	}
-	n = 0;
+	out = xstrdup("");
 	/* criu's own "Error" lines first (its first is the cause, the rest
 	 * follow from it), then other lines that mention an error. */
 	for (int pass = 0; pass < 2; pass++) {
