@@ -10,6 +10,7 @@
 
 #include "../../bench/bench.h"
 #include "util.h"
+#include "unit.h"
 
 static json_t *sample(const char *strategy, bool tls, int size, int rate, const char *mode, int rep, bool valid,
 		      double downtime_ms, double lazy_ms, const char *stop_reason)
@@ -219,8 +220,6 @@ int main(void)
 {
 	Suite *s = suite_create("bench_analyze");
 	TCase *tc = tcase_create("bench_analyze");
-	SRunner *sr;
-	int failed;
 	__do_free char *keep_util = xstrdup(""); /* links util.o, which analyze.o needs */
 
 	tcase_add_test(tc, test_lazy_window_vs_link);
@@ -229,9 +228,5 @@ int main(void)
 	tcase_add_test(tc, test_medians_ranges_samples);
 	tcase_add_test(tc, test_table_prints);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include "criu.h"
 #include "log_excerpt.h"
 #include "util.h"
+#include "unit.h"
 
 static char self[PATH_MAX];
 static char tmpdir[] = "/tmp/crmig-test-criu-XXXXXX";
@@ -631,8 +632,6 @@ int main(int argc, char **argv)
 {
 	Suite *s = suite_create("criu");
 	TCase *args = tcase_create("argv"), *logs = tcase_create("logs"), *spawn = tcase_create("spawn");
-	SRunner *sr;
-	int failed;
 	ssize_t n;
 
 	if (argc == 2 && !strcmp(argv[1], "fd-report"))
@@ -672,9 +671,5 @@ int main(int argc, char **argv)
 	tcase_add_test(spawn, test_spawn_failures);
 	suite_add_tcase(s, spawn);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "unit.h"
 
 extern char **environ;
 
@@ -1468,7 +1469,6 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("e2e");
 	TCase *ok = tcase_create("migrations"), *back = tcase_create("rollback"), *bad = tcase_create("refusals"),
 	      *vg = tcase_create("valgrind");
-	SRunner *sr;
 	char why[256] = "", dir[PATH_MAX];
 	bool ns;
 	int failed;
@@ -1566,11 +1566,7 @@ int main(int argc, char **argv)
 	suite_add_tcase(s, vg);
 #endif
 
-	sr = srunner_create(s);
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run(s);
 	if (skipped)
 		fprintf(stderr, "*** test_e2e: %d test%s SKIPPED (not run, not passed) ***\n", skipped,
 			skipped == 1 ? "" : "s");

@@ -8,6 +8,7 @@
 
 #include "../runner/suite.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmpdir[] = "/tmp/crmig-test-fuzzreg-XXXXXX";
 
@@ -44,15 +45,9 @@ int main(void)
 {
 	Suite *s = suite_create("fuzz_regressions");
 	TCase *tc = tcase_create("inputs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
 	tcase_add_test(tc, test_case_unknown_key);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -15,6 +15,7 @@
 #include "gui.h"
 #include "proto.h"
 #include "util.h"
+#include "unit.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 
@@ -511,8 +512,6 @@ int main(void)
 {
 	Suite *s = suite_create("gui");
 	TCase *t = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 60);
@@ -527,9 +526,5 @@ int main(void)
 	tcase_add_test(t, test_listen_parsing);
 	tcase_add_test(t, test_preflight);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

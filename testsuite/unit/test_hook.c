@@ -27,6 +27,7 @@
 #include "hook.h"
 #include "procfs.h"
 #include "util.h"
+#include "unit.h"
 
 extern char **environ;
 
@@ -501,8 +502,6 @@ int main(int argc, char **argv)
 {
 	Suite *s = suite_create("hook");
 	TCase *tc = tcase_create("hook");
-	SRunner *sr;
-	int failed;
 	ssize_t n;
 
 	if (argc == 3 && !strcmp(argv[1], "hook"))
@@ -533,9 +532,5 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_timeout_kills_the_tree);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

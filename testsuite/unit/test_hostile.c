@@ -20,6 +20,7 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "unit.h"
 
 static char root[] = "/tmp/crmig-test-hostile-XXXXXX";
 static char crmig[PATH_MAX];
@@ -171,7 +172,6 @@ int main(void)
 {
 	Suite *su = suite_create("hostile");
 	TCase *tc = tcase_create("serve");
-	SRunner *sr;
 	char self[PATH_MAX], ca[PATH_MAX + 8], a[PATH_MAX + 8], b[PATH_MAX + 8];
 	const char *ips[] = { "127.0.0.1", NULL };
 	ssize_t n;
@@ -203,10 +203,7 @@ int main(void)
 	tcase_add_test(tc, test_serve_withstands);
 	tcase_add_test(tc, test_nobody_there);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run(su);
 	{
 		__do_free char *cmd = xasprintf("rm -rf %s", root);
 

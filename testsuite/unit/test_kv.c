@@ -13,6 +13,7 @@
 
 #include "../lib/kv.h"
 #include "../runner/service_check.h"
+#include "unit.h"
 
 /* A client on one end of a socketpair; the test plays the server. */
 static struct kv_conn c;
@@ -293,8 +294,6 @@ int main(void)
 {
 	Suite *s = suite_create("kv");
 	TCase *tc = tcase_create("protocols"), *ck = tcase_create("checker");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, pair, unpair);
 	tcase_add_test(tc, test_redis_protocol);
@@ -304,9 +303,5 @@ int main(void)
 	tcase_set_timeout(ck, 30);
 	tcase_add_test(ck, test_checker);
 	suite_add_tcase(s, ck);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

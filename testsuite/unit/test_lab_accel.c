@@ -8,6 +8,7 @@
 
 #include "../lab/lab_accel.h"
 #include "util.h"
+#include "unit.h"
 
 /* What QEMU 7.2 printed here for the trixie kernel (PLATFORM.md), shortened. */
 static const char internal_error[] =
@@ -240,8 +241,6 @@ int main(void)
 {
 	Suite *s = suite_create("lab_accel");
 	TCase *tc = tcase_create("lab_accel");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_internal_error);
 	tcase_add_test(tc, test_msr_and_module);
@@ -252,9 +251,5 @@ int main(void)
 	tcase_add_test(tc, test_override);
 	tcase_add_test(tc, test_probe_fake_qemu);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include "known_bugs.h"
 #include "log_excerpt.h"
 #include "util.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/crmig-test-excerpt-XXXXXX";
 
@@ -140,8 +141,6 @@ int main(void)
 {
 	Suite *s = suite_create("log_excerpt");
 	TCase *tc = tcase_create("excerpts");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_tail_keeps_the_last_error_lines_in_order);
@@ -149,9 +148,5 @@ int main(void)
 	tcase_add_test(tc, test_known_bug_table);
 	tcase_add_test(tc, test_trimmed_copy);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

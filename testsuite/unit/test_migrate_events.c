@@ -21,6 +21,7 @@
 
 #include "tls.h"
 #include "util.h"
+#include "unit.h"
 
 static char crmig[PATH_MAX], fake[PATH_MAX];
 static char root[] = "/tmp/crmig-test-events-XXXXXX";
@@ -378,8 +379,6 @@ int main(void)
 {
 	Suite *s = suite_create("migrate-events");
 	TCase *t = tcase_create("events");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(t, setup_all, teardown_all);
 	tcase_set_timeout(t, 120);
@@ -389,9 +388,5 @@ int main(void)
 	tcase_add_test(t, test_cancel_after_handover_refused);
 	tcase_add_test(t, test_events_refuses_a_closed_fd);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include "proto.h"
 #include "serve_step.h"
 #include "util.h"
+#include "unit.h"
 
 START_TEST(test_safe_name)
 {
@@ -218,8 +219,6 @@ int main(void)
 {
 	Suite *s = suite_create("names");
 	TCase *tc = tcase_create("names"), *step_tc = tcase_create("serve_step");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_safe_name);
 	tcase_add_test(tc, test_safe_abs_path);
@@ -230,9 +229,5 @@ int main(void)
 	tcase_add_test(step_tc, test_serve_step_names);
 	tcase_add_test(step_tc, test_kind_table);
 	suite_add_tcase(s, step_tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -24,6 +24,7 @@
 #include "net.h"
 #include "proc.h"
 #include "util.h"
+#include "unit.h"
 
 static char err[512];
 
@@ -674,9 +675,7 @@ int main(void)
 {
 	Suite *s = suite_create("net");
 	TCase *parse = tcase_create("parse"), *conn = tcase_create("connections"), *ifs;
-	SRunner *sr;
 	char why[256];
-	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_test(parse, test_split_hostport);
@@ -709,9 +708,5 @@ int main(void)
 		fprintf(stderr, "\n*** SKIP test_net interfaces (3 tests not run): %s ***\n\n", why);
 	}
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -15,6 +15,7 @@
 
 #include "netlock.h"
 #include "util.h"
+#include "unit.h"
 
 #ifndef TCP_REPAIR
 #define TCP_REPAIR 19
@@ -111,14 +112,8 @@ int main(void)
 {
 	Suite *s = suite_create("netlock");
 	TCase *tc = tcase_create("netlock");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_unrepair);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "unit.h"
 
 #define DECIDE(p, ...) ({ \
 	const uint64_t pages_[] = { __VA_ARGS__ }; \
@@ -277,8 +278,6 @@ int main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("policy");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_check_rounds);
@@ -295,9 +294,5 @@ int main(void)
 	tcase_add_test(tc, test_dest_room_boundary);
 	tcase_add_test(tc, test_always_ends);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 
 #include "procfs.h"
 #include "util.h"
+#include "unit.h"
 
 /* A real line (kernel 6.12), its command name with a space and a ')'. */
 static const char line[] = "4242 (a) b (c) S 17 4242 4242 34816 4242 4194560 120 0 0 0 3 1 0 0 20 0 3 0 "
@@ -137,17 +138,11 @@ int main(void)
 {
 	Suite *s = suite_create("procfs");
 	TCase *tc = tcase_create("procfs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_parse_fields);
 	tcase_add_test(tc, test_parse_refuses);
 	tcase_add_test(tc, test_read_self);
 	tcase_add_test(tc, test_kill_growing_tree);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

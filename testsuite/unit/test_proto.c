@@ -22,6 +22,7 @@
 
 #include "proto.h"
 #include "util.h"
+#include "unit.h"
 
 /* ---- fixtures ------------------------------------------------------------- */
 
@@ -962,8 +963,6 @@ int main(void)
 	TCase *frames = tcase_create("frames");
 	TCase *json = tcase_create("json");
 	TCase *files = tcase_create("files");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(frames, setup, teardown);
 	tcase_add_test(frames, test_frame_round_trip);
@@ -1008,9 +1007,5 @@ int main(void)
 	tcase_add_test(files, test_send_refusals);
 	suite_add_tcase(s, files);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

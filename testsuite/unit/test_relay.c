@@ -21,6 +21,7 @@
 #include "relay.h"
 #include "tls.h"
 #include "util.h"
+#include "unit.h"
 
 static char root[] = "/tmp/crmig-test-relay-XXXXXX";
 static char err[256];
@@ -604,7 +605,6 @@ int main(void)
 {
 	Suite *s = suite_create("relay");
 	TCase *tc = tcase_create("relay");
-	SRunner *sr;
 	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -625,10 +625,7 @@ int main(void)
 	tcase_add_test(tc, test_stop_idle);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run(s);
 	remove_tree(root);
 	return failed ? 1 : 0;
 }

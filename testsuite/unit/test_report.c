@@ -10,6 +10,7 @@
 
 #include "report.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmpdir[] = "/tmp/crmig-test-report-XXXXXX";
 
@@ -346,8 +347,6 @@ int main(void)
 {
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
 	tcase_add_test(tc, test_contract_keys);
@@ -360,9 +359,5 @@ int main(void)
 	tcase_add_test(tc, test_no_temp_left);
 	tcase_add_test(tc, test_summary);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

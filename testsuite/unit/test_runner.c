@@ -5,6 +5,7 @@
 
 #include "../runner/runner.h"
 #include "util.h"
+#include "unit.h"
 
 static json_t *good_report(void)
 {
@@ -102,16 +103,10 @@ int main(void)
 {
 	Suite *s = suite_create("runner");
 	TCase *tc = tcase_create("judgements");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_complete_report);
 	tcase_add_test(tc, test_incomplete_reports);
 	tcase_add_test(tc, test_known_bugs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../runner/soak.h"
+#include "unit.h"
 
 START_TEST(test_rounds)
 {
@@ -147,8 +148,6 @@ int main(void)
 {
 	Suite *s = suite_create("soak");
 	TCase *tc = tcase_create("pure");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_rounds);
 	tcase_add_test(tc, test_cycle);
@@ -157,9 +156,5 @@ int main(void)
 	tcase_add_test(tc, test_leak_verdict);
 	tcase_add_test(tc, test_figures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

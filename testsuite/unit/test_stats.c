@@ -10,6 +10,7 @@
 #include "stats.h"
 #include "stats.pb-c.h"
 #include "util.h"
+#include "unit.h"
 
 #define SERVICE_MAGIC 0x55105940u
 #define STATS_MAGIC 0x57093306u
@@ -364,8 +365,6 @@ int main(void)
 	Suite *s = suite_create("stats");
 	TCase *tc = tcase_create("parse");
 	TCase *files = tcase_create("files");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_dump_round_trip);
 	tcase_add_test(tc, test_dump_without_lazy);
@@ -381,9 +380,5 @@ int main(void)
 	tcase_add_checked_fixture(files, setup_dir, teardown_dir);
 	tcase_add_test(files, test_files);
 	suite_add_tcase(s, files);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

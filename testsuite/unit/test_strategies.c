@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "migrate.h"
+#include "unit.h"
 
 START_TEST(test_needs)
 {
@@ -55,16 +56,10 @@ int main(void)
 {
 	Suite *s = suite_create("strategies");
 	TCase *tc = tcase_create("strategies");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_needs);
 	tcase_add_test(tc, test_why_not);
 	tcase_add_test(tc, test_json);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 
 #include "../runner/bundle.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmp[] = "/tmp/crmig-test-bundle-XXXXXX";
 static struct suite_case the_case;
@@ -518,8 +519,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_bundle");
 	TCase *tc = tcase_create("bundle");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_path_ok);
@@ -535,9 +534,5 @@ int main(void)
 	tcase_add_test(tc, test_replay_case_and_image);
 	tcase_add_test(tc, test_print_criu);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

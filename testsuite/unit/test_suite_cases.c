@@ -9,6 +9,7 @@
 
 #include "../runner/suite.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmpdir[] = "/tmp/crmig-test-cases-XXXXXX";
 static char err[1024];
@@ -460,8 +461,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_cases");
 	TCase *load_tc = tcase_create("load"), *exp_tc = tcase_create("expand"), *misc = tcase_create("misc");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(load_tc, setup_dir, teardown_dir);
 	tcase_add_test(load_tc, test_all_keys);
@@ -484,9 +483,5 @@ int main(void)
 	tcase_add_test(misc, test_parse_shard);
 	tcase_add_test(misc, test_names);
 	suite_add_tcase(s, misc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 
 #include "../runner/runner.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmp[] = "/tmp/crmig-test-payload-XXXXXX";
 static char top[PATH_MAX], exe[PATH_MAX], img[PATH_MAX];
@@ -281,8 +282,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_payload");
 	TCase *tc = tcase_create("payload");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_source_tree);
@@ -294,9 +293,5 @@ int main(void)
 	tcase_add_test(tc, test_ensure_failure_says_how_to_rerun);
 	tcase_add_test(tc, test_runner_opts);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #include "../lib/seqstream.h"
 #include "../runner/suite.h"
 #include "util.h"
+#include "unit.h"
 
 #define STREAM_BYTES 65536
 #define DAMAGE_AT 16000		/* a word boundary */
@@ -445,8 +446,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_peer");
 	TCase *stream = tcase_create("stream"), *echo = tcase_create("echo");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(stream, setup_peer, teardown_peer);
 	tcase_set_timeout(stream, 60);
@@ -465,9 +464,5 @@ int main(void)
 	tcase_add_test(echo, test_echo);
 	tcase_add_test(echo, test_echo_refused);
 	suite_add_tcase(s, echo);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

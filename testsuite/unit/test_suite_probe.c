@@ -13,6 +13,7 @@
 
 #include "../runner/suite.h"
 #include "util.h"
+#include "unit.h"
 
 /* ---------------------------------------------------------------- arithmetic */
 
@@ -243,8 +244,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_probe");
 	TCase *pure = tcase_create("pure"), *live = tcase_create("live");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(pure, test_gap_of);
 	tcase_add_test(pure, test_start_errors);
@@ -256,9 +255,5 @@ int main(void)
 	tcase_add_test(live, test_ready_verdict);
 	tcase_add_test(live, test_id_limit);
 	suite_add_tcase(s, live);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

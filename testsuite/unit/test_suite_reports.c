@@ -15,6 +15,7 @@
 #include "../runner/suite.h"
 #include "report_fixture.h"
 #include "util.h"
+#include "unit.h"
 
 static char tmpdir[] = "/tmp/crmig-test-reports-XXXXXX";
 
@@ -824,8 +825,6 @@ int main(void)
 {
 	Suite *s = suite_create("suite_reports");
 	TCase *esc = tcase_create("escape"), *out = tcase_create("output");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(esc, test_xml_checker_catches);
 	tcase_add_test(esc, test_utf8_decode);
@@ -850,9 +849,5 @@ int main(void)
 	tcase_add_test(out, test_html_phases_odd);
 	tcase_add_test(out, test_html_shared_report);
 	suite_add_tcase(s, out);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -18,6 +18,7 @@
 
 #include "migrate.h"
 #include "util.h"
+#include "unit.h"
 
 static char dir[] = "/var/tmp/test_sync-XXXXXX";
 static char old_cwd[PATH_MAX];
@@ -208,8 +209,6 @@ int main(void)
 {
 	Suite *s = suite_create("sync");
 	TCase *tc = tcase_create("sync");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_held);
@@ -218,9 +217,5 @@ int main(void)
 	tcase_add_test(tc, test_tree_device_nodes);
 	tcase_add_test(tc, test_leased_file_is_read_without_breaking_the_lease);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include "proto.h"
 #include "tls.h"
 #include "util.h"
+#include "unit.h"
 
 static char root[] = "/tmp/crmig-test-tls-XXXXXX";
 static char err[256];
@@ -663,7 +664,6 @@ int main(void)
 	Suite *s = suite_create("tls");
 	TCase *hs = tcase_create("handshake");
 	TCase *certs = tcase_create("certificates");
-	SRunner *sr;
 	int failed;
 
 	/* One PKI for the whole run (key generation is the slow part under
@@ -693,10 +693,7 @@ int main(void)
 	tcase_add_test(certs, test_make_errors);
 	suite_add_tcase(s, certs);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run(s);
 	remove_pki();
 	return failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 
 #include "proc.h"
 #include "util.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/crmig-test-util-XXXXXX";
 
@@ -100,17 +101,11 @@ int main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_atomic_write_replaces);
 	tcase_add_test(tc, test_atomic_write_fails_cleanly);
 	tcase_add_test(tc, test_status_text);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

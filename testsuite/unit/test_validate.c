@@ -8,6 +8,7 @@
 
 #include "../runner/validate.h"
 #include "util.h"
+#include "unit.h"
 
 static struct suite_result res(const char *id, enum outcome o, const char *reason, double downtime, double bytes)
 {
@@ -189,8 +190,6 @@ int main(void)
 {
 	Suite *s = suite_create("validate");
 	TCase *tc = tcase_create("pure");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_verdicts);
 	tcase_add_test(tc, test_reason_kind);
@@ -198,9 +197,5 @@ int main(void)
 	tcase_add_test(tc, test_figures_and_rerun);
 	tcase_add_test(tc, test_pair_up);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../lib/pattern.h"
+#include "unit.h"
 
 #define NPAGES 64
 
@@ -191,8 +192,6 @@ int main(void)
 {
 	Suite *s = suite_create("wl_pattern");
 	TCase *tc = tcase_create("pattern");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -206,9 +205,5 @@ int main(void)
 	tcase_add_test(tc, test_stale_body);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

@@ -26,6 +26,7 @@
 #include "../lib/seqstream.h"
 #include "../lib/wl.h"
 #include "util.h"
+#include "unit.h"
 
 #define SIGNAL_AFTER_MS 300
 #define READY_MS 20000
@@ -925,8 +926,6 @@ int main(void)
 {
 	Suite *s = suite_create("wl_run");
 	TCase *tc = tcase_create("run");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -953,9 +952,5 @@ int main(void)
 	tcase_add_test(tc, test_pid1_worker_killed);
 	tcase_add_test(tc, test_pid1_sigpwr);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

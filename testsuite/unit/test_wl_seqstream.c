@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/seqstream.h"
+#include "unit.h"
 
 #define LEN 20000
 
@@ -389,8 +390,6 @@ int main(void)
 {
 	Suite *s = suite_create("wl_seqstream");
 	TCase *tc = tcase_create("seqstream");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_format);
@@ -408,9 +407,5 @@ int main(void)
 	tcase_add_test(tc, test_echo_roundtrip);
 	tcase_add_test(tc, test_echo_garbage);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

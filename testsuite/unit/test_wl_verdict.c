@@ -10,6 +10,7 @@
 
 #include "../lib/wl.h"
 #include "util.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/test_wl_verdict.XXXXXX";
 static char path[256];
@@ -239,8 +240,6 @@ int main(void)
 {
 	Suite *s = suite_create("wl_verdict");
 	TCase *tc = tcase_create("verdict");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -255,9 +254,5 @@ int main(void)
 	tcase_add_test(tc, test_addr);
 	tcase_add_test(tc, test_ids);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }

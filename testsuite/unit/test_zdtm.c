@@ -11,6 +11,7 @@
 #include "../lib/zdtm_out.h"
 #include "../runner/zdtm.h"
 #include "util.h"
+#include "unit.h"
 
 static int parse(const char *text, struct zdtm_desc *d, char *err, size_t len)
 {
@@ -303,8 +304,6 @@ int main(void)
 {
 	Suite *s = suite_create("zdtm");
 	TCase *tc = tcase_create("zdtm");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_desc_forms);
 	tcase_add_test(tc, test_desc_errors);
@@ -314,9 +313,5 @@ int main(void)
 	tcase_add_test(tc, test_out_verdict);
 	tcase_add_test(tc, test_load);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s) ? 1 : 0;
 }
