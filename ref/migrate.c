@@ -570,8 +570,13 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 void mig_abort_dest(struct migration *m)
 {
 	json_t *req = json_pack("{s:s}", "op", "abort");
+	char why[sizeof(m->err)];
 
+	/* A destination that failed has often ended the session: the abort's
+	 * own failure ("connection closed") must not replace why it failed. */
+	memcpy(why, m->err, sizeof(why));
 	json_decref(mig_request(m, req));
+	memcpy(m->err, why, sizeof(why));
 	/* and break the page streams from here too, should the destination be
 	 * gone: a criu serving lazy pages fails at once and resumes the source */
 	for (int i = 0; i < m->n_data; i++)

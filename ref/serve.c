@@ -779,15 +779,26 @@ static bool root_allowed(struct session *s, const char *root)
 	return false;
 }
 
-/* names (may be NULL) gets the name of every file received. */
-static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs, uint64_t *bytes, json_t *names)
+/* names (may be NULL) gets the name of every file received. ps_dir: a page
+ * server wrote into dirfd, and what it wrote is not to be overwritten. */
+static int recv_files(struct session *s, int dirfd, int64_t count, bool subdirs, uint64_t *bytes, json_t *names,
+		      const char *ps_dir)
 {
 	for (int64_t i = 0; i < count; i++) {
 		json_t *hdr = chan_recv_json(&s->ch, MSG_FILE);
+		const char *name = json_str(hdr, "name");
 		int64_t n;
 
 		if (!hdr)
 			return -1;
+		if (ps_dir && serve_page_server_file(name)) {
+			snprintf(s->ch.err, sizeof(s->ch.err),
+				 "the source sent %s/%s, which this session's page server wrote: refusing to overwrite "
+				 "it (is the source's image directory left over from another migration?)",
+				 ps_dir, name);
+			json_decref(hdr);
+			return -1;
+		}
 		n = chan_recv_file(&s->ch, dirfd, hdr, subdirs);
 		if (n >= 0 && names)
 			json_array_append(names, json_object_get(hdr, "name"));
@@ -816,7 +827,7 @@ static int op_sync(struct session *s, json_t *req)
 	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	if (recv_files(s, dfd, count, true, &bytes, NULL) < 0) {
+	if (recv_files(s, dfd, count, true, &bytes, NULL, NULL) < 0) {
 		reply_err(s, "mirroring files: %s", s->ch.err);
 		return -1;
 	}
@@ -839,7 +850,7 @@ static int op_images(struct session *s, json_t *req)
 	path = sub_dir(s, dir);
 	mkdir(path, 0700);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || recv_files(s, dfd, count, false, &bytes, names) < 0) {
+	if (dfd < 0 || recv_files(s, dfd, count, false, &bytes, names, strcmp(dir, s->ps_dir) ? NULL : dir) < 0) {
 		reply_err(s, "receiving images: %s", s->ch.err);
 		return -1;
 	}

@@ -19,6 +19,11 @@ static const char *const op_names[SOP_COUNT] = {
 	[SOP_FETCH_MAPS] = "fetch-maps", [SOP_LOGS] = "logs", [SOP_ABORT] = "abort", [SOP_FINISH] = "finish",
 };
 
+bool serve_page_server_file(const char *name)
+{
+	return name && (!strncmp(name, "pages-", 6) || !strncmp(name, "pagemap-", 8));
+}
+
 const char *serve_op_name(enum serve_op op)
 {
 	return op < SOP_COUNT ? op_names[op] : "unknown";

@@ -37,6 +37,13 @@ struct serve_step {
 #define SERVE_IMAGE_FILES_MAX 100000
 
 const char *serve_op_name(enum serve_op op);
+/* Whether an image file named name belongs to the page server: criu's
+ * pages and pagemaps, which a page server of the session writes into its
+ * directory. A source that sends one there as an image would overwrite
+ * what the page server wrote (lab, soak round 5, before crmig migrate
+ * cleared a reused --keep-images directory: an old pagemap over the new
+ * one, and criu's restorer read past the end of the pages for ever). */
+bool serve_page_server_file(const char *name);
 /* One frame of the given type and payload, in a session that has (or has
  * not yet) been prepared. Never fails to fill *out. */
 void serve_step(bool prepared, uint16_t type, const void *buf, uint32_t len, struct serve_step *out);

@@ -25,6 +25,8 @@
  * FAKE_CRIU_FAIL=after-close makes a lazy dump die (SIGKILL) when the
  * lazy-pages daemon closes the stream, every page served, and that daemon
  * end without waiting for the answer (criu killed after the last page);
+ * FAKE_CRIU_FAIL=stray-pagemap makes a dump to a page server leave a
+ * pagemap in -D too, as a directory left over from another migration would;
  * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait 10 N ms before its
  * first request and N ms after each chunk (a lazy window long enough to
  * inject faults into).
@@ -528,6 +530,13 @@ static int do_dump(bool pre)
 		__do_free char *text = xasprintf("pages %d %llx %u lazy\n", o.pid, VADDR, nr);
 
 		if (write_image(name, text) < 0)
+			return dump_failed();
+	}
+	if (o.page_server && !strcmp(getenv("FAKE_CRIU_FAIL") ?: "", "stray-pagemap")) {
+		/* what an image directory left over from another migration holds */
+		__do_free char *name = xasprintf("pagemap-%d.img", o.pid);
+
+		if (write_image(name, "pages 0 0 0 stray\n") < 0)
 			return dump_failed();
 	}
 	if (o.page_server) {

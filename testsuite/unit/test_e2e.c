@@ -1026,6 +1026,38 @@ START_TEST(test_dest_disk_full_pre)
 }
 END_TEST
 
+/* A source whose image directory holds a pagemap although its pages went to
+ * the page server (one left over from another migration; crmig migrate
+ * clears a reused --keep-images now, but a destination trusts no source):
+ * serve refuses to let it overwrite what its page server wrote, and the
+ * source keeps the workload. Before, the stray pagemap replaced the page
+ * server's and the restore read pages that were not there (lab: criu's
+ * restorer looped for ever). */
+START_TEST(test_stray_pagemap_refused)
+{
+	__do_free char *dir = test_dir("stray-pagemap");
+	const char *env[] = { "FAKE_CRIU_FAIL=stray-pagemap", NULL };
+	struct mig_opts mopt = { .strategy = "stop", .page_tls = "off", .env = env };
+	struct dest d;
+	struct run r;
+	pid_t victim;
+	struct dest_opts dopt = { 0 };
+	const char *error;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 1, &r, &d, "crmig migrate exited %d, want 1\n%s", r.status, __s);
+	check_contract_keys(r.report, "stop", "rolled-back");
+	error = str(r.report, "error");
+	ck_run(strstr(error, "which this session's page server wrote"), &r, &d, "error: %s\n%s", error, __s);
+	expect_victim_running(victim);
+	victim_end(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+END_TEST
+
 /* A workload that never converges (fake-criu's FAKE_CRIU_DIRTY: rounds that
  * shrink too little), or a destination without room for the rounds: the
  * policy stops the rounds, the final dump sends the rest, the migration
@@ -1539,6 +1571,7 @@ int main(int argc, char **argv)
 	add_or_skip(back, test_rollback_hybrid, ns, why);
 	add_or_skip(back, test_dest_disk_full_stop, ns, why);
 	add_or_skip(back, test_dest_disk_full_pre, ns, why);
+	add_or_skip(back, test_stray_pagemap_refused, ns, why);
 	add_or_skip(back, test_precopy_never_converges, ns, why);
 	add_or_skip(back, test_precopy_destination_full, ns, why);
 	add_or_skip(back, test_lazy_source_gives_up_tls, ns, why);

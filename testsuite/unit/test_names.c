@@ -176,6 +176,21 @@ START_TEST(test_kind_table)
 }
 END_TEST
 
+/* The files a page server writes, which no image transfer may replace. */
+START_TEST(test_page_server_files)
+{
+	ck_assert(serve_page_server_file("pagemap-1234.img"));
+	ck_assert(serve_page_server_file("pages-1.img"));
+	ck_assert(serve_page_server_file("pagemap-shmem-7.img"));
+	ck_assert(!serve_page_server_file("inventory.img"));
+	ck_assert(!serve_page_server_file("core-1234.img"));
+	ck_assert(!serve_page_server_file("mm-1234.img"));
+	ck_assert(!serve_page_server_file("pagesX.img"));
+	ck_assert(!serve_page_server_file(""));
+	ck_assert(!serve_page_server_file(NULL));
+}
+END_TEST
+
 START_TEST(test_serve_step_names)
 {
 	struct serve_step st;
@@ -228,6 +243,7 @@ int main(void)
 	tcase_add_test(step_tc, test_serve_step_prepare);
 	tcase_add_test(step_tc, test_serve_step_names);
 	tcase_add_test(step_tc, test_kind_table);
+	tcase_add_test(step_tc, test_page_server_files);
 	suite_add_tcase(s, step_tc);
 	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
