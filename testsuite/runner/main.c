@@ -388,6 +388,8 @@ out:
 	run->n = n;
 	session_close(&r);
 	free(lab_results);
+	free(o->zdtm_missing);
+	o->zdtm_missing = NULL;
 	return 0;
 }
 

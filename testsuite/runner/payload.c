@@ -130,13 +130,19 @@ static void find_zdtm(struct payload_plan *p, const char *criu_src)
 {
 	__do_free char *script = xasprintf("%s/vm-images/build-zdtm", p->topdir);
 	__do_free char *builder = read_file(p->script, NULL);
-	char *argv[] = { script, "--image", p->image, criu_src ? "--criu-src" : NULL, (char *)criu_src, NULL };
+	__do_free char *why_path = xasprintf("%s/zdtm.why", p->out);
+	__do_free char *why_env = xasprintf("CRMIG_ZDTM_WHY=%s", why_path);
+	char *argv[] = { "env", why_env, script, "--image", p->image, criu_src ? "--criu-src" : NULL, (char *)criu_src,
+			 NULL };
 	struct proc_opts po = PROC_OPTS_DEFAULT;
 	struct proc_result res;
 	char *end, *last;
 
 	if (access(script, X_OK) < 0 || !builder || !strstr(builder, "--zdtm)"))
 		return;
+	/* build-zdtm writes its error there: the zdtm suite's skip says it */
+	mkdir_p(p->out, 0755);
+	unlink(why_path);
 	fprintf(stderr, "crmig-suite: zdtm's tests for the payload: vm-images/build-zdtm --image %s%s%s\n", p->image,
 		criu_src ? " --criu-src " : "", criu_src ? criu_src : "");
 	po.pass_stderr = true;
@@ -149,9 +155,12 @@ static void find_zdtm(struct payload_plan *p, const char *criu_src)
 	last = strrchr(res.out, '\n') ? strrchr(res.out, '\n') + 1 : res.out;
 	if (res.status == 0 && last[0] && access(last, F_OK) == 0)
 		snprintf(p->zdtm, sizeof(p->zdtm), "%s", last);
-	else
+	else {
 		fprintf(stderr, "crmig-suite: warning: vm-images/build-zdtm failed (exit %d): the payload goes without "
 			"zdtm's tests (the zdtm suite will not find them)\n", res.status);
+		if (access(why_path, F_OK) < 0)
+			write_file_atomic(why_path, "vm-images/build-zdtm failed\n", 28, 0644);
+	}
 	proc_result_free(&res);
 }
 
@@ -407,6 +416,8 @@ int runner_ensure_payload(struct runner_opts *o, char **built)
 	char err[2 * PATH_MAX + 1024];
 
 	*built = NULL;
+	free(o->zdtm_missing);
+	o->zdtm_missing = NULL;
 	if (o->criu_src && (o->payload || o->lab_name)) {
 		fprintf(stderr, "crmig-suite: --criu-src builds zdtm's tests into the payload: leave out %s\n",
 			o->payload ? "--payload" : "--lab");
@@ -421,5 +432,16 @@ int runner_ensure_payload(struct runner_opts *o, char **built)
 		return -1;
 	}
 	o->payload = *built;
+	if (*built) {
+		/* find_zdtm's reason, when this payload carries no zdtm tests */
+		__do_free char *dir = xstrdup(*built);
+		__do_free char *why_path = xasprintf("%s/zdtm.why", dirname(dir));
+		char *why = read_file(why_path, NULL);
+
+		if (why) {
+			why[strcspn(why, "\n")] = '\0';
+			o->zdtm_missing = why;
+		}
+	}
 	return 0;
 }

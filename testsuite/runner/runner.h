@@ -33,6 +33,7 @@ struct runner_opts {
 	bool suite_cases, suite_zdtm;   /* --suite cases|zdtm|all (default all: the case files and zdtm) */
 	bool suite_given;               /* --suite named zdtm: its tests missing is a failure, not a skip */
 	const char *criu_src;           /* --criu-src DIR|TARBALL: zdtm's tests from this criu source */
+	char *zdtm_missing;             /* why the payload built for the run carries no zdtm tests, or NULL */
 	int rounds;                     /* soak --rounds N */
 	const char *payload_out;        /* build the payload there (default TOPDIR/build/guest-DISTRO) */
 	const char *lab_prefix;         /* an own lab is named PREFIX-PID (default "suite"; validate: "val") */

@@ -317,6 +317,10 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 		struct suite_result res = { .inst = { .c = &c, .id = "zdtm:catalogue" },
 					    .outcome = required ? OUTCOME_FAIL : OUTCOME_SKIP, .probe_gap_ms = -1 };
 
+		/* the payload's own build said why it has no tests: that first */
+		if (r->o->zdtm_missing)
+			snprintf(err, sizeof(err), "no zdtm tests in the payload: %.600s (--criu-src DIR|TARBALL gives "
+				 "them another source)", r->o->zdtm_missing);
 		snprintf(res.reason, sizeof(res.reason), "%s%s", err,
 			 required ? "" : " (zdtm skipped; --suite zdtm makes this a failure)");
 		snprintf(res.distro, sizeof(res.distro), "%s", r->distro);

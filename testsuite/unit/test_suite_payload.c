@@ -278,6 +278,47 @@ START_TEST(test_runner_opts)
 }
 END_TEST
 
+/* zdtm's tests could not be built (bookworm here: the mirror has no
+ * criu_3.17.1.orig.tar.xz): the payload still comes, and the run knows
+ * why it has no zdtm tests, in build-zdtm's own words, for the zdtm skip;
+ * once they build, that reason is gone. */
+START_TEST(test_zdtm_missing_says_why)
+{
+	const char *payload = "#!/bin/sh\n"
+			      "# knows --zdtm)\n"
+			      "while [ $# -gt 0 ]; do case $1 in --out) o=$2;; esac; shift 2; done\n"
+			      "mkdir -p $o && echo disk > $o/payload.img && echo $o/payload.img\n";
+	const char *zdtm_fails = "#!/bin/sh\n"
+				 "printf '%s\\n' 'downloading criu_3.17.1.orig.tar.xz failed' > \"$CRMIG_ZDTM_WHY\"\n"
+				 "exit 1\n";
+	__do_free char *zdtm_dir = xasprintf("%s/zdtm-built", tmp);
+	__do_free char *zdtm_builds = xasprintf("#!/bin/sh\nmkdir -p %s && echo %s\n", zdtm_dir, zdtm_dir);
+	struct runner_opts o = { .image = img };
+	char *built = NULL;
+
+	putf(top, "vm-images/build-payload", payload, 0755);
+	putf(top, "vm-images/build-zdtm", zdtm_fails, 0755);
+	setenv("CRMIG_SUITE_DATA", top, 1);
+	ck_assert_int_eq(runner_ensure_payload(&o, &built), 0);
+	ck_assert_ptr_nonnull(built);
+	ck_assert_ptr_nonnull(o.zdtm_missing);
+	ck_assert_str_eq(o.zdtm_missing, "downloading criu_3.17.1.orig.tar.xz failed");
+	free(built);
+	/* a build-zdtm that fails without a word */
+	putf(top, "vm-images/build-zdtm", "#!/bin/sh\nexit 3\n", 0755);
+	o.payload = NULL;
+	ck_assert_int_eq(runner_ensure_payload(&o, &built), 0);
+	ck_assert_ptr_nonnull(o.zdtm_missing);
+	ck_assert_str_eq(o.zdtm_missing, "vm-images/build-zdtm failed");
+	free(built);
+	putf(top, "vm-images/build-zdtm", zdtm_builds, 0755);
+	o.payload = NULL;
+	ck_assert_int_eq(runner_ensure_payload(&o, &built), 0);
+	ck_assert_ptr_null(o.zdtm_missing);
+	free(built);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("suite_payload");
@@ -292,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, test_ensure_builds_once);
 	tcase_add_test(tc, test_ensure_failure_says_how_to_rerun);
 	tcase_add_test(tc, test_runner_opts);
+	tcase_add_test(tc, test_zdtm_missing_says_why);
 	suite_add_tcase(s, tc);
 	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
