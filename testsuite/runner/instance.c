@@ -76,6 +76,16 @@ static int check_requirements(struct inst_ctx *x)
 	for (int i = 0; i < c->nrequires; i++)
 		if (!runner_host_has_feature(x->r, c->requires[i], why, sizeof(why)))
 			return skip(x, why);
+	if (x->kind->payload_file) {
+		/* a payload built without zdtm's tests (their source was not to be had) */
+		__do_free char *path = guest_path(x->r, x->kind->payload_file);
+		if (host_ok(x->r, HOST_A, 30, "test -e %s", path) != 0) {
+			snprintf(why, sizeof(why), "the payload has no %s%s%.180s", x->kind->payload_file,
+				 x->r->o->zdtm_missing ? ": " : " (built without zdtm's tests?)",
+				 x->r->o->zdtm_missing ? x->r->o->zdtm_missing : "");
+			return skip(x, why);
+		}
+	}
 	return 0;
 }
 

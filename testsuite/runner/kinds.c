@@ -24,7 +24,7 @@ static const struct workload_kind kinds[] = {
 	  .summary = "memcached (Debian's): a kept client connection, acknowledged writes, item count" },
 	/* CRIU's zdtm tests: their files live in the work directory, which crosses
 	 * with the tree; each test's verdict comes back in DIR/results. */
-	{ .name = "zdtm", .modes = MODE_BARE, .sync_dir = true, .results = true,
+	{ .name = "zdtm", .modes = MODE_BARE, .sync_dir = true, .results = true, .payload_file = "zdtm/tests.tsv",
 	  .summary = "a group of CRIU's zdtm static tests in one process tree" },
 };
 

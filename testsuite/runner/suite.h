@@ -95,6 +95,7 @@ struct workload_kind {
 	unsigned modes;              /* the modes it can run in (MODE_*) */
 	bool sync_dir;               /* crmig --sync its work directory (its files are state too) */
 	bool results;                /* it leaves DIR/results: per-part verdicts the runner keeps */
+	const char *payload_file;    /* what it cannot run without, under the payload's root (NULL: nothing) */
 	const char *summary;
 };
 const struct workload_kind *workload_kind(const char *name);   /* NULL if unknown */
