@@ -204,7 +204,7 @@ static int page_stream_tls(struct migration *m, int fd)
 		close(fd);
 		return -1;
 	}
-	if (relay_loopback_pair(pair) < 0 || !(m->relays[m->n_relays] = relay_start(pair[1], s, fd))) {
+	if (relay_loopback_pair(pair) < 0 || !(m->relays[m->n_relays] = relay_start(pair[1], s, fd, relay_ps_iov_size(m->criu.version)))) {
 		snprintf(m->err, sizeof(m->err), "cannot set up the page stream relay: %s", strerror(errno));
 		tls_close(s);
 		close(fd);

@@ -21,8 +21,12 @@
  * source: fixed records of struct page_server_iov { u32 cmd; u32 nr_pages;
  * u64 vaddr; u64 dst_id; } (criu/page-xfer.c), the command in cmd's low 16
  * bits; it ends with PS_IOV_FLUSH_N_CLOSE (or PS_IOV_FLUSH) and waits for a
- * status. The same since criu 3.x. */
-#define PS_IOV_SIZE 24
+ * status. 24 bytes up to criu 4.1; criu 4.2 made nr_pages a u64, and with
+ * the padding after cmd a record is 32 bytes (relay_ps_iov_size). A relay
+ * that framed 4.2's records by 24 held the last 8 bytes of each request
+ * back (lab, sid: the first lazy page never came, restore killed after
+ * 300 s). */
+#define PS_IOV_SIZE_MAX 32
 #define PS_IOV_FLUSH 0x1023
 #define PS_IOV_FLUSH_N_CLOSE 0x1024
 
@@ -41,7 +45,8 @@ struct relay {
 	bool gated;
 	atomic_bool gate_open;
 	int wake;                 /* eventfd: the gate opened */
-	unsigned char pend[65536 + PS_IOV_SIZE];
+	unsigned char pend[65536 + PS_IOV_SIZE_MAX];
+	size_t iov;               /* criu's page_server_iov size on this stream */
 	size_t pend_len;
 	bool closing;             /* criu here sent its closing request (held in pend while the gate is shut) */
 	void (*on_break)(void *); /* relay_on_break() */
@@ -135,12 +140,12 @@ static int send_pending(struct relay *r)
 
 	/* whole records only: a closing request is seen whole, and a partial
 	 * one waits for its rest */
-	while (r->pend_len - n >= PS_IOV_SIZE) {
+	while (r->pend_len - n >= r->iov) {
 		if (is_closing(r->pend + n))
 			r->closing = true;
 		if (r->closing && !open)
 			break; /* held, and whatever follows it */
-		n += PS_IOV_SIZE;
+		n += r->iov;
 	}
 	if (n && send_out(r, r->pend, n) < 0)
 		return -1;
@@ -154,7 +159,7 @@ static int send_pending(struct relay *r)
 static void watch_requests(struct relay *r, const unsigned char *buf, size_t n)
 {
 	for (size_t i = 0; i < n; i++, r->rx_off++) {
-		size_t at = r->rx_off % PS_IOV_SIZE;
+		size_t at = r->rx_off % r->iov;
 
 		if (at < sizeof(r->rx_cmd))
 			r->rx_cmd[at] = buf[i];
@@ -282,9 +287,20 @@ static void relay_free(struct relay *r)
 	free(r);
 }
 
-static struct relay *start(int plain_fd, gnutls_session_t s, int tcp_fd, bool gated)
+size_t relay_ps_iov_size(const char *criu_version)
+{
+	unsigned major = 0, minor = 0;
+
+	if (!criu_version || sscanf(criu_version, "%u.%u", &major, &minor) < 1)
+		return 24;
+	return major > 4 || (major == 4 && minor >= 2) ? 32 : 24;
+}
+
+static struct relay *start(int plain_fd, gnutls_session_t s, int tcp_fd, size_t iov, bool gated)
 {
 	struct relay *r = xzalloc(sizeof(*r));
+
+	r->iov = iov == 32 ? 32 : 24;
 
 	r->plain = plain_fd;
 	r->s = s;
@@ -312,14 +328,14 @@ static struct relay *start(int plain_fd, gnutls_session_t s, int tcp_fd, bool ga
 	return r;
 }
 
-struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd)
+struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd, size_t ps_iov)
 {
-	return start(plain_fd, s, tcp_fd, false);
+	return start(plain_fd, s, tcp_fd, ps_iov, false);
 }
 
-struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd)
+struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd, size_t ps_iov)
 {
-	return start(plain_fd, s, tcp_fd, true);
+	return start(plain_fd, s, tcp_fd, ps_iov, true);
 }
 
 void relay_open_gate(struct relay *r)

@@ -19,7 +19,11 @@ int relay_loopback_pair(int fds[2]);
  * side fails, criu's side gets garbage rather than a clean end, so that a
  * criu serving lazy pages fails (and resumes its tasks) instead of taking a
  * broken stream for a finished one. */
-struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd);
+struct relay *relay_start(int plain_fd, gnutls_session_t s, int tcp_fd, size_t ps_iov);
+/* ps_iov: the size of criu's page-server request (struct page_server_iov)
+ * on this stream, by which a lazy stream's requests are told apart: 24 up
+ * to criu 4.1, 32 from 4.2 (its nr_pages became a u64). */
+size_t relay_ps_iov_size(const char *criu_version);
 /* SHA-256 (hex) and count of the bytes relayed so far: sent, criu's bytes
  * as read from it (before they go out); else the bytes given to criu. A
  * page server that exited has taken every byte its peer's criu sent, so
@@ -34,7 +38,7 @@ int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes);
  * source's criu a broken stream, never a finished one: it resumes the
  * source. Before, a hybrid migration whose last pages had all arrived when
  * the session died lost the workload on both hosts. */
-struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd);
+struct relay *relay_start_gated(int plain_fd, gnutls_session_t s, int tcp_fd, size_t ps_iov);
 void relay_open_gate(struct relay *r);
 /* fn(arg) runs in the relay's thread when the peer's side breaks, before
  * criu's side is poisoned: what must be done while criu still holds the

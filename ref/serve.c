@@ -214,6 +214,7 @@ static int page_stream_tls(struct session *s, int fd)
 	char err[512];
 	gnutls_session_t t;
 	int pair[2];
+	size_t iov = relay_ps_iov_size(s->criu.version);
 
 	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
 		close(fd);
@@ -228,7 +229,7 @@ static int page_stream_tls(struct session *s, int fd)
 	}
 	s->relays[s->n_relays] = NULL;
 	if (relay_loopback_pair(pair) == 0)
-		s->relays[s->n_relays] = s->gate_next ? relay_start_gated(pair[1], t, fd) : relay_start(pair[1], t, fd);
+		s->relays[s->n_relays] = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov);
 	if (!s->relays[s->n_relays]) {
 		tls_close(t);
 		close(fd);

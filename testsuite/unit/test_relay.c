@@ -119,7 +119,7 @@ static int relay_side(gnutls_session_t s, int tcp, struct relay **r)
 	int pair[2];
 
 	ck_assert_int_eq(relay_loopback_pair(pair), 0);
-	*r = relay_start(pair[1], s, tcp);
+	*r = relay_start(pair[1], s, tcp, 24);
 	ck_assert_ptr_nonnull(*r);
 	return pair[0];
 }
@@ -278,20 +278,20 @@ END_TEST
  * only after relay_open_gate(). A daemon that ends before it (its session
  * is going) leaves the source's side a broken stream (the relay there
  * poisons criu), never a clean end that criu takes for "all pages sent". */
-static void ps_record(unsigned char rec[24], uint32_t cmd)
+static void ps_record(unsigned char rec[32], uint32_t cmd)
 {
-	memset(rec, 0, 24);
+	memset(rec, 0, 32);
 	memcpy(rec, &cmd, sizeof(cmd));
 	rec[8] = (unsigned char)cmd; /* vaddr: tells the records apart */
 }
 
 /* b's end as serve makes it for a lazy stream: gated; criu's fd returned. */
-static int gated_side(struct link *l, struct relay **rb)
+static int gated_side(struct link *l, struct relay **rb, size_t iov)
 {
 	int pair[2];
 
 	ck_assert_int_eq(relay_loopback_pair(pair), 0);
-	*rb = relay_start_gated(pair[1], l->sb, l->tcp_b);
+	*rb = relay_start_gated(pair[1], l->sb, l->tcp_b, iov);
 	ck_assert_ptr_nonnull(*rb);
 	return pair[0];
 }
@@ -303,31 +303,35 @@ static bool readable_within(int fd, int ms)
 	return poll(&p, 1, ms) == 1;
 }
 
-START_TEST(test_gate_holds_the_close)
+/* Records of iov bytes: criu 4.1's 24, or criu 4.2's 32 (each request must
+ * pass whole: a relay framing 4.2's by 24 held 8 bytes of each back). */
+static void gate_holds_the_close(size_t iov)
 {
 	struct link l;
 	struct relay *ra, *rb;
 	int fa, fb;
-	unsigned char rec[24], got[96];
+	unsigned char rec[32], got[96];
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	fb = gated_side(&l, &rb);
+	fb = gated_side(&l, &rb, iov);
 	/* two page requests, cut across writes, then the close */
 	ps_record(rec, 8 | (1u << 16)); /* PS_IOV_GET with a flag */
 	ck_assert_int_eq(write_full(fb, rec, 10), 0);
 	ck_assert(!readable_within(fa, 200)); /* a partial record waits */
-	ck_assert_int_eq(write_full(fb, rec + 10, 14), 0);
+	ck_assert_int_eq(write_full(fb, rec + 10, iov - 10), 0);
+	ck_assert(readable_within(fa, 5000)); /* a whole one goes at once */
+	ck_assert_int_eq(read_full(fa, got, iov), 0);
 	ps_record(rec, 8);
-	ck_assert_int_eq(write_full(fb, rec, 24), 0);
+	ck_assert_int_eq(write_full(fb, rec, iov), 0);
 	ps_record(rec, 0x1024); /* PS_IOV_FLUSH_N_CLOSE */
-	ck_assert_int_eq(write_full(fb, rec, 24), 0);
-	ck_assert_int_eq(read_full(fa, got, 48), 0);
+	ck_assert_int_eq(write_full(fb, rec, iov), 0);
+	ck_assert_int_eq(read_full(fa, got, iov), 0);
 	ck_assert_uint_eq(got[8], 8);
 	ck_assert(!readable_within(fa, 300)); /* the close is held */
 	relay_open_gate(rb);
 	ck_assert(readable_within(fa, 5000));
-	ck_assert_int_eq(read_full(fa, got, 24), 0);
+	ck_assert_int_eq(read_full(fa, got, iov), 0);
 	ck_assert_uint_eq(got[0], 0x24);
 	ck_assert_uint_eq(got[1], 0x10);
 	close(fb);
@@ -336,6 +340,29 @@ START_TEST(test_gate_holds_the_close)
 	relay_stop(rb);
 	link_free_ctx(&l);
 }
+
+START_TEST(test_gate_holds_the_close)
+{
+	gate_holds_the_close(24);
+}
+END_TEST
+
+START_TEST(test_gate_holds_the_close_criu42)
+{
+	gate_holds_the_close(32);
+}
+END_TEST
+
+START_TEST(test_ps_iov_size)
+{
+	ck_assert_uint_eq(relay_ps_iov_size("3.17.1"), 24);
+	ck_assert_uint_eq(relay_ps_iov_size("4.1.1"), 24);
+	ck_assert_uint_eq(relay_ps_iov_size("4.2"), 32);
+	ck_assert_uint_eq(relay_ps_iov_size("4.2.1"), 32);
+	ck_assert_uint_eq(relay_ps_iov_size("5.0"), 32);
+	ck_assert_uint_eq(relay_ps_iov_size(""), 24);
+	ck_assert_uint_eq(relay_ps_iov_size(NULL), 24);
+}
 END_TEST
 
 START_TEST(test_gate_closed_daemon_gone)
@@ -343,12 +370,12 @@ START_TEST(test_gate_closed_daemon_gone)
 	struct link l;
 	struct relay *ra, *rb;
 	int fa, fb;
-	unsigned char rec[24], c;
+	unsigned char rec[32], c;
 	ssize_t n;
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	fb = gated_side(&l, &rb);
+	fb = gated_side(&l, &rb, 24);
 	ps_record(rec, 0x1024);
 	ck_assert_int_eq(write_full(fb, rec, 24), 0);
 	close(fb); /* the daemon is gone before the commit */
@@ -373,11 +400,11 @@ START_TEST(test_gate_open_daemon_dies)
 	struct link l;
 	struct relay *ra, *rb;
 	int fa, fb;
-	unsigned char rec[24], got[24], c;
+	unsigned char rec[32], got[24], c;
 
 	link_up(&l);
 	fa = relay_side(l.sa, l.tcp_a, &ra);
-	fb = gated_side(&l, &rb);
+	fb = gated_side(&l, &rb, 24);
 	relay_open_gate(rb);
 	ps_record(rec, 8);
 	ck_assert_int_eq(write_full(fb, rec, 24), 0);
@@ -615,6 +642,8 @@ int main(void)
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_receiver_gone);
 	tcase_add_test(tc, test_gate_holds_the_close);
+	tcase_add_test(tc, test_gate_holds_the_close_criu42);
+	tcase_add_test(tc, test_ps_iov_size);
 	tcase_add_test(tc, test_gate_closed_daemon_gone);
 	tcase_add_test(tc, test_gate_open_daemon_dies);
 	tcase_add_test(tc, test_peer_closes_cleanly);
