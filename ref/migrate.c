@@ -688,6 +688,16 @@ static int check_strategy(struct migration *m)
 		return mig_fail(m, "failed", "no usable criu here: %s", m->criu.why_not);
 	if (!json_bool(feat, "criu", false))
 		return mig_fail(m, "failed", "no usable criu on %s", m->host);
+	{
+		/* every strategy streams pages between the two criu: their
+		 * page-server requests must be the same (criu 4.2 changed them) */
+		const char *there = json_str(json_object_get(m->peer, "versions"), "criu");
+
+		if (there && *there && relay_ps_iov_size(there) != relay_ps_iov_size(m->criu.version))
+			return mig_fail(m, "failed", "criu %s here and criu %s on %s speak different page-server "
+					"protocols (criu 4.2 changed its page requests): install the same criu on both "
+					"hosts", m->criu.version, there, m->host);
+	}
 	if (m->st->needs_mem_track && !m->criu.mem_dirty_track)
 		return mig_fail(m, "failed", "strategy %s needs memory change tracking (soft-dirty), which this "
 				"kernel lacks (criu check --feature mem_dirty_track); use --strategy stop or post",

@@ -25,6 +25,7 @@
  * FAKE_CRIU_FAIL=after-close makes a lazy dump die (SIGKILL) when the
  * lazy-pages daemon closes the stream, every page served, and that daemon
  * end without waiting for the answer (criu killed after the last page);
+ * FAKE_CRIU_VERSION=V is what --version says (default 4.1.1);
  * FAKE_CRIU_FAIL=stray-pagemap makes a dump to a page server leave a
  * pagemap in -D too, as a directory left over from another migration would;
  * FAKE_CRIU_LAZY_MS=N makes the lazy-pages daemon wait 10 N ms before its
@@ -870,7 +871,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(o.action, "--version")) {
-		puts("Version: 4.1.1");
+		printf("Version: %s\n", getenv("FAKE_CRIU_VERSION") ?: "4.1.1");
 		return 0;
 	}
 	if (!strcmp(o.action, "check"))

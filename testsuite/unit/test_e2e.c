@@ -1375,6 +1375,25 @@ START_TEST(test_no_userfaultfd_there)
 }
 END_TEST
 
+/* criu 4.1 here, 4.2 there: their page-server requests differ in size (4.2
+ * made nr_pages a u64), so no page could cross; refused before the freeze. */
+START_TEST(test_criu_protocols_differ)
+{
+	__do_free char *dir = test_dir("criu-versions");
+	const char *env[] = { "FAKE_CRIU_VERSION=4.2.1", NULL };
+	struct dest_opts dopt = { .env = env };
+	struct mig_opts mopt = { .strategy = "stop" };
+	struct dest d;
+	pid_t victim = victim_start(true);
+
+	dest_start(&d, dir, &dopt);
+	fails_before_freeze(&d, dir, victim, &mopt,
+			    "criu 4.1.1 here and criu 4.2.1 on 127.0.0.1 speak different page-server protocols");
+	victim_end(victim);
+	dest_stop(&d);
+}
+END_TEST
+
 /* ---- valgrind ------------------------------------------------------------------------- */
 
 /* Both binaries under valgrind, the busiest strategy (post-copy: relay
@@ -1580,6 +1599,7 @@ int main(int argc, char **argv)
 
 	tcase_set_timeout(bad, 180);
 	add_or_skip(bad, test_foreign_certificate, ns, why);
+	add_or_skip(bad, test_criu_protocols_differ, ns, why);
 	add_or_skip(bad, test_unknown_strategy, true, NULL);
 	add_or_skip(bad, test_missing_strategy, true, NULL);
 	add_or_skip(bad, test_missing_to, true, NULL);
