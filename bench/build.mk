@@ -14,7 +14,11 @@ BENCH_ARGS ?=
 $(BENCH_OBJS): | $(CRMIG_GEN_H)
 
 $(BENCH_BIN): $(BENCH_OBJS) $(BUILD)/libcrmigsuite.a $(BUILD)/libwl.a $(BUILD)/libcrmig.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
+
+# Built with everything else (make all, make check), so that it cannot rot
+# unseen between two bench runs: it did once, for two stops.
+binaries: $(BENCH_BIN)
 
 # testsuite/unit/test_bench_analyze.c tests the analysis (targets, medians and
 # their ranges) on a synthetic results.json: it links analyze.o.

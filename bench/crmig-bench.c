@@ -111,7 +111,7 @@ static void save(struct bench *b)
 	bench_analyze(copy);
 	json_object_set_new(copy, "duration_s", json_real(round((now_ms() - b->t0) / 100) / 10));
 	text = json_dumps(copy, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-	if (!text || report_write_atomic(b->path, text, strlen(text)) < 0)
+	if (!text || write_file_atomic(b->path, text, strlen(text), 0644) < 0)
 		fprintf(stderr, "crmig-bench: cannot write %s: %s\n", b->path, strerror(errno));
 	free(text);
 	json_decref(copy);
@@ -798,7 +798,7 @@ static int cmd_replot(struct bench_opts *o)
 	ret = finish(doc, o->out) < 0;
 	path = xasprintf("%s/results.json", o->out);
 	text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-	if (!text || report_write_atomic(path, text, strlen(text)) < 0)
+	if (!text || write_file_atomic(path, text, strlen(text), 0644) < 0)
 		ret = 1;
 	free(text);
 	json_decref(doc);
