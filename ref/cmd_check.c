@@ -23,6 +23,7 @@ int cmd_check(int argc, char **argv)
 	const char *criu = NULL;
 	bool as_json = false;
 	struct criu_info ci;
+	const char *kw;
 	json_t *j;
 	int c;
 
@@ -51,6 +52,8 @@ int cmd_check(int argc, char **argv)
 			print_line((*s)->name, !why, why);
 		}
 		printf("page streams over TLS: %s\n", ci.tls ? "yes" : "no (criu built without GnuTLS)");
+		kw = json_str(j, "kernel_tls_why");
+		printf("page TLS in the kernel: %s%s\n", kw ? "no, a relay carries it: " : "yes", kw ? kw : "");
 	}
 	json_decref(j);
 	return ci.present ? 0 : 1;

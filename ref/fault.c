@@ -353,6 +353,13 @@ enum fault_action fault_at_round(const char *prefix, int round, pid_t criu)
 	return fault_at(point, criu);
 }
 
+bool fault_stream_corruption_planned(void)
+{
+	/* image-transfer's corrupt damages an image file, every other point's
+	 * the next bytes a relay sends */
+	return fault.action == FAULT_CORRUPT && !strstr(fault.point, "image-transfer");
+}
+
 bool fault_take_corruption(void)
 {
 	bool t = true;

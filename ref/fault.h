@@ -62,6 +62,10 @@ enum fault_action fault_at_round(const char *prefix, int round, pid_t criu);
  * detached child would put it back later anyway). */
 void fault_end(void);
 
+/* A corrupt fault of a page stream is configured (fired or not): the
+ * streams must then go through relays, where the byte is flipped and the
+ * relays' sums find it (relay_needed). */
+bool fault_stream_corruption_planned(void);
 /* Page relays: true once, for the first buffer after a corrupt fault fired. */
 bool fault_take_corruption(void);
 /* Flips one byte in the middle of a file (image corruption); 0 or -1. */

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "ktls.h"
 #include "migrate.h"
 #include "procfs.h"
 #include "util.h"
@@ -314,10 +315,14 @@ json_t *hostinfo_check(const struct criu_info *ci)
 		if (r)
 			json_object_set_new(why, (*s)->name, json_string(r));
 	}
+	char ktls_why[160] = "";
+	bool ktls = ktls_available(ktls_why, sizeof(ktls_why));
+
 	uname(&u);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b}, s:o, s:s, s:o, s:o}",
+	/* kernel_tls: page TLS in the kernel (ktls.h), else a relay carries it */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b, s:b}, s:s?, s:o, s:s, s:o, s:o}",
 			 "crmig", CRMIG_VERSION, "hostname", u.nodename, "distro", distro, "kernel", u.release, "criu",
 			 ci->version, "lxc", lxc_version_string(), "features", "criu", ci->present, "mem_dirty_track",
-			 ci->mem_dirty_track, "uffd_noncoop", ci->uffd_noncoop, "tls", ci->tls, "strategies", can,
-			 "why_not", ci->why_not, "why_disabled", why, "strategy_needs", strategies_json());
+			 ci->mem_dirty_track, "uffd_noncoop", ci->uffd_noncoop, "tls", ci->tls, "kernel_tls", ktls,
+			 "kernel_tls_why", ktls ? NULL : ktls_why, "strategies", can, "why_not", ci->why_not, "why_disabled", why, "strategy_needs", strategies_json());
 }

@@ -16,6 +16,7 @@
 
 #include "fault.h"
 #include "known_bugs.h"
+#include "ktls.h"
 #include "log_excerpt.h"
 #include "net.h"
 #include "netlock.h"
@@ -186,14 +187,44 @@ static void add_dest_argvs(struct migration *m, json_t *reply)
 	}
 }
 
-/* criu gets one end of a loopback connection; a relay thread carries the
- * bytes over TLS to the destination's relay (see relay.h for why). */
-static int page_stream_tls(struct migration *m, int fd)
+/* One entry of the report's page_streams: how this host carried it. */
+static void note_page_stream(struct migration *m, const char *op, bool kernel, const char *why)
 {
-	char err[512];
+	json_t *a = json_object_get(m->rep.extra, "page_streams");
+
+	if (!a) {
+		a = json_array();
+		json_object_set_new(m->rep.extra, "page_streams", a);
+	}
+	json_array_append_new(a, json_pack("{s:s, s:s, s:s*}", "op", op, "source", kernel ? "kernel" : "relay",
+					   "source_why", kernel ? NULL : why));
+}
+
+/* The destination's side of the stream just noted, from its reply. */
+static void note_dest_stream(struct migration *m, json_t *ready)
+{
+	json_t *a = json_object_get(m->rep.extra, "page_streams");
+	json_t *e = json_array_get(a, json_array_size(a) - 1);
+	const char *via = json_str(ready, "page_tls");
+
+	if (!e || !via)
+		return; /* an older serve does not say */
+	json_object_set_new(e, "destination", json_string(via));
+	if (json_str(ready, "page_tls_why"))
+		json_object_set_new(e, "destination_why", json_string(json_str(ready, "page_tls_why")));
+}
+
+/* The TLS handshake, then the session goes to the kernel (criu gets the TCP
+ * socket) or to a relay thread, criu getting one end of a local socket pair
+ * (relay.h). *relay: the relay, NULL in the kernel's case. */
+static int page_stream_tls(struct migration *m, int fd, const char *op, struct relay **relay)
+{
+	char err[512], why[256];
+	const char *need_relay = relay_needed(!strcmp(op, "lazy-channel"));
 	gnutls_session_t s;
 	int pair[2];
 
+	*relay = NULL;
 	if (m->n_relays >= (int)ARRAY_SIZE(m->relays)) {
 		close(fd);
 		return -1;
@@ -204,13 +235,30 @@ static int page_stream_tls(struct migration *m, int fd)
 		close(fd);
 		return -1;
 	}
+	if (!need_relay) {
+		int k = ktls_install(s, fd, why, sizeof(why));
+
+		if (k == 0) {
+			gnutls_deinit(s); /* the kernel owns the session now */
+			note_page_stream(m, op, true, NULL);
+			return fd;
+		}
+		if (k == -2) {
+			snprintf(m->err, sizeof(m->err), "TLS on the page stream: %s", why);
+			gnutls_deinit(s);
+			close(fd);
+			return -1;
+		}
+		need_relay = why;
+	}
+	note_page_stream(m, op, false, need_relay);
 	if (relay_loopback_pair(pair) < 0 || !(m->relays[m->n_relays] = relay_start(pair[1], s, fd, relay_ps_iov_size(m->criu.version)))) {
 		snprintf(m->err, sizeof(m->err), "cannot set up the page stream relay: %s", strerror(errno));
 		tls_close(s);
 		close(fd);
 		return -1;
 	}
-	m->n_relays++;
+	*relay = m->relays[m->n_relays++];
 	return pair[0];
 }
 
@@ -225,6 +273,7 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 {
 	json_t *req = args ? args : json_object();
 	json_t *where, *ready;
+	struct relay *relay = NULL;
 	int fd, criu_fd;
 
 	json_object_set_new(req, "op", json_string(op));
@@ -242,16 +291,16 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 		m->data_fds[m->n_data++] = dup(fd);
 	/* The handshake comes before the destination's second reply: it
 	 * starts criu only once it holds an authenticated stream. */
-	criu_fd = m->page_tls ? page_stream_tls(m, fd) : fd;
+	criu_fd = m->page_tls ? page_stream_tls(m, fd, op, &relay) : fd;
 	if (criu_fd < 0)
 		return -1;
 	if (!strcmp(op, "page-server"))
-		m->ps_relay = m->page_tls ? m->relays[m->n_relays - 1] : NULL;
+		m->ps_relay = relay;
 	/* A lazy stream that breaks makes criu resume the source with its
 	 * network still locked (netlock.h): lifted first, while criu still
 	 * holds the tree frozen. */
-	if (!strcmp(op, "lazy-channel") && m->page_tls && m->o->tcp_established)
-		relay_on_break(m->relays[m->n_relays - 1], lazy_stream_broke, m);
+	if (!strcmp(op, "lazy-channel") && relay && m->o->tcp_established)
+		relay_on_break(relay, lazy_stream_broke, m);
 	arm_deadline(m);
 	ready = chan_recv_json(&m->ch, MSG_OK);
 
@@ -261,6 +310,8 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 		return -1;
 	}
 	add_dest_argvs(m, ready);
+	if (m->page_tls)
+		note_dest_stream(m, ready);
 	json_decref(ready);
 	return criu_fd;
 }
@@ -738,6 +789,10 @@ static int prepare_dest(struct migration *m)
 
 	if (fault_dst_spec)
 		json_object_set_new(req, "fault", json_string(fault_dst_spec));
+	/* a corrupt fault here flips a byte in our relay: the destination's
+	 * relay must sum the stream to find it (relay_needed) */
+	if (m->page_tls && fault_stream_corruption_planned())
+		json_object_set_new(req, "page_tls_relay", json_true());
 	return mig_call(m, req) < 0 ? mig_fail(m, "failed", "%s", m->err) : 0;
 
 }

@@ -87,6 +87,15 @@ int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
 	return 0;
 }
 
+const char *relay_needed(bool lazy)
+{
+	if (lazy)
+		return "the lazy page stream (its relay holds the daemon's close until the commit)";
+	if (fault_stream_corruption_planned())
+		return "a corrupt fault is set (it damages the relay's bytes)";
+	return NULL;
+}
+
 int relay_loopback_pair(int fds[2])
 {
 	/* A unix socket pair, not loopback TCP: criu corks its page socket, and

@@ -2,7 +2,9 @@
  * --ps-socket (criu skips its TLS handshake on a socket it is given and then
  * crashes: criu/page-xfer.c, connect_to_page_server), so criu talks plain TCP
  * over loopback to a relay thread of crmig, which carries the bytes over a
- * mutually authenticated TLS connection to the other host's relay. */
+ * mutually authenticated TLS connection to the other host's relay. Where
+ * the kernel has TLS, crmig hands it the session instead (ktls.h) and criu
+ * gets the TCP socket, but for the streams relay_needed() names. */
 #ifndef CRMIG_RELAY_H
 #define CRMIG_RELAY_H
 
@@ -12,6 +14,11 @@
 
 struct relay;
 
+/* Whether a page stream must go through a relay rather than kernel TLS
+ * (ktls.h), and why: a lazy stream (relay_start_gated holds its close),
+ * or a corrupt fault is set (it damages the relay's bytes). NULL: the
+ * kernel may carry it. */
+const char *relay_needed(bool lazy);
 /* A connected pair of local stream sockets, one for criu, one for the relay. */
 int relay_loopback_pair(int fds[2]);
 /* Starts relaying between plain_fd and the TLS session (over tcp_fd) in a

@@ -21,6 +21,7 @@
 #include "digest.h"
 #include "fault.h"
 #include "hook.h"
+#include "ktls.h"
 
 #include "log_excerpt.h"
 #include "migrate.h"
@@ -77,6 +78,7 @@ struct session {
 	json_t *workload;
 	json_t *image_sums;         /* images dir -> {file: SHA-256 as it arrived}, checked before the restore */
 	bool page_tls;
+	bool page_tls_relay;        /* the source asked for relays (a corrupt fault is set there) */
 	const struct workload_ops *kind;  /* the workload's, from prepare */
 	char undo_dir[PATH_MAX];  /* made for the workload (a container's lxcpath/name): removed unless it stays */
 
@@ -105,6 +107,8 @@ struct session {
 	struct relay *ps_relay;     /* the running page server's stream (page TLS) */
 	struct relay *lazy_relay;   /* the lazy stream (page TLS): its close waits for the commit */
 	bool gate_next;             /* the next page stream is the lazy one */
+	struct relay *stream_relay; /* the last page stream's relay, NULL: TLS in the kernel, or none */
+	char stream_why[256];       /* why that stream has a relay */
 };
 
 static void slog(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -208,13 +212,20 @@ static int ensure_data_listener(struct session *s)
 	return s->data_lfd < 0 ? -1 : 0;
 }
 
-/* criu gets one end of a local socket pair; a relay carries it over TLS. */
+/* The handshake, then the session goes to the kernel (criu gets the TCP
+ * socket, ktls.h) or to a relay, criu getting one end of a local socket
+ * pair (relay.h). s->stream_relay: the relay, NULL in the kernel's case;
+ * s->stream_why: why a relay. */
 static int page_stream_tls(struct session *s, int fd)
 {
 	char err[512];
 	gnutls_session_t t;
 	int pair[2];
 	size_t iov = relay_ps_iov_size(s->criu.version);
+	const char *need_relay = relay_needed(s->gate_next);
+
+	if (!need_relay && s->page_tls_relay)
+		need_relay = "the source asked for a relay (a corrupt fault is set there: the relays' sums find it)";
 
 	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
 		close(fd);
@@ -227,17 +238,47 @@ static int page_stream_tls(struct session *s, int fd)
 		reply_err(s, "TLS on the page stream: %s", err);
 		return -1;
 	}
-	s->relays[s->n_relays] = NULL;
+	if (!need_relay) {
+		int k = ktls_install(t, fd, s->stream_why, sizeof(s->stream_why));
+
+		if (k == 0) {
+			gnutls_deinit(t); /* the kernel owns the session now */
+			s->stream_why[0] = 0;
+			slog(s, "page stream: TLS in the kernel");
+			return fd;
+		}
+		if (k == -2) {
+			gnutls_deinit(t);
+			close(fd);
+			reply_err(s, "TLS on the page stream: %s", s->stream_why);
+			return -1;
+		}
+	} else
+		snprintf(s->stream_why, sizeof(s->stream_why), "%s", need_relay);
+	slog(s, "page stream: TLS relay (%s)", s->stream_why);
 	if (relay_loopback_pair(pair) == 0)
-		s->relays[s->n_relays] = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov);
-	if (!s->relays[s->n_relays]) {
+		s->stream_relay = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov);
+	if (!s->stream_relay) {
 		tls_close(t);
 		close(fd);
 		reply_err(s, "cannot set up the page stream relay");
 		return -1;
 	}
-	s->n_relays++;
+	s->relays[s->n_relays++] = s->stream_relay;
 	return pair[0];
+}
+
+/* The second reply of a page stream: criu's argv, and how page TLS runs here. */
+static json_t *stream_reply(struct session *s, json_t *argvs)
+{
+	json_t *r = argvs ? json_pack("{s:o}", "criu_argv", argvs) : json_object();
+
+	if (s->page_tls) {
+		json_object_set_new(r, "page_tls", json_string(s->stream_relay ? "relay" : "kernel"));
+		if (s->stream_relay)
+			json_object_set_new(r, "page_tls_why", json_string(s->stream_why));
+	}
+	return r;
 }
 
 /* First reply: where to connect; then the connection, checked by its token. */
@@ -262,6 +303,7 @@ static int accept_data(struct session *s)
 	net_stream_opts(fd, 30);
 	close_fd(&s->last_tcp);
 	s->last_tcp = dup(fd);
+	s->stream_relay = NULL;
 	return s->page_tls ? page_stream_tls(s, fd) : fd;
 }
 
@@ -333,12 +375,13 @@ static int op_page_server(struct session *s, json_t *req)
 		json_decref(argvs);
 		return 0;
 	}
-	s->ps_relay = s->page_tls ? s->relays[s->n_relays - 1] : NULL;
+	s->ps_relay = s->stream_relay;
 	c.images_dir = path;
 	if (prev)
 		c.prev_images_dir = prev_rel = xasprintf("../%s", prev);
 	s->ps_pid = spawn_criu(s, &c, fd, argvs);
-	if (s->ps_pid > 0 && !s->page_tls)
+	/* criu holds the TCP socket itself (no page TLS, or TLS in the kernel) */
+	if (s->ps_pid > 0 && !s->ps_relay)
 		ps_watch_start(&s->ps_watch, s->ps_pid, s->last_tcp);
 	snprintf(s->ps_dir, sizeof(s->ps_dir), "%s", dir);
 	slog(s, "page server for %s (pid %d)", dir, s->ps_pid);
@@ -348,7 +391,7 @@ static int op_page_server(struct session *s, json_t *req)
 		fault_at(point, s->ps_pid);
 	}
 
-	return reply_ok(s, json_pack("{s:o}", "criu_argv", argvs));
+	return reply_ok(s, stream_reply(s, argvs));
 }
 
 static uint64_t pages_bytes(const char *dir)
@@ -462,10 +505,10 @@ static int op_lazy_channel(struct session *s, json_t *req)
 	s->gate_next = false;
 	if (s->lazy_fd < 0)
 		return 0;
-	s->lazy_relay = s->page_tls ? s->relays[s->n_relays - 1] : NULL;
+	s->lazy_relay = s->stream_relay;
 	s->lazy_tcp = move_fd(s->last_tcp);
 	fault_at("dst-final-dump", 0);
-	return reply_ok(s, NULL);
+	return reply_ok(s, stream_reply(s, NULL));
 
 }
 
@@ -1052,6 +1095,7 @@ static int op_prepare(struct session *s, json_t *req)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
 	s->workload = json_incref(wl);
 	s->page_tls = json_bool(req, "page_tls", false);
+	s->page_tls_relay = json_bool(req, "page_tls_relay", false);
 	fault_init_session(json_str(req, "fault"), s->o->state_dir);
 	session_record(s);
 	slog(s, "prepared %s migration of %s", kind, s->kind->dest_name(wl));

@@ -344,8 +344,11 @@ static gnutls_session_t session_new(struct tls_ctx *t, int fd, bool server, cons
 	gnutls_session_t s;
 	int ret;
 
-	/* GNUTLS_NO_SIGNAL: a vanished peer must be an error, not SIGPIPE. */
-	ret = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL);
+	/* GNUTLS_NO_SIGNAL: a vanished peer must be an error, not SIGPIPE.
+	 * GNUTLS_NO_TICKETS: nothing but application data after the
+	 * handshake, so that a page stream's session can go to the kernel
+	 * (ktls.h), which takes no TLS 1.3 ticket; crmig never resumes. */
+	ret = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
 	if (ret < 0) {
 		tls_fail(err, errlen, "TLS session: %s", gnutls_strerror(ret));
 		return NULL;

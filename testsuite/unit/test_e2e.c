@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ktls.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
@@ -708,6 +709,41 @@ static char *test_dir(const char *name)
 
 /* ---- migrations that work ------------------------------------------------------------ */
 
+/* How each host carried each page stream: kernel TLS where this kernel
+ * has it (ktls.h), else the relay with the kernel's reason; a lazy stream
+ * always by the relay (its close is held), on both hosts. */
+static void check_page_streams(json_t *rep, const char *strategy, bool tls)
+{
+	json_t *a = json_object_get(rep, "page_streams"), *e;
+	char why[256];
+	bool kernel = ktls_available(why, sizeof(why));
+	const char *want = !strcmp(strategy, "stop")  ? "page-server"
+			   : !strcmp(strategy, "pre") ? "page-server page-server page-server"
+			   : !strcmp(strategy, "post") ? "lazy-channel"
+						       : "page-server page-server lazy-channel";
+	char ops[256] = "";
+	size_t i;
+
+	if (!tls) {
+		ck_assert_ptr_null(a);
+		return;
+	}
+	ck_assert_msg(json_is_array(a), "no page_streams in the report");
+	json_array_foreach(a, i, e) {
+		bool lazy = !strcmp(str(e, "op"), "lazy-channel");
+		const char *via = lazy || !kernel ? "relay" : "kernel";
+
+		snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", i ? " " : "", str(e, "op"));
+		ck_assert_str_eq(str(e, "source"), via);
+		ck_assert_str_eq(str(e, "destination"), via);
+		if (lazy)
+			ck_assert_ptr_nonnull(strstr(str(e, "source_why"), "lazy"));
+		else if (!kernel)
+			ck_assert_ptr_nonnull(strstr(str(e, "destination_why"), "TCP_ULP"));
+	}
+	ck_assert_str_eq(ops, want);
+}
+
 static void migrate_ok(const char *strategy, const char *page_tls)
 {
 	__do_free char *dir = test_dir(strategy);
@@ -761,6 +797,7 @@ static void migrate_ok(const char *strategy, const char *page_tls)
 	else
 		ck_assert(num(rep, "lazy_ms") == 0);
 	ck_assert(json_is_true(json_object_get(rep, "page_tls")) == !strcmp(page_tls, "on"));
+	check_page_streams(rep, strategy, !strcmp(page_tls, "on"));
 	ck_assert_str_eq(str(json_object_get(rep, "dest_versions"), "criu"), "4.1.1");
 	ck_assert(has_phase(rep, "dump") && has_phase(rep, "restore") && has_phase(rep, "frozen"));
 	ck_assert(!precopy || (has_phase(rep, "round-1") && has_phase(rep, "round-2")));

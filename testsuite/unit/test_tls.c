@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "ktls.h"
 #include "proto.h"
 #include "tls.h"
 #include "util.h"
@@ -659,6 +663,323 @@ START_TEST(test_make_errors)
 }
 END_TEST
 
+/* ---- kernel TLS (ktls.h) ------------------------------------------------------ */
+
+/* What ktls_info_from gives the kernel, used the way the kernel uses it
+ * (net/tls: the nonce from salt, iv and the record sequence number, the
+ * additional data of TLS 1.2 and 1.3): a record sealed or opened by these
+ * helpers is what the kernel would put on the wire or accept from it. */
+struct kparams {
+	gnutls_cipher_algorithm_t alg;
+	bool v13;
+	unsigned char key[32], nonce[12], seq[8];
+	unsigned int keylen;
+	unsigned char explicit_iv[8]; /* TLS 1.2 AES-GCM: the first record's explicit nonce */
+	bool has_explicit;
+};
+
+static void kparams_of(const struct ktls_info *k, struct kparams *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->v13 = k->u.base.version == TLS_1_3_VERSION;
+	switch (k->u.base.cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		p->alg = GNUTLS_CIPHER_AES_128_GCM, p->keylen = 16;
+		memcpy(p->key, k->u.gcm128.key, 16);
+		memcpy(p->nonce, k->u.gcm128.salt, 4);
+		memcpy(p->nonce + 4, k->u.gcm128.iv, 8);
+		memcpy(p->seq, k->u.gcm128.rec_seq, 8);
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		p->alg = GNUTLS_CIPHER_AES_256_GCM, p->keylen = 32;
+		memcpy(p->key, k->u.gcm256.key, 32);
+		memcpy(p->nonce, k->u.gcm256.salt, 4);
+		memcpy(p->nonce + 4, k->u.gcm256.iv, 8);
+		memcpy(p->seq, k->u.gcm256.rec_seq, 8);
+		break;
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		p->alg = GNUTLS_CIPHER_CHACHA20_POLY1305, p->keylen = 32;
+		memcpy(p->key, k->u.chacha.key, 32);
+		memcpy(p->nonce, k->u.chacha.iv, 12);
+		memcpy(p->seq, k->u.chacha.rec_seq, 8);
+		break;
+	default:
+		ck_abort_msg("unexpected cipher type %u", k->u.base.cipher_type);
+	}
+	/* TLS 1.2 AES-GCM: salt || explicit nonce (sent in the record, iv
+	 * onwards); TLS 1.3 and ChaCha20: the 12 bytes XOR the sequence */
+	p->has_explicit = !p->v13 && p->alg != GNUTLS_CIPHER_CHACHA20_POLY1305;
+	if (p->has_explicit)
+		memcpy(p->explicit_iv, p->nonce + 4, 8);
+	else
+		for (int i = 0; i < 8; i++)
+			p->nonce[4 + i] ^= p->seq[i];
+}
+
+static gnutls_aead_cipher_hd_t kaead(const struct kparams *p)
+{
+	gnutls_datum_t key = { (unsigned char *)p->key, p->keylen };
+	gnutls_aead_cipher_hd_t h;
+
+	ck_assert_int_eq(gnutls_aead_cipher_init(&h, p->alg, &key), 0);
+	return h;
+}
+
+/* TLS 1.2's additional data: seq, type, version, the plaintext's length */
+static void aad12(const struct kparams *p, size_t plain_len, unsigned char aad[13])
+{
+	memcpy(aad, p->seq, 8);
+	aad[8] = 0x17, aad[9] = 3, aad[10] = 3, aad[11] = (unsigned char)(plain_len >> 8), aad[12] = (unsigned char)plain_len;
+}
+
+/* One application-data record of plain (first record of the direction). */
+static size_t kseal(const struct kparams *p, const char *plain, unsigned char *rec)
+{
+	gnutls_aead_cipher_hd_t h = kaead(p);
+	size_t n = strlen(plain), body = 0, ct_len;
+	unsigned char in[256], aad[13];
+
+	ck_assert_uint_lt(n, sizeof(in) - 1);
+	memcpy(in, plain, n);
+	if (p->v13)
+		in[n++] = 0x17; /* the inner content type */
+	if (p->has_explicit)
+		body = 8;
+	ct_len = n + 16;
+	rec[0] = 0x17, rec[1] = 3, rec[2] = 3;
+	rec[3] = (unsigned char)((body + ct_len) >> 8), rec[4] = (unsigned char)(body + ct_len);
+	if (p->has_explicit) {
+		unsigned char nonce[12];
+
+		memcpy(nonce, p->nonce, 4);
+		memcpy(nonce + 4, p->explicit_iv, 8);
+		memcpy(rec + 5, p->explicit_iv, 8);
+		aad12(p, n, aad);
+		ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, aad, 13, 16, in, n, rec + 13, &ct_len), 0);
+	} else if (p->v13) {
+		ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, p->nonce, 12, rec, 5, 16, in, n, rec + 5, &ct_len), 0);
+	} else {
+		aad12(p, n, aad);
+		ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, p->nonce, 12, aad, 13, 16, in, n, rec + 5, &ct_len), 0);
+	}
+	gnutls_aead_cipher_deinit(h);
+	return 5 + body + ct_len;
+}
+
+/* Opens one record read raw off the socket; its plaintext, NUL-ended. */
+static void kopen(const struct kparams *p, int fd, char *out, size_t outlen)
+{
+	gnutls_aead_cipher_hd_t h = kaead(p);
+	unsigned char rec[16384 + 256], aad[13], nonce[12];
+	size_t len, pt_len = sizeof(rec);
+	const unsigned char *ct;
+
+	ck_assert_int_eq(read_full(fd, rec, 5), 0);
+	ck_assert_uint_eq(rec[0], 0x17); /* application data: no ticket, nothing else before it */
+	len = (size_t)rec[3] << 8 | rec[4];
+	ck_assert_uint_le(len, sizeof(rec) - 5);
+	ck_assert_int_eq(read_full(fd, rec + 5, len), 0);
+	ct = rec + 5;
+	memcpy(nonce, p->nonce, 12);
+	if (p->has_explicit) {
+		memcpy(nonce + 4, rec + 5, 8);
+		ct += 8, len -= 8;
+	}
+	if (p->v13)
+		ck_assert_int_eq(gnutls_aead_cipher_decrypt(h, nonce, 12, rec, 5, 16, ct, len, out, &pt_len), 0);
+	else {
+		aad12(p, len - 16, aad);
+		ck_assert_int_eq(gnutls_aead_cipher_decrypt(h, nonce, 12, aad, 13, 16, ct, len, out, &pt_len), 0);
+	}
+	if (p->v13) {
+		ck_assert_uint_ge(pt_len, 1);
+		ck_assert_uint_eq((unsigned char)out[--pt_len], 0x17);
+	}
+	ck_assert_uint_lt(pt_len, outlen);
+	out[pt_len] = 0;
+	gnutls_aead_cipher_deinit(h);
+}
+
+/* The server: one record to the client through GnuTLS, then one from it. */
+static void *ktls_peer_main(void *arg)
+{
+	struct server *sv = arg;
+	static const char hello[] = "pages from the server";
+	gnutls_session_t s = tls_accept(sv->t, sv->fd, sv->err, sizeof(sv->err));
+	ssize_t n;
+
+	if (!s)
+		return NULL;
+	if (gnutls_record_send(s, hello, sizeof(hello) - 1) == sizeof(hello) - 1) {
+		do
+			n = gnutls_record_recv(s, sv->peer_cn, sizeof(sv->peer_cn) - 1);
+		while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+		if (n >= 0) {
+			sv->peer_cn[n] = 0;
+			sv->ok = true;
+		} else
+			snprintf(sv->err, sizeof(sv->err), "%s", gnutls_strerror((int)n));
+	}
+	gnutls_deinit(s);
+	return NULL;
+}
+
+static const struct {
+	const char *priority;
+	unsigned int version;
+	unsigned int cipher;
+} ktls_cases[] = {
+	{ NULL, TLS_1_3_VERSION, 0 }, /* what crmig negotiates by default (0: any cipher the kernel takes) */
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM", TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128 },
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM", TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256 },
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305", TLS_1_3_VERSION, TLS_CIPHER_CHACHA20_POLY1305 },
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM", TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_128 },
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM", TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256 },
+	{ "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305", TLS_1_2_VERSION, TLS_CIPHER_CHACHA20_POLY1305 },
+};
+
+/* Both directions' parameters, right after crmig's handshake, are the ones
+ * the peer's GnuTLS uses: a record the server's GnuTLS sent opens with the
+ * read side's, and one sealed with the write side's is accepted by it. A
+ * wrong salt/iv split, sequence number or key fails here, not in the lab. */
+START_TEST(test_ktls_params_match_the_session)
+{
+	struct tls_ctx *ta, *tb;
+	struct ktls_info rx, tx;
+	struct kparams p;
+	struct conn cn;
+	gnutls_session_t s;
+	unsigned char rec[512];
+	char got[256], why[256];
+	size_t n;
+
+	if (ktls_cases[_i].priority)
+		setenv("CRMIG_TLS_PRIORITY", ktls_cases[_i].priority, 1);
+	ta = ctx_for("a");
+	tb = ctx_for("b");
+	start_server(&cn, tb, ktls_peer_main);
+	s = tls_connect(ta, cn.fds[0], "hostb", err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s: %s", ktls_cases[_i].priority ?: "default", err);
+	ck_assert_msg(ktls_info_from(s, true, &rx, why, sizeof(why)) == 0, "read side: %s", why);
+	ck_assert_msg(ktls_info_from(s, false, &tx, why, sizeof(why)) == 0, "write side: %s", why);
+	ck_assert_uint_eq(rx.u.base.version, ktls_cases[_i].version);
+	if (ktls_cases[_i].cipher)
+		ck_assert_uint_eq(rx.u.base.cipher_type, ktls_cases[_i].cipher);
+	ck_assert_uint_eq(tx.u.base.cipher_type, rx.u.base.cipher_type);
+	ck_assert_uint_gt(rx.len, sizeof(rx.u.base));
+
+	kparams_of(&rx, &p);
+	kopen(&p, cn.fds[0], got, sizeof(got));
+	ck_assert_str_eq(got, "pages from the server");
+	kparams_of(&tx, &p);
+	n = kseal(&p, "pages from the client", rec);
+	ck_assert_int_eq(write_full(cn.fds[0], rec, n), 0);
+	pthread_join(cn.thread, NULL);
+	ck_assert_msg(cn.sv.ok, "the server's GnuTLS refused the kernel-style record: %s", cn.sv.err);
+	ck_assert_str_eq(cn.sv.peer_cn, "pages from the client");
+	gnutls_deinit(s);
+	close(cn.fds[0]);
+	close(cn.fds[1]);
+	tls_ctx_free(ta);
+	tls_ctx_free(tb);
+	unsetenv("CRMIG_TLS_PRIORITY");
+}
+END_TEST
+
+/* A cipher the kernel is not given: ktls_info_from says so, and
+ * ktls_install leaves the session to GnuTLS (the relay's path). */
+START_TEST(test_ktls_refuses_other_ciphers)
+{
+	struct tls_ctx *ta, *tb;
+	struct ktls_info k;
+	struct conn cn;
+	gnutls_session_t s;
+	char why[256], buf[64];
+	ssize_t n;
+
+	setenv("CRMIG_TLS_PRIORITY", "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA256", 1);
+	ta = ctx_for("a");
+	tb = ctx_for("b");
+	start_server(&cn, tb, ktls_peer_main);
+	s = tls_connect(ta, cn.fds[0], "hostb", err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(ktls_info_from(s, false, &k, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "AES-128-CBC"), "%s", why);
+	ck_assert_int_eq(ktls_install(s, cn.fds[0], why, sizeof(why)), -1);
+	/* untouched: GnuTLS goes on */
+	do
+		n = gnutls_record_recv(s, buf, sizeof(buf) - 1);
+	while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+	ck_assert_int_eq(n, (ssize_t)strlen("pages from the server"));
+	ck_assert_int_eq(gnutls_record_send(s, "ok", 2), 2);
+	pthread_join(cn.thread, NULL);
+	ck_assert_msg(cn.sv.ok, "%s", cn.sv.err);
+	gnutls_deinit(s);
+	close(cn.fds[0]);
+	close(cn.fds[1]);
+	tls_ctx_free(ta);
+	tls_ctx_free(tb);
+	unsetenv("CRMIG_TLS_PRIORITY");
+}
+END_TEST
+
+/* On a real TCP connection: where the kernel has TLS, the socket is then
+ * read and written plainly while the peer's GnuTLS sees TLS; where it has
+ * none (this project's CI host), -1 says why and GnuTLS still works on it.
+ * Either way ktls_available() agrees. */
+START_TEST(test_ktls_install_on_tcp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct tls_ctx *ta = ctx_for("b"), *tb = ctx_for("a"); /* a's certificate names 127.0.0.1 */
+	struct conn cn = { 0 };
+	gnutls_session_t s;
+	char why[256], probe_why[256], buf[64];
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), k;
+	bool avail = ktls_available(probe_why, sizeof(probe_why));
+	ssize_t n;
+
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	cn.fds[0] = c;
+	cn.fds[1] = accept(l, NULL, NULL);
+	ck_assert_int_ge(cn.fds[1], 0);
+	cn.sv = (struct server){ .t = tb, .fd = cn.fds[1] };
+	ck_assert_int_eq(pthread_create(&cn.thread, NULL, ktls_peer_main, &cn.sv), 0);
+	s = tls_connect(ta, c, "127.0.0.1", err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	k = ktls_install(s, c, why, sizeof(why));
+	ck_assert_int_ne(k, -2);
+	ck_assert_msg((k == 0) == avail, "install %d (%s) but the probe says %d (%s)", k, why, avail, probe_why);
+	if (k == 0) {
+		gnutls_deinit(s);
+		s = NULL;
+		ck_assert_int_eq(read_full(c, buf, strlen("pages from the server")), 0);
+		ck_assert_int_eq(write_full(c, "plain in, TLS out", strlen("plain in, TLS out")), 0);
+	} else {
+		fprintf(stderr, "test_ktls_install_on_tcp: no kernel TLS here (%s): checked the fallback only\n", why);
+		ck_assert_msg(strstr(why, "TCP_ULP"), "%s", why);
+		do
+			n = gnutls_record_recv(s, buf, sizeof(buf) - 1);
+		while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+		ck_assert_int_eq(n, (ssize_t)strlen("pages from the server"));
+		ck_assert_int_eq(gnutls_record_send(s, "plain in, TLS out", strlen("plain in, TLS out")), 17);
+	}
+	pthread_join(cn.thread, NULL);
+	ck_assert_msg(cn.sv.ok, "%s", cn.sv.err);
+	ck_assert_str_eq(cn.sv.peer_cn, "plain in, TLS out");
+	if (s)
+		gnutls_deinit(s);
+	close(c);
+	close(cn.fds[1]);
+	close(l);
+	tls_ctx_free(ta);
+	tls_ctx_free(tb);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls");
@@ -681,6 +1002,9 @@ int main(void)
 	tcase_add_test(hs, test_server_certificate_expired);
 	tcase_add_test(hs, test_peer_not_tls);
 	tcase_add_test(hs, test_server_needs_identity);
+	tcase_add_loop_test(hs, test_ktls_params_match_the_session, 0, (int)ARRAY_SIZE(ktls_cases));
+	tcase_add_test(hs, test_ktls_refuses_other_ciphers);
+	tcase_add_test(hs, test_ktls_install_on_tcp);
 	suite_add_tcase(s, hs);
 
 	tcase_set_timeout(certs, 120);
