@@ -180,8 +180,10 @@ function renderLanes() {
       for (const s of STRATEGIES) {
         strats.append(el('span', { class: 'strat' + (ps[s] ? ' off' : ''), title: ps[s] || s + ' works between these hosts',
           'data-strategy': s, text: s }));
-        if (ps[s]) strats.append(el('span', { class: 'k', text: '(' + ps[s] + ')' }));
       }
+      // each reason once per row: pre and hybrid often share one (no soft-dirty)
+      const whys = [...new Set(STRATEGIES.map((s) => ps[s]).filter(Boolean))];
+      if (whys.length) strats.append(el('span', { class: 'k why', text: '(' + whys.join('; ') + ')' }));
       head.append(strats);
     }
     lane.append(head);
