@@ -4,25 +4,16 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
 
-static int no(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int no(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The 12-byte nonce base of TLS 1.3 (and of ChaCha20 in 1.2) is split by the
  * kernel into salt (4) and iv (8) for AES-GCM; TLS 1.2's AES-GCM has a 4-byte
@@ -38,9 +29,9 @@ int ktls_info_from(gnutls_session_t s, bool read, struct ktls_info *out, char *w
 
 	memset(out, 0, sizeof(*out));
 	if (ver != GNUTLS_TLS1_2 && !v13)
-		return no(why, whylen, "kernel TLS takes TLS 1.2 and 1.3, not %s", gnutls_protocol_get_name(ver) ?: "?");
+		return fail_why(why, whylen, "kernel TLS takes TLS 1.2 and 1.3, not %s", gnutls_protocol_get_name(ver) ?: "?");
 	if (gnutls_record_get_state(s, read, &mac, &iv, &key, seq) < 0)
-		return no(why, whylen, "GnuTLS cannot export the %s keys", read ? "read" : "write");
+		return fail_why(why, whylen, "GnuTLS cannot export the %s keys", read ? "read" : "write");
 	out->u.base.version = v13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
 	switch (c) {
 	case GNUTLS_CIPHER_AES_128_GCM:
@@ -54,7 +45,7 @@ int ktls_info_from(gnutls_session_t s, bool read, struct ktls_info *out, char *w
 		size_t keylen = big ? TLS_CIPHER_AES_GCM_256_KEY_SIZE : TLS_CIPHER_AES_GCM_128_KEY_SIZE;
 
 		if (key.size != keylen || iv.size != (v13 ? 12u : 4u))
-			return no(why, whylen, "unexpected key or IV size for %s", gnutls_cipher_get_name(c));
+			return fail_why(why, whylen, "unexpected key or IV size for %s", gnutls_cipher_get_name(c));
 		out->u.base.cipher_type = big ? TLS_CIPHER_AES_GCM_256 : TLS_CIPHER_AES_GCM_128;
 		memcpy(salt, iv.data, 4);
 		memcpy(ivp, v13 ? iv.data + 4 : seq, 8);
@@ -65,7 +56,7 @@ int ktls_info_from(gnutls_session_t s, bool read, struct ktls_info *out, char *w
 	}
 	case GNUTLS_CIPHER_CHACHA20_POLY1305:
 		if (key.size != TLS_CIPHER_CHACHA20_POLY1305_KEY_SIZE || iv.size != TLS_CIPHER_CHACHA20_POLY1305_IV_SIZE)
-			return no(why, whylen, "unexpected key or IV size for %s", gnutls_cipher_get_name(c));
+			return fail_why(why, whylen, "unexpected key or IV size for %s", gnutls_cipher_get_name(c));
 		out->u.base.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
 		memcpy(out->u.chacha.iv, iv.data, 12);
 		memcpy(out->u.chacha.rec_seq, seq, 8);
@@ -73,7 +64,7 @@ int ktls_info_from(gnutls_session_t s, bool read, struct ktls_info *out, char *w
 		out->len = sizeof(out->u.chacha);
 		return 0;
 	default:
-		return no(why, whylen, "kernel TLS has no %s (crmig gives it AES-GCM and ChaCha20-Poly1305)",
+		return fail_why(why, whylen, "kernel TLS has no %s (crmig gives it AES-GCM and ChaCha20-Poly1305)",
 			  gnutls_cipher_get_name(c) ?: "?");
 	}
 }
@@ -100,13 +91,13 @@ int ktls_install(gnutls_session_t s, int fd, char *why, size_t whylen)
 		return -1;
 	/* bytes GnuTLS already decrypted would be lost to criu */
 	if (gnutls_record_check_pending(s) > 0)
-		return no(why, whylen, "GnuTLS holds bytes of the stream already");
+		return fail_why(why, whylen, "GnuTLS holds bytes of the stream already");
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0)
-		return no(why, whylen, "TCP_ULP tls: %s", ulp_error(errno));
+		return fail_why(why, whylen, "TCP_ULP tls: %s", ulp_error(errno));
 	/* With the ULP and no keys, the socket still passes bytes as they are:
 	 * a refused TX leaves GnuTLS able to go on. */
 	if (setsockopt(fd, SOL_TLS, TLS_TX, &tx.u, tx.len) < 0)
-		return no(why, whylen, "the kernel refused TLS_TX: %s", strerror(errno));
+		return fail_why(why, whylen, "the kernel refused TLS_TX: %s", strerror(errno));
 	if (setsockopt(fd, SOL_TLS, TLS_RX, &rx.u, rx.len) < 0) {
 		snprintf(why, whylen, "the kernel took TLS_TX but refused TLS_RX: %s", strerror(errno));
 		return -2;

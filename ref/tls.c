@@ -38,18 +38,6 @@ struct tls_ctx {
 /* The session whose send timed out last (serve has one per process). */
 static _Thread_local gnutls_session_t stalled;
 
-static int tls_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int tls_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 void tls_paths_from_dir(struct tls_paths *p, const char *dir, char *store, size_t storelen)
 {
@@ -76,9 +64,9 @@ void tls_paths_from_dir(struct tls_paths *p, const char *dir, char *store, size_
 static int check_readable(const char *what, const char *path, char *err, size_t errlen)
 {
 	if (!path)
-		return tls_fail(err, errlen, "no %s configured", what);
+		return fail_why(err, errlen, "no %s configured", what);
 	if (access(path, R_OK) < 0)
-		return tls_fail(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+		return fail_why(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
 	return 0;
 }
 
@@ -108,12 +96,12 @@ static void free_crts(gnutls_x509_crt_t *crts, unsigned int n)
 static int own_cert_problem(const struct tls_paths *p, unsigned int status, char *err, size_t errlen)
 {
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNATURE_FAILURE))
-		return tls_fail(err, errlen, "%s is not signed by %s: both must come from the same CA",
+		return fail_why(err, errlen, "%s is not signed by %s: both must come from the same CA",
 				p->cert, p->ca);
 	if (status & GNUTLS_CERT_EXPIRED)
-		return tls_fail(err, errlen, "this host's certificate expired: %s", p->cert);
+		return fail_why(err, errlen, "this host's certificate expired: %s", p->cert);
 	if (status & GNUTLS_CERT_NOT_ACTIVATED)
-		return tls_fail(err, errlen, "this host's certificate %s is not valid yet (check the clock)",
+		return fail_why(err, errlen, "this host's certificate %s is not valid yet (check the clock)",
 				p->cert);
 	return 0;
 }
@@ -130,13 +118,13 @@ static int check_own_cert(const struct tls_paths *p, char *err, size_t errlen)
 	ret = load_crts(p->cert, &mine, &nmine);
 	if (ret < 0 || !nmine) {
 		free_crts(mine, nmine);
-		return tls_fail(err, errlen, "%s: %s", p->cert, ret < 0 ? gnutls_strerror(ret) : "no certificate");
+		return fail_why(err, errlen, "%s: %s", p->cert, ret < 0 ? gnutls_strerror(ret) : "no certificate");
 	}
 	ret = load_crts(p->ca, &cas, &ncas);
 	if (ret >= 0)
 		ret = gnutls_x509_crt_list_verify(mine, nmine, cas, ncas, NULL, 0, 0, &status);
 	if (ret < 0)
-		tls_fail(err, errlen, "%s: %s", p->ca, gnutls_strerror(ret));
+		fail_why(err, errlen, "%s: %s", p->ca, gnutls_strerror(ret));
 	else
 		ret = own_cert_problem(p, status, err, errlen);
 	free_crts(mine, nmine);
@@ -155,7 +143,7 @@ static int load_identity(struct tls_ctx *t, const struct tls_paths *p, char *err
 		return -1;
 	ret = gnutls_certificate_set_x509_key_file(t->cred, p->cert, p->key, GNUTLS_X509_FMT_PEM);
 	if (ret < 0)
-		return tls_fail(err, errlen, "cannot use %s with %s: %s", p->cert, p->key, gnutls_strerror(ret));
+		return fail_why(err, errlen, "cannot use %s with %s: %s", p->cert, p->key, gnutls_strerror(ret));
 	if (check_own_cert(p, err, errlen) < 0)
 		return -1;
 	t->has_identity = true;
@@ -174,13 +162,13 @@ struct tls_ctx *tls_ctx_new(const struct tls_paths *p, char *err, size_t errlen)
 	snprintf(t->ca_path, sizeof(t->ca_path), "%s", p->ca);
 	ret = gnutls_certificate_allocate_credentials(&t->cred);
 	if (ret < 0) {
-		tls_fail(err, errlen, "TLS credentials: %s", gnutls_strerror(ret));
+		fail_why(err, errlen, "TLS credentials: %s", gnutls_strerror(ret));
 		free(t);
 		return NULL;
 	}
 	ret = gnutls_certificate_set_x509_trust_file(t->cred, p->ca, GNUTLS_X509_FMT_PEM);
 	if (ret <= 0) {
-		tls_fail(err, errlen, "%s: no usable CA certificate (%s)", p->ca,
+		fail_why(err, errlen, "%s: no usable CA certificate (%s)", p->ca,
 			 ret < 0 ? gnutls_strerror(ret) : "the file holds none");
 		tls_ctx_free(t);
 		return NULL;
@@ -254,24 +242,24 @@ static void describe_status(struct tls_ctx *t, gnutls_session_t s, unsigned int 
 	gnutls_datum_t text = { NULL, 0 };
 
 	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA)) {
-		tls_fail(err, errlen, "peer certificate not signed by our CA (%s)", t->ca_path);
+		fail_why(err, errlen, "peer certificate not signed by our CA (%s)", t->ca_path);
 	} else if (status & GNUTLS_CERT_EXPIRED) {
-		tls_fail(err, errlen, "peer certificate expired: renew it with the CA of %s", t->ca_path);
+		fail_why(err, errlen, "peer certificate expired: renew it with the CA of %s", t->ca_path);
 	} else if (status & GNUTLS_CERT_NOT_ACTIVATED) {
-		tls_fail(err, errlen, "peer certificate not valid yet: are the two hosts' clocks in step?");
+		fail_why(err, errlen, "peer certificate not valid yet: are the two hosts' clocks in step?");
 	} else if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
 		describe_peer_names(s, names, sizeof(names));
-		tls_fail(err, errlen, "name mismatch: expected %s, the peer's certificate is for %s",
+		fail_why(err, errlen, "name mismatch: expected %s, the peer's certificate is for %s",
 			 peer_name ? peer_name : "?", names[0] ? names : "other names");
 	} else if (status & GNUTLS_CERT_REVOKED) {
-		tls_fail(err, errlen, "peer certificate revoked");
+		fail_why(err, errlen, "peer certificate revoked");
 	} else if (status & GNUTLS_CERT_INSECURE_ALGORITHM) {
-		tls_fail(err, errlen, "peer certificate uses an insecure algorithm");
+		fail_why(err, errlen, "peer certificate uses an insecure algorithm");
 	} else if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
-		tls_fail(err, errlen, "peer certificate rejected: %s", (const char *)text.data);
+		fail_why(err, errlen, "peer certificate rejected: %s", (const char *)text.data);
 		gnutls_free(text.data);
 	} else {
-		tls_fail(err, errlen, "peer certificate rejected (status 0x%x)", status);
+		fail_why(err, errlen, "peer certificate rejected (status 0x%x)", status);
 	}
 }
 
@@ -299,10 +287,10 @@ static void describe_alert(gnutls_session_t s, char *err, size_t errlen)
 	const char *name = gnutls_alert_get_name(a);
 
 	if (is_certificate_alert(a))
-		tls_fail(err, errlen, "the peer rejected our certificate (%s): are both hosts' certificates "
+		fail_why(err, errlen, "the peer rejected our certificate (%s): are both hosts' certificates "
 			 "from the same CA, and valid?", name ? name : "alert");
 	else
-		tls_fail(err, errlen, "the peer aborted TLS (%s)", name ? name : "alert");
+		fail_why(err, errlen, "the peer aborted TLS (%s)", name ? name : "alert");
 }
 
 static void describe_handshake_error(struct tls_ctx *t, gnutls_session_t s, int ret, const char *peer_name,
@@ -314,7 +302,7 @@ static void describe_handshake_error(struct tls_ctx *t, gnutls_session_t s, int 
 		break;
 	case GNUTLS_E_NO_CERTIFICATE_FOUND:
 	case GNUTLS_E_CERTIFICATE_REQUIRED:
-		tls_fail(err, errlen, "peer sent no certificate (it needs host.crt and host.key from our CA)");
+		fail_why(err, errlen, "peer sent no certificate (it needs host.crt and host.key from our CA)");
 		break;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		describe_alert(s, err, errlen);
@@ -322,19 +310,19 @@ static void describe_handshake_error(struct tls_ctx *t, gnutls_session_t s, int 
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
-		tls_fail(err, errlen, "the peer closed the connection during the TLS handshake");
+		fail_why(err, errlen, "the peer closed the connection during the TLS handshake");
 		break;
 	case GNUTLS_E_UNEXPECTED_PACKET:
 	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
 	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
-		tls_fail(err, errlen, "the peer does not speak TLS here (%s): is it crmig, with TLS?",
+		fail_why(err, errlen, "the peer does not speak TLS here (%s): is it crmig, with TLS?",
 			 gnutls_strerror(ret));
 		break;
 	case GNUTLS_E_TIMEDOUT:
-		tls_fail(err, errlen, "TLS handshake timed out after %.1f s", t->handshake_ms / 1000.0);
+		fail_why(err, errlen, "TLS handshake timed out after %.1f s", t->handshake_ms / 1000.0);
 		break;
 	default:
-		tls_fail(err, errlen, "TLS handshake failed: %s", gnutls_strerror(ret));
+		fail_why(err, errlen, "TLS handshake failed: %s", gnutls_strerror(ret));
 	}
 }
 
@@ -350,7 +338,7 @@ static gnutls_session_t session_new(struct tls_ctx *t, int fd, bool server, cons
 	 * (ktls.h), which takes no TLS 1.3 ticket; crmig never resumes. */
 	ret = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
 	if (ret < 0) {
-		tls_fail(err, errlen, "TLS session: %s", gnutls_strerror(ret));
+		fail_why(err, errlen, "TLS session: %s", gnutls_strerror(ret));
 		return NULL;
 	}
 	/* CRMIG_TLS_PRIORITY: a GnuTLS priority string, e.g. to prefer a cipher
@@ -362,7 +350,7 @@ static gnutls_session_t session_new(struct tls_ctx *t, int fd, bool server, cons
 	if (ret == 0 && !server && peer_name && !is_ip_address(peer_name))
 		ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS, peer_name, strlen(peer_name));
 	if (ret < 0) {
-		tls_fail(err, errlen, "TLS session: %s", gnutls_strerror(ret));
+		fail_why(err, errlen, "TLS session: %s", gnutls_strerror(ret));
 		gnutls_deinit(s);
 		return NULL;
 	}
@@ -388,7 +376,7 @@ static gnutls_session_t handshake(struct tls_ctx *t, int fd, bool server, const 
 	int ret;
 
 	if (!t) {
-		tls_fail(err, errlen, "no TLS context");
+		fail_why(err, errlen, "no TLS context");
 		return NULL;
 	}
 	s = session_new(t, fd, server, peer_name, err, errlen);
@@ -417,7 +405,7 @@ void tls_ctx_set_handshake_timeout(struct tls_ctx *t, unsigned int ms)
 gnutls_session_t tls_accept(struct tls_ctx *t, int fd, char *err, size_t errlen)
 {
 	if (t && !t->has_identity) {
-		tls_fail(err, errlen, "cannot serve TLS without a host certificate and key");
+		fail_why(err, errlen, "cannot serve TLS without a host certificate and key");
 		return NULL;
 	}
 	return handshake(t, fd, true, NULL, err, errlen);
@@ -593,7 +581,7 @@ static int write_pem(const char *dir, const char *name, const gnutls_datum_t *da
 	__do_free char *path = xasprintf("%s/%s", dir, name);
 
 	if (write_file_atomic(path, data->data, data->size, (int)mode) < 0)
-		return tls_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return fail_why(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -603,7 +591,7 @@ static int write_crt(const char *dir, const char *name, gnutls_x509_crt_t crt, c
 	int ret = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem);
 
 	if (ret < 0)
-		return tls_fail(err, errlen, "cannot encode %s: %s", name, gnutls_strerror(ret));
+		return fail_why(err, errlen, "cannot encode %s: %s", name, gnutls_strerror(ret));
 	ret = write_pem(dir, name, &pem, 0644, err, errlen);
 	gnutls_free(pem.data);
 	return ret;
@@ -615,7 +603,7 @@ static int write_key(const char *dir, const char *name, gnutls_x509_privkey_t ke
 	int ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &pem);
 
 	if (ret < 0)
-		return tls_fail(err, errlen, "cannot encode %s: %s", name, gnutls_strerror(ret));
+		return fail_why(err, errlen, "cannot encode %s: %s", name, gnutls_strerror(ret));
 	ret = write_pem(dir, name, &pem, 0600, err, errlen);
 	gnutls_memset(pem.data, 0, pem.size);
 	gnutls_free(pem.data);
@@ -687,7 +675,7 @@ static int refuse_existing_ca(const char *dir, char *err, size_t errlen)
 	__do_free char *key = xasprintf("%s/ca.key", dir);
 
 	if (!access(crt, F_OK) || !access(key, F_OK))
-		return tls_fail(err, errlen, "a CA already exists in %s: remove ca.crt and ca.key first", dir);
+		return fail_why(err, errlen, "a CA already exists in %s: remove ca.crt and ca.key first", dir);
 	return 0;
 }
 
@@ -698,11 +686,11 @@ int cert_make_ca(const char *dir, const char *cn, int days, char *err, size_t er
 	int ret;
 
 	if (!dir || !cn_ok(cn))
-		return tls_fail(err, errlen, "CA name must be 1 to %d printable characters", CERT_MAX_CN);
+		return fail_why(err, errlen, "CA name must be 1 to %d printable characters", CERT_MAX_CN);
 	if (!days_ok(days))
-		return tls_fail(err, errlen, "validity must be 1 to %d days", CERT_MAX_DAYS);
+		return fail_why(err, errlen, "validity must be 1 to %d days", CERT_MAX_DAYS);
 	if (mkdir_p(dir, 0755) < 0)
-		return tls_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return fail_why(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	if (refuse_existing_ca(dir, err, errlen) < 0)
 		return -1;
 	if ((ret = new_key(&key)) < 0 || (ret = gnutls_x509_crt_init(&crt)) < 0 ||
@@ -711,7 +699,7 @@ int cert_make_ca(const char *dir, const char *cn, int days, char *err, size_t er
 	    (ret = gnutls_x509_crt_set_basic_constraints(crt, 1, 0)) < 0 ||
 	    (ret = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) < 0 ||
 	    (ret = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0) {
-		tls_fail(err, errlen, "cannot make the CA certificate: %s", gnutls_strerror(ret));
+		fail_why(err, errlen, "cannot make the CA certificate: %s", gnutls_strerror(ret));
 		ret = -1;
 	} else {
 		ret = write_key(dir, "ca.key", key, err, errlen);
@@ -775,12 +763,12 @@ static int load_pem(const char *path, gnutls_datum_t *d, char *err, size_t errle
 	int ret;
 
 	if (stat(path, &st) < 0)
-		return tls_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return fail_why(err, errlen, "cannot read %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size > PEM_MAX_FILE)
-		return tls_fail(err, errlen, "%s is not a PEM file of at most %d bytes", path, PEM_MAX_FILE);
+		return fail_why(err, errlen, "%s is not a PEM file of at most %d bytes", path, PEM_MAX_FILE);
 	ret = gnutls_load_file(path, d);
 	if (ret < 0)
-		return tls_fail(err, errlen, "cannot read %s: %s", path, gnutls_strerror(ret));
+		return fail_why(err, errlen, "cannot read %s: %s", path, gnutls_strerror(ret));
 	return 0;
 }
 
@@ -801,7 +789,7 @@ static int ca_load(struct ca *ca, const char *ca_dir, char *err, size_t errlen)
 		ret = gnutls_x509_crt_import(ca->crt, &d, GNUTLS_X509_FMT_PEM);
 	gnutls_free(d.data);
 	if (ret < 0)
-		return tls_fail(err, errlen, "%s: %s", crt_path, gnutls_strerror(ret));
+		return fail_why(err, errlen, "%s: %s", crt_path, gnutls_strerror(ret));
 	if (load_pem(key_path, &d, err, errlen) < 0)
 		return -1;
 	ret = gnutls_x509_privkey_init(&ca->key);
@@ -810,11 +798,11 @@ static int ca_load(struct ca *ca, const char *ca_dir, char *err, size_t errlen)
 	gnutls_memset(d.data, 0, d.size);
 	gnutls_free(d.data);
 	if (ret < 0)
-		return tls_fail(err, errlen, "%s: %s", key_path, gnutls_strerror(ret));
+		return fail_why(err, errlen, "%s: %s", key_path, gnutls_strerror(ret));
 	if (gnutls_x509_crt_get_key_id(ca->crt, GNUTLS_KEYID_USE_SHA256, crt_id, &crt_id_size) < 0 ||
 	    gnutls_x509_privkey_get_key_id(ca->key, GNUTLS_KEYID_USE_SHA256, key_id, &key_id_size) < 0 ||
 	    crt_id_size != key_id_size || memcmp(crt_id, key_id, crt_id_size))
-		return tls_fail(err, errlen, "%s does not belong to %s", key_path, crt_path);
+		return fail_why(err, errlen, "%s does not belong to %s", key_path, crt_path);
 	return 0;
 }
 
@@ -851,15 +839,15 @@ static int check_host_args(const char *name, const char *const *ips, int days, c
 	size_t n = 0;
 
 	if (!name || (!is_ip_address(name) && !dns_name_ok(name)))
-		return tls_fail(err, errlen, "'%s' is not a host name or IP address usable in a certificate",
+		return fail_why(err, errlen, "'%s' is not a host name or IP address usable in a certificate",
 				name && cn_ok(name) ? name : "?");
 	for (; ips && ips[n]; n++)
 		if (!is_ip_address(ips[n]))
-			return tls_fail(err, errlen, "not an IP address: %s", cn_ok(ips[n]) ? ips[n] : "?");
+			return fail_why(err, errlen, "not an IP address: %s", cn_ok(ips[n]) ? ips[n] : "?");
 	if (n > CERT_MAX_IPS)
-		return tls_fail(err, errlen, "at most %d IP addresses per certificate", CERT_MAX_IPS);
+		return fail_why(err, errlen, "at most %d IP addresses per certificate", CERT_MAX_IPS);
 	if (!days_ok(days))
-		return tls_fail(err, errlen, "validity must be 1 to %d days", CERT_MAX_DAYS);
+		return fail_why(err, errlen, "validity must be 1 to %d days", CERT_MAX_DAYS);
 	return 0;
 }
 
@@ -890,10 +878,10 @@ int cert_make_host(const char *ca_dir, const char *out_dir, const char *name,
 	}
 	if ((ret = new_key(&key)) < 0 || (ret = gnutls_x509_crt_init(&crt)) < 0 ||
 	    (ret = fill_common(crt, key, name, days)) < 0 || (ret = fill_host(crt, &ca, name, ips)) < 0) {
-		tls_fail(err, errlen, "cannot make the certificate for %s: %s", name, gnutls_strerror(ret));
+		fail_why(err, errlen, "cannot make the certificate for %s: %s", name, gnutls_strerror(ret));
 		ret = -1;
 	} else if (mkdir_p(out_dir, 0755) < 0) {
-		ret = tls_fail(err, errlen, "cannot create %s: %s", out_dir, strerror(errno));
+		ret = fail_why(err, errlen, "cannot create %s: %s", out_dir, strerror(errno));
 	} else {
 		ret = write_key(out_dir, "host.key", key, err, errlen);
 		if (ret == 0)

@@ -44,6 +44,18 @@ char *xstrdup(const char *s)
 	return p;
 }
 
+int fail_why(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -48,6 +48,9 @@ void *xzalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Formats the reason into err (when err and errlen) and returns -1: the
+ * error return of every function that says why in a caller's buffer. */
+int fail_why(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Milliseconds on CLOCK_MONOTONIC: the single clock of a report. */
 static inline double now_ms(void)

@@ -226,16 +226,6 @@ static bool charset(const char *s, const char *allowed, size_t max)
 #define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 #define HEX_CHARS "0123456789abcdef"
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int check_keys(json_t *m, char *err, size_t errlen)
 {
@@ -249,30 +239,30 @@ static int check_keys(json_t *m, char *err, size_t errlen)
 	unsigned bits;
 
 	if (!json_is_object(m))
-		return bad(err, errlen, "bundle.json is not a JSON object");
+		return fail_why(err, errlen, "bundle.json is not a JSON object");
 	if (!json_is_string(json_object_get(m, "format")) ||
 	    strcmp(json_string_value(json_object_get(m, "format")), BUNDLE_FORMAT))
-		return bad(err, errlen, "bundle.json is not of format %s", BUNDLE_FORMAT);
+		return fail_why(err, errlen, "bundle.json is not of format %s", BUNDLE_FORMAT);
 	if (!inst || !*inst || strlen(inst) >= sizeof(((struct suite_instance *)0)->id))
-		return bad(err, errlen, "bundle.json: instance missing or too long");
+		return fail_why(err, errlen, "bundle.json: instance missing or too long");
 	if (!json_is_object(c) || !charset(name, NAME_CHARS, 63) || name[0] == '.')
-		return bad(err, errlen, "bundle.json: case.name missing or not a plain name");
+		return fail_why(err, errlen, "bundle.json: case.name missing or not a plain name");
 	if (!json_is_string(json_object_get(c, "text")) && !json_is_null(json_object_get(c, "text")))
-		return bad(err, errlen, "bundle.json: case.text is not a string");
+		return fail_why(err, errlen, "bundle.json: case.text is not a string");
 	if (json_is_string(json_object_get(c, "text")) && strlen(json_string_value(json_object_get(c, "text"))) > 65536)
-		return bad(err, errlen, "bundle.json: case.text is longer than a case file may be");
+		return fail_why(err, errlen, "bundle.json: case.text is longer than a case file may be");
 	if (!mode || parse_modes(mode, &bits) < 0 || (bits != MODE_BARE && bits != MODE_LXC))
-		return bad(err, errlen, "bundle.json: mode is not bare or lxc");
+		return fail_why(err, errlen, "bundle.json: mode is not bare or lxc");
 	if (!strategy || parse_strategies(strategy, &bits) < 0 || (bits & (bits - 1)))
-		return bad(err, errlen, "bundle.json: strategy is not one of stop, pre, post, hybrid");
+		return fail_why(err, errlen, "bundle.json: strategy is not one of stop, pre, post, hybrid");
 	if (!json_is_string(json_object_get(m, "reason")))
-		return bad(err, errlen, "bundle.json: reason missing");
+		return fail_why(err, errlen, "bundle.json: reason missing");
 	if (key && !charset(key, HEX_CHARS, 64))
-		return bad(err, errlen, "bundle.json: image_key is not a hex key");
+		return fail_why(err, errlen, "bundle.json: image_key is not a hex key");
 	if (distro && !charset(distro, "abcdefghijklmnopqrstuvwxyz0123456789", 31))
-		return bad(err, errlen, "bundle.json: distro is not a plain name");
+		return fail_why(err, errlen, "bundle.json: distro is not a plain name");
 	if (!json_is_array(json_object_get(m, "files")) || json_array_size(json_object_get(m, "files")) > BUNDLE_MAX_ENTRIES)
-		return bad(err, errlen, "bundle.json: files missing or too many");
+		return fail_why(err, errlen, "bundle.json: files missing or too many");
 	return 0;
 }
 
@@ -288,26 +278,26 @@ static int check_file(const char *dir, const char *real_dir, json_t *f, json_t *
 	struct stat st;
 
 	if (!bundle_path_ok(path) || path[strlen(path) - 1] == '/')
-		return bad(err, errlen, "bundle.json lists an unsafe path: %.200s", path ? path : "(none)");
+		return fail_why(err, errlen, "bundle.json lists an unsafe path: %.200s", path ? path : "(none)");
 	if (!json_is_integer(size) || json_integer_value(size) < 0 || !charset(sha, HEX_CHARS, 64) || strlen(sha) != 64)
-		return bad(err, errlen, "bundle.json: %s has no valid size and sha256", path);
+		return fail_why(err, errlen, "bundle.json: %s has no valid size and sha256", path);
 	if (json_object_get(seen, path))
-		return bad(err, errlen, "bundle.json lists %s twice", path);
+		return fail_why(err, errlen, "bundle.json lists %s twice", path);
 	json_object_set_new(seen, path, json_true());
 	full = xasprintf("%s/%s", dir, path);
 	if (lstat(full, &st) < 0)
-		return bad(err, errlen, "%s is missing from the bundle", path);
+		return fail_why(err, errlen, "%s is missing from the bundle", path);
 	if (!S_ISREG(st.st_mode))
-		return bad(err, errlen, "%s in the bundle is not a regular file", path);
+		return fail_why(err, errlen, "%s in the bundle is not a regular file", path);
 	if (!realpath(full, real) || strncmp(real, real_dir, strlen(real_dir)) || real[strlen(real_dir)] != '/')
-		return bad(err, errlen, "%s leads out of the bundle (a link on its way)", path);
+		return fail_why(err, errlen, "%s leads out of the bundle (a link on its way)", path);
 	if ((uint64_t)json_integer_value(size) != (uint64_t)st.st_size)
-		return bad(err, errlen, "%s has %lld bytes, the manifest says %lld: the bundle was changed", path,
+		return fail_why(err, errlen, "%s has %lld bytes, the manifest says %lld: the bundle was changed", path,
 			   (long long)st.st_size, (long long)json_integer_value(size));
 	if (bundle_sha256_file(full, hex, &got) < 0)
-		return bad(err, errlen, "cannot read %s: %s", full, strerror(errno));
+		return fail_why(err, errlen, "cannot read %s: %s", full, strerror(errno));
 	if (strcmp(hex, sha))
-		return bad(err, errlen, "%s does not match its sha256 in the manifest: the bundle was changed", path);
+		return fail_why(err, errlen, "%s does not match its sha256 in the manifest: the bundle was changed", path);
 	return 0;
 }
 
@@ -321,21 +311,21 @@ json_t *bundle_load(const char *dir, char *err, size_t errlen)
 	size_t i;
 
 	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		bad(err, errlen, "%s is not a bundle: no %s (bundles from before it existed cannot be replayed: run the "
+		fail_why(err, errlen, "%s is not a bundle: no %s (bundles from before it existed cannot be replayed: run the "
 			"case again with --keep DIR)", dir, BUNDLE_MANIFEST);
 		return NULL;
 	}
 	if (st.st_size > MANIFEST_MAX) {
-		bad(err, errlen, "%s is larger than %d bytes", path, MANIFEST_MAX);
+		fail_why(err, errlen, "%s is larger than %d bytes", path, MANIFEST_MAX);
 		return NULL;
 	}
 	if (!realpath(dir, real_dir)) {
-		bad(err, errlen, "%s: %s", dir, strerror(errno));
+		fail_why(err, errlen, "%s: %s", dir, strerror(errno));
 		return NULL;
 	}
 	m = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!m) {
-		bad(err, errlen, "%s: line %d: %s", path, jerr.line, jerr.text);
+		fail_why(err, errlen, "%s: line %d: %s", path, jerr.line, jerr.text);
 		return NULL;
 	}
 	if (check_keys(m, err, errlen) < 0) {

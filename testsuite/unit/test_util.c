@@ -83,6 +83,19 @@ START_TEST(test_atomic_write_fails_cleanly)
 END_TEST
 
 /* Exit statuses in messages: a killed criu says so, rather than "exited 137". */
+/* The reason goes into the caller's buffer, cut to its size, or nowhere. */
+START_TEST(test_fail_why)
+{
+	char why[8] = "x";
+
+	ck_assert_int_eq(fail_why(why, sizeof(why), "no %s here", "tls"), -1);
+	ck_assert_str_eq(why, "no tls ");
+	ck_assert_int_eq(fail_why(NULL, 0, "ignored %d", 1), -1);
+	ck_assert_int_eq(fail_why(why, 0, "not written"), -1);
+	ck_assert_str_eq(why, "no tls ");
+}
+END_TEST
+
 START_TEST(test_status_text)
 {
 	char buf[48];
@@ -106,6 +119,7 @@ int main(void)
 	tcase_add_test(tc, test_atomic_write_replaces);
 	tcase_add_test(tc, test_atomic_write_fails_cleanly);
 	tcase_add_test(tc, test_status_text);
+	tcase_add_test(tc, test_fail_why);
 	suite_add_tcase(s, tc);
 	return unit_run(s) ? 1 : 0;
 }
