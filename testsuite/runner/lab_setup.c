@@ -318,6 +318,39 @@ static void check_criu(struct check_list *l)
 	}
 }
 
+/* crmig check --json of each host, kept whole in the check's details (what
+ * a maintainer compares across distros: kernel, criu, lxc, features, the
+ * strategies), and whether page TLS runs in that kernel (ktls.h): a kernel
+ * without TLS is no failure, crmig then relays, but it is said loudly. */
+static void check_crmig(struct check_list *l)
+{
+	__do_free char *crmig = guest_path(l->r, "bin/crmig");
+
+	for (int i = 0; i < l->r->lab.nhosts; i++) {
+		const char *host = l->r->lab.hosts[i].name;
+		__do_free char *name = xasprintf("crmig-check-%s", host);
+		__do_free char *ktls = xasprintf("page-tls-in-the-kernel-%s", host);
+		struct proc_result res;
+		json_t *j = NULL, *features;
+
+		if (host_sh(l->r, i, 120, &res, "%s check --json", crmig) == 0)
+			j = json_loads(res.out ? res.out : "", 0, NULL);
+		features = json_object_get(j, "features");
+		record(l, name, json_is_object(features) && json_is_object(json_object_get(j, "strategies")),
+		       j ? json_pack("{s:O}", "crmig_check", j) : NULL, "crmig check --json on host %s: exit %d: %.300s%.300s",
+		       host, res.status, res.out ? res.out : "", res.err ? res.err : "");
+		if (!json_is_object(features))
+			record_skip(l, ktls, "host %s: no crmig check --json to say", host);
+		else if (json_is_true(json_object_get(features, "kernel_tls")))
+			record(l, ktls, true, NULL, "-");
+		else
+			record_skip(l, ktls, "host %s: its kernel has no TLS, crmig relays the page streams there: %s", host,
+				    json_string_value(json_object_get(j, "kernel_tls_why")) ?: "?");
+		json_decref(j);
+		proc_result_free(&res);
+	}
+}
+
 static void check_copy(struct check_list *l)
 {
 	__do_free char *out = xasprintf("%s/copy.out", l->r->tmp);
@@ -466,6 +499,7 @@ int runner_lab_checks(struct runner *r, struct suite_result **results, size_t *n
 	check_answers(&l);
 	check_reach(&l);
 	check_criu(&l);
+	check_crmig(&l);
 	check_copy(&l);
 	check_cut(&l);
 	check_bandwidth(&l);
