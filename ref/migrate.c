@@ -252,10 +252,12 @@ static int page_stream_tls(struct migration *m, int fd, const char *op, struct r
 		need_relay = why;
 	}
 	note_page_stream(m, op, false, need_relay);
-	if (relay_loopback_pair(pair) == 0)
-		m->relays[m->n_relays] = relay_start(pair[1], s, fd, relay_ps_iov_size(m->criu.version));
-	else
-		m->relays[m->n_relays] = NULL;
+	m->relays[m->n_relays] = NULL;
+	if (relay_loopback_pair(pair) == 0 &&
+	    !(m->relays[m->n_relays] = relay_start(pair[1], s, fd, relay_ps_iov_size(m->criu.version)))) {
+		close(pair[0]);
+		close(pair[1]);
+	}
 	if (!m->relays[m->n_relays]) {
 		snprintf(m->err, sizeof(m->err), "cannot set up the page stream relay: %s", strerror(errno));
 		tls_close(s);

@@ -256,8 +256,11 @@ static int page_stream_tls(struct session *s, int fd)
 	} else
 		snprintf(s->stream_why, sizeof(s->stream_why), "%s", need_relay);
 	slog(s, "page stream: TLS relay (%s)", s->stream_why);
-	if (relay_loopback_pair(pair) == 0)
-		s->stream_relay = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov);
+	if (relay_loopback_pair(pair) == 0 &&
+	    !(s->stream_relay = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov))) {
+		close(pair[0]);
+		close(pair[1]);
+	}
 	if (!s->stream_relay) {
 		tls_close(t);
 		close(fd);
