@@ -31,7 +31,7 @@ int hook_server_open(struct hook_server *h, const char *run_dir)
 	h->lfd = -1;
 	if (self_exe(exe, sizeof(exe)) < 0 || strchr(exe, '\'') || strchr(exe, ' '))
 		return -1;
-	snprintf(h->dir, sizeof(h->dir), "%s/hook-XXXXXX", run_dir);
+	snprintf(h->dir, sizeof(h->dir), "%s/" HOOK_DIR_PREFIX "XXXXXX", run_dir);
 	if (mkdir_p(run_dir, 0700) < 0 || !mkdtemp(h->dir))
 		return -1;
 	snprintf(h->sock, sizeof(h->sock), "%s/sock", h->dir);

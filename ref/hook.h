@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define HOOK_DIR_PREFIX "hook-" /* the server's directory under run_dir: + mkdtemp's suffix */
+
 struct hook_server {
 	int lfd;
 	char dir[PATH_MAX];

@@ -824,7 +824,7 @@ static void versions_json(struct migration *m)
 
 static void fetch_dest_logs(struct migration *m)
 {
-	__do_free char *dir = mig_local_dir(m, "destination");
+	__do_free char *dir = mig_local_dir(m, MIG_DIR_DEST);
 	__do_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	json_t *req = json_pack("{s:s}", "op", "logs");
 	json_t *reply = mig_request(m, req);
@@ -874,7 +874,7 @@ static void explain_failure(struct migration *m)
 
 	if (!m->dir[0])
 		return;
-	ex = json_pack("{s:o, s:o}", "source", log_excerpts(m->dir, "destination"), "destination",
+	ex = json_pack("{s:o, s:o}", "source", log_excerpts(m->dir, MIG_DIR_DEST), "destination",
 		       log_excerpts(dest, NULL));
 	k = find_known_bug(m, ex);
 	json_object_set_new(m->rep.extra, "criu_log_excerpts", ex);
@@ -1176,8 +1176,8 @@ static void clear_old_bundle(const char *dir)
 		__do_free char *path = NULL;
 		struct stat st;
 
-		if (strcmp(name, "final") && strcmp(name, "destination") && strncmp(name, "round-", 6) &&
-		    strncmp(name, "hook-", 5))
+		if (strcmp(name, MIG_DIR_FINAL) && strcmp(name, MIG_DIR_DEST) &&
+		    strncmp(name, MIG_DIR_ROUND, strlen(MIG_DIR_ROUND)) && strncmp(name, MIG_DIR_HOOK, strlen(MIG_DIR_HOOK)))
 			continue;
 		path = xasprintf("%s/%s", dir, name);
 		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && remove_tree(path) == 0)

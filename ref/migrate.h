@@ -198,6 +198,14 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd o
  * that the destination can tell whether the pages arrived as criu sent them.
  * The reply (NULL on error, m->err) says how much it holds. */
 json_t *mig_page_server_wait(struct migration *m);
+/* The subdirectories of the source's images directory (m->dir; with
+ * --keep-images, the bundle): the last dump, pre-copy's round-N, the
+ * destination's logs fetched on a failure, criu's action-script sockets.
+ * A reused --keep-images directory loses exactly these (clear_old_bundle). */
+#define MIG_DIR_FINAL "final"
+#define MIG_DIR_ROUND "round-"      /* + the round's number */
+#define MIG_DIR_DEST "destination"
+#define MIG_DIR_HOOK HOOK_DIR_PREFIX /* hook.h */
 char *mig_local_dir(struct migration *m, const char *name);        /* creates it */
 /* Runs one dump with the hook handler `on_hook` (NULL: default bookkeeping). */
 int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, hook_after_fn after);

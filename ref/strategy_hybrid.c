@@ -14,7 +14,7 @@ static int hybrid_run(struct migration *m)
 		return -1;
 	if (mig_fetch_pagemaps(m, rounds) < 0)
 		return mig_fail(m, "failed", "fetching the rounds' page maps: %s", m->err);
-	last = xasprintf("round-%d", rounds);
+	last = xasprintf(MIG_DIR_ROUND "%d", rounds);
 	return strategy_lazy_dump(m, last, rounds + 1);
 }
 

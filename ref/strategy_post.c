@@ -29,7 +29,7 @@ static int lazy_hook(void *ctx, const char *action)
 		return 0;
 	/* Everything that must cross before the restore, while still frozen. */
 	report_phase_announce(&m->rep, "transfer");
-	if (mig_cancelled(m) || mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, "final") < 0 ||
+	if (mig_cancelled(m) || mig_sync(m, true) < 0 || mig_send_images(m, m->lazy_dir, MIG_DIR_FINAL) < 0 ||
 	    !criu_still_serving(m)) {
 		m->restore_failed = 1;
 		mig_abort_dest(m);
@@ -46,7 +46,7 @@ static void lazy_after(void *ctx, const char *action)
 
 	if (!action || strcmp(action, "status-ready") || m->restore_failed)
 		return;
-	if (mig_cancelled(m) || mig_move_ips(m, true) < 0 || mig_restore(m, "final", true) < 0) {
+	if (mig_cancelled(m) || mig_move_ips(m, true) < 0 || mig_restore(m, MIG_DIR_FINAL, true) < 0) {
 		m->restore_failed = 1;
 		mig_progress(m, "destination failed (%s): resuming the source", m->err);
 		/* The destination breaks the page stream: criu stops serving and
@@ -88,9 +88,9 @@ static int wait_lazy_done(struct migration *m)
 int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 {
 	char how[48];
-	__do_free char *dir = mig_local_dir(m, "final");
+	__do_free char *dir = mig_local_dir(m, MIG_DIR_FINAL);
 	__do_free char *prev_rel = prev ? xasprintf("../%s", prev) : NULL;
-	json_t *args = json_pack("{s:s}", "dir", "final");
+	json_t *args = json_pack("{s:s}", "dir", MIG_DIR_FINAL);
 	struct dump_spec d = { .action = CRIU_DUMP, .dir = dir, .prev = prev_rel, .lazy = true,
 			       .track_mem = prev != NULL };
 	double start;

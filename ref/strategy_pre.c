@@ -22,8 +22,8 @@ static uint64_t dest_free_pages(const json_t *reply)
 static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint64_t *free_pages)
 {
 	char how[48];
-	__do_free char *name = xasprintf("round-%d", round);
-	__do_free char *prev = round > 1 ? xasprintf("round-%d", round - 1) : NULL;
+	__do_free char *name = xasprintf(MIG_DIR_ROUND "%d", round);
+	__do_free char *prev = round > 1 ? xasprintf(MIG_DIR_ROUND "%d", round - 1) : NULL;
 	__do_free char *dir = mig_local_dir(m, name);
 	__do_free char *prev_rel = prev ? xasprintf("../%s", prev) : NULL;
 	json_t *args = json_pack("{s:s}", "dir", name);
@@ -104,7 +104,7 @@ static int pre_run(struct migration *m)
 
 	if (rounds < 0)
 		return -1;
-	last = xasprintf("round-%d", rounds);
+	last = xasprintf(MIG_DIR_ROUND "%d", rounds);
 	return strategy_final_dump(m, last, rounds + 1);
 }
 

@@ -9,15 +9,15 @@ static int stop_hook(void *ctx, const char *action)
 {
 	struct migration *m = ctx;
 
-	return strcmp(action, "post-dump") ? 0 : mig_post_dump_commit(m, "final");
+	return strcmp(action, "post-dump") ? 0 : mig_post_dump_commit(m, MIG_DIR_FINAL);
 }
 
 /* The final dump of stop, pre and hybrid: prev is the last pre-dump round. */
 int strategy_final_dump(struct migration *m, const char *prev, int round)
 {
 	char how[48];
-	__do_free char *dir = mig_local_dir(m, "final");
-	json_t *args = json_pack("{s:s}", "dir", "final");
+	__do_free char *dir = mig_local_dir(m, MIG_DIR_FINAL);
+	json_t *args = json_pack("{s:s}", "dir", MIG_DIR_FINAL);
 	struct dump_spec d = { .action = CRIU_DUMP, .dir = dir, .page_server = true, .track_mem = prev != NULL };
 	double start;
 	uint64_t before;
