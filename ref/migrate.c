@@ -200,6 +200,15 @@ static void note_page_stream(struct migration *m, const char *op, bool kernel, c
 					   "source_why", kernel ? NULL : why));
 }
 
+/* Why every page stream of this migration goes through relays, on both
+ * hosts, or NULL: --page-tls relay, or a page-stream corrupt fault. */
+static const char *relay_wanted(struct migration *m)
+{
+	if (!strcmp(m->o->page_tls, "relay"))
+		return "--page-tls relay";
+	return relay_needed(false);
+}
+
 /* The destination's side of the stream just noted, from its reply. */
 static void note_dest_stream(struct migration *m, json_t *ready)
 {
@@ -220,7 +229,7 @@ static void note_dest_stream(struct migration *m, json_t *ready)
 static int page_stream_tls(struct migration *m, int fd, const char *op, struct relay **relay)
 {
 	char err[512], why[256];
-	const char *need_relay = relay_needed(!strcmp(op, "lazy-channel"));
+	const char *need_relay = !strcmp(op, "lazy-channel") ? relay_needed(true) : relay_wanted(m);
 	gnutls_session_t s;
 	int pair[2];
 
@@ -795,10 +804,10 @@ static int prepare_dest(struct migration *m)
 
 	if (fault_dst_spec)
 		json_object_set_new(req, "fault", json_string(fault_dst_spec));
-	/* a corrupt fault here flips a byte in our relay: the destination's
-	 * relay must sum the stream to find it (relay_needed) */
-	if (m->page_tls && fault_stream_corruption_planned())
-		json_object_set_new(req, "page_tls_relay", json_true());
+	/* --page-tls relay, or a corrupt fault here that flips a byte in our
+	 * relay (the destination's relay must sum the stream to find it) */
+	if (m->page_tls && relay_wanted(m))
+		json_object_set_new(req, "page_tls_relay", json_string(relay_wanted(m)));
 	return mig_call(m, req) < 0 ? mig_fail(m, "failed", "%s", m->err) : 0;
 
 }
@@ -968,7 +977,8 @@ static void usage(FILE *f)
 	      "  --converge-fraction F  pre-copy: ... or <= F of the first round (default 0.02)\n"
 	      "  --min-shrink F         pre-copy: stop when a round shrinks by less than F (default 0.10)\n"
 	      "  --max-traffic F        pre-copy: the rounds send at most F x the first round (default 2)\n"
-	      "  --page-tls on|off      page streams over crmig's TLS too (default on)\n"
+	      "  --page-tls on|relay|off page streams over crmig's TLS too (default on: in the kernel where\n"
+	      "                         it has TLS, else relayed; relay: always relayed)\n"
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
 	      "  --quiet                no progress on stderr\n"
@@ -1120,8 +1130,8 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		fprintf(stderr, "crmig migrate: --rootfs sync|shared\n");
 		return -1;
 	}
-	if (strcmp(o->page_tls, "on") && strcmp(o->page_tls, "off")) {
-		fprintf(stderr, "crmig migrate: --page-tls on|off\n");
+	if (strcmp(o->page_tls, "on") && strcmp(o->page_tls, "relay") && strcmp(o->page_tls, "off")) {
+		fprintf(stderr, "crmig migrate: --page-tls on|relay|off\n");
 		return -1;
 	}
 	if (policy_check(&o->policy)) {

@@ -36,7 +36,7 @@ struct mig_opts {
 	bool shell_job;
 	bool auto_sync;
 	const char *rootfs;           /* "sync" | "shared" */
-	const char *page_tls;         /* "auto" | "on" | "off" */
+	const char *page_tls;         /* "on" | "relay" | "off" */
 	const char *move_ips[MAX_LIST];
 	int n_move_ips;
 	const char *sync_paths[MAX_LIST];

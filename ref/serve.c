@@ -78,7 +78,7 @@ struct session {
 	json_t *workload;
 	json_t *image_sums;         /* images dir -> {file: SHA-256 as it arrived}, checked before the restore */
 	bool page_tls;
-	bool page_tls_relay;        /* the source asked for relays (a corrupt fault is set there) */
+	char page_tls_relay[160];   /* why the source asked for relays ("--page-tls relay", a corrupt fault), or "" */
 	const struct workload_ops *kind;  /* the workload's, from prepare */
 	char undo_dir[PATH_MAX];  /* made for the workload (a container's lxcpath/name): removed unless it stays */
 
@@ -224,9 +224,10 @@ static int page_stream_tls(struct session *s, int fd)
 	size_t iov = relay_ps_iov_size(s->criu.version);
 	const char *need_relay = relay_needed(s->gate_next);
 
-	if (!need_relay && s->page_tls_relay)
-		need_relay = "the source asked for a relay (a corrupt fault is set there: the relays' sums find it)";
-
+	if (!need_relay && s->page_tls_relay[0]) {
+		snprintf(s->stream_why, sizeof(s->stream_why), "the source asked for a relay: %s", s->page_tls_relay);
+		need_relay = s->stream_why;
+	}
 	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
 		close(fd);
 		reply_err(s, "too many page streams");
@@ -253,7 +254,7 @@ static int page_stream_tls(struct session *s, int fd)
 			reply_err(s, "TLS on the page stream: %s", s->stream_why);
 			return -1;
 		}
-	} else
+	} else if (need_relay != s->stream_why)
 		snprintf(s->stream_why, sizeof(s->stream_why), "%s", need_relay);
 	slog(s, "page stream: TLS relay (%s)", s->stream_why);
 	if (relay_loopback_pair(pair) == 0 &&
@@ -1098,7 +1099,7 @@ static int op_prepare(struct session *s, json_t *req)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
 	s->workload = json_incref(wl);
 	s->page_tls = json_bool(req, "page_tls", false);
-	s->page_tls_relay = json_bool(req, "page_tls_relay", false);
+	snprintf(s->page_tls_relay, sizeof(s->page_tls_relay), "%s", json_str(req, "page_tls_relay") ?: "");
 	fault_init_session(json_str(req, "fault"), s->o->state_dir);
 	session_record(s);
 	slog(s, "prepared %s migration of %s", kind, s->kind->dest_name(wl));

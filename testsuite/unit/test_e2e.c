@@ -712,8 +712,9 @@ static char *test_dir(const char *name)
 /* How each host carried each page stream: kernel TLS where this kernel
  * has it (ktls.h), else the relay with the kernel's reason; a lazy stream
  * always by the relay (its close is held), on both hosts. */
-static void check_page_streams(json_t *rep, const char *strategy, bool tls)
+static void check_page_streams(json_t *rep, const char *strategy, const char *page_tls)
 {
+	bool tls = strcmp(page_tls, "off") != 0, forced = !strcmp(page_tls, "relay");
 	json_t *a = json_object_get(rep, "page_streams"), *e;
 	char why[256];
 	bool kernel = ktls_available(why, sizeof(why));
@@ -731,14 +732,17 @@ static void check_page_streams(json_t *rep, const char *strategy, bool tls)
 	ck_assert_msg(json_is_array(a), "no page_streams in the report");
 	json_array_foreach(a, i, e) {
 		bool lazy = !strcmp(str(e, "op"), "lazy-channel");
-		const char *via = lazy || !kernel ? "relay" : "kernel";
+		const char *via = lazy || forced || !kernel ? "relay" : "kernel";
 
 		snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", i ? " " : "", str(e, "op"));
 		ck_assert_str_eq(str(e, "source"), via);
 		ck_assert_str_eq(str(e, "destination"), via);
 		if (lazy)
 			ck_assert_ptr_nonnull(strstr(str(e, "source_why"), "lazy"));
-		else if (!kernel)
+		else if (forced) {
+			ck_assert_str_eq(str(e, "source_why"), "--page-tls relay");
+			ck_assert_str_eq(str(e, "destination_why"), "the source asked for a relay: --page-tls relay");
+		} else if (!kernel)
 			ck_assert_ptr_nonnull(strstr(str(e, "destination_why"), "TCP_ULP"));
 	}
 	ck_assert_str_eq(ops, want);
@@ -796,8 +800,8 @@ static void migrate_ok(const char *strategy, const char *page_tls)
 		ck_assert(num(rep, "lazy_ms") > 0);
 	else
 		ck_assert(num(rep, "lazy_ms") == 0);
-	ck_assert(json_is_true(json_object_get(rep, "page_tls")) == !strcmp(page_tls, "on"));
-	check_page_streams(rep, strategy, !strcmp(page_tls, "on"));
+	ck_assert(json_is_true(json_object_get(rep, "page_tls")) == !!strcmp(page_tls, "off"));
+	check_page_streams(rep, strategy, page_tls);
 	ck_assert_str_eq(str(json_object_get(rep, "dest_versions"), "criu"), "4.1.1");
 	ck_assert(has_phase(rep, "dump") && has_phase(rep, "restore") && has_phase(rep, "frozen"));
 	ck_assert(!precopy || (has_phase(rep, "round-1") && has_phase(rep, "round-2")));
@@ -871,6 +875,13 @@ END_TEST
 START_TEST(test_stop_plain)
 {
 	migrate_ok("stop", "off");
+}
+END_TEST
+
+/* --page-tls relay: TLS through both hosts' relays, never the kernel's */
+START_TEST(test_pre_relay)
+{
+	migrate_ok("pre", "relay");
 }
 END_TEST
 
@@ -1260,7 +1271,7 @@ START_TEST(test_bad_page_tls)
 {
 	struct mig_opts mopt = { .strategy = "stop", .to = "127.0.0.1:1", .page_tls = "maybe" };
 
-	usage_error(&mopt, "--page-tls on|off");
+	usage_error(&mopt, "--page-tls on|relay|off");
 }
 END_TEST
 
@@ -1613,6 +1624,7 @@ int main(int argc, char **argv)
 	add_or_skip(ok, test_stop_plain, ns, why);
 	add_or_skip(ok, test_pre_tls, ns, why);
 	add_or_skip(ok, test_pre_plain, ns, why);
+	add_or_skip(ok, test_pre_relay, ns, why);
 	add_or_skip(ok, test_post_tls, ns, why);
 	add_or_skip(ok, test_post_plain, ns, why);
 	add_or_skip(ok, test_hybrid_tls, ns, why);
