@@ -331,6 +331,15 @@ int mig_page_channel(struct migration *m, const char *op, json_t *args)
 	return criu_fd;
 }
 
+void mig_page_channel_close(int fd)
+{
+	/* our copy for byte counts (data_fds) keeps the connection open: the
+	 * destination's page server would wait for criu's next request until
+	 * its own timeout (123 s in the lab) when criu died mid-stream */
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+}
+
 json_t *mig_page_server_wait(struct migration *m)
 {
 	json_t *req = json_pack("{s:s}", "op", "page-server-wait");

@@ -194,6 +194,9 @@ int mig_call(struct migration *m, json_t *req); /* the same when only success ma
  * page server's own error (a full disk, say) is appended to m->err. */
 void mig_page_server_blame(struct migration *m);
 int mig_page_channel(struct migration *m, const char *op, json_t *args); /* fd or -1 */
+/* criu is done with a page stream (exited, whatever its status): the
+ * stream ends now on both hosts, as a relay's would. */
+void mig_page_channel_close(int fd);
 /* The page server's work is done: its stream's digest with it (relay.h), so
  * that the destination can tell whether the pages arrived as criu sent them.
  * The reply (NULL on error, m->err) says how much it holds. */

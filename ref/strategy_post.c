@@ -109,8 +109,7 @@ int strategy_lazy_dump(struct migration *m, const char *prev, int round)
 	/* criu is gone: end the stream for the destination's lazy-pages daemon
 	 * too, which would otherwise wait for pages forever (our duplicate of
 	 * the socket, kept for byte counts, holds the connection open). */
-	shutdown(d.ps_fd, SHUT_RDWR);
-	close(d.ps_fd);
+	mig_page_channel_close(d.ps_fd);
 	mig_read_round_stats(m, dir, round, true, (m->t_dumped ? m->t_dumped : m->t_released) - start, 0);
 	if (m->frozen)
 		report_phase_add(&m->rep, "dump", m->t_freeze, m->t_dumped ? m->t_dumped : m->t_released, 0);

@@ -43,7 +43,7 @@ static int pre_dump_round(struct migration *m, int round, uint64_t *pages, uint6
 	mig_progress(m, "pre-dump round %d", round);
 	report_phase_announce(&m->rep, name);
 	status = mig_dump(m, &d, NULL, NULL);
-	close(d.ps_fd);
+	mig_page_channel_close(d.ps_fd);
 	if (status != 0) {
 		if (!m->err[0])
 			snprintf(m->err, sizeof(m->err), "criu pre-dump %s", proc_status_text(status, how, sizeof(how)));

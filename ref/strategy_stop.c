@@ -36,7 +36,7 @@ int strategy_final_dump(struct migration *m, const char *prev, int round)
 	before = mig_bytes(m);
 	status = mig_dump(m, &d, stop_hook, NULL);
 	m->t_released = report_now(&m->rep);
-	close(d.ps_fd);
+	mig_page_channel_close(d.ps_fd);
 	free((char *)d.prev);
 	mig_read_round_stats(m, dir, round, true, m->t_dumped - start, mig_bytes(m) - before);
 	if (m->frozen)

@@ -284,6 +284,12 @@ static const struct frow rows[] = {
 	{ "post", "handover:kill-criu", RB, "at the handover (it gave up or was killed), before the commit", SRC_RUNS, false, false, true },
 	{ "stop", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
 	{ "post", "dst-handover:kill-self", RB, FROZEN, SRC_RUNS, false, true, true },
+	/* criu killed while it streams pages on the TCP socket itself (as with
+	 * page TLS in the kernel): the destination's page server must see the
+	 * stream end then, not when its own timeout runs out (lab fault tier:
+	 * 123 s before the source's end of the socket was shut down) */
+	{ "stop", "final-dump:kill-criu", RB, NULL, SRC_RUNS, false, false, true },
+	{ "pre", "round-1:kill-criu", "failed", NULL, SRC_RUNS, false, false, true },
 };
 
 /* FAULT_ROWS=TEXT runs only the rows whose fault (or FAKE_CRIU_FAIL) contains TEXT (debugging).
