@@ -222,7 +222,12 @@ static int page_stream_tls(struct session *s, int fd)
 	gnutls_session_t t;
 	int pair[2];
 	size_t iov = relay_ps_iov_size(s->criu.version);
-	const char *need_relay = relay_needed(s->gate_next);
+	/* criu's page server polls its socket, then splices from it without
+	 * blocking: on a kernel TLS socket that is EAGAIN for a record not yet
+	 * whole, and criu fails (CI, bookworm's 6.1: "Can't read from socket:
+	 * Resource temporarily unavailable"). So this end always relays. */
+	const char *need_relay = relay_needed(s->gate_next) ?:
+		"criu's page server reads without blocking, which a kernel TLS socket refuses for a partial record";
 
 	if (!need_relay && s->page_tls_relay[0]) {
 		snprintf(s->stream_why, sizeof(s->stream_why), "the source asked for a relay: %s", s->page_tls_relay);

@@ -736,14 +736,13 @@ static void check_page_streams(json_t *rep, const char *strategy, const char *pa
 
 		snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", i ? " " : "", str(e, "op"));
 		ck_assert_str_eq(str(e, "source"), via);
-		ck_assert_str_eq(str(e, "destination"), via);
+		ck_assert_str_eq(str(e, "destination"), "relay"); /* criu's page server cannot read kernel TLS */
 		if (lazy)
 			ck_assert_ptr_nonnull(strstr(str(e, "source_why"), "lazy"));
 		else if (forced) {
 			ck_assert_str_eq(str(e, "source_why"), "--page-tls relay");
-			ck_assert_str_eq(str(e, "destination_why"), "the source asked for a relay: --page-tls relay");
 		} else if (!kernel)
-			ck_assert_ptr_nonnull(strstr(str(e, "destination_why"), "TCP_ULP"));
+			ck_assert_ptr_nonnull(strstr(str(e, "source_why"), "TCP_ULP"));
 	}
 	ck_assert_str_eq(ops, want);
 }
