@@ -4,9 +4,11 @@
  * (--ps-socket): the kernel encrypts what criu splices into it and decrypts
  * what it reads, where the relay (relay.h) copies every byte through a
  * thread, GnuTLS and a socket pair on each host. The wire is TLS either
- * way, so a host with kernel TLS and a host with the relay interoperate.
- * The relay stays where crmig must see the stream: a lazy one (its close is
- * held, relay.h) and one a corrupt fault is to damage. */
+ * way, so the source's kernel TLS and the destination's relay interoperate.
+ * Only the source's end: criu's page server (the destination) polls, then
+ * reads without blocking, which a kernel TLS socket refuses (EAGAIN) for a
+ * record not yet whole. The relay stays where crmig must see the stream: a
+ * lazy one (its close is held, relay.h) and one a corrupt fault damages. */
 #ifndef CRMIG_KTLS_H
 #define CRMIG_KTLS_H
 

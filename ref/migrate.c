@@ -200,8 +200,9 @@ static void note_page_stream(struct migration *m, const char *op, bool kernel, c
 					   "source_why", kernel ? NULL : why));
 }
 
-/* Why every page stream of this migration goes through relays, on both
- * hosts, or NULL: --page-tls relay, or a page-stream corrupt fault. */
+/* Why this host's end of every page stream goes through a relay, or NULL:
+ * --page-tls relay, or a page-stream corrupt fault (the relays' sums, both
+ * ends, find the flipped byte; the destination always relays). */
 static const char *relay_wanted(struct migration *m)
 {
 	if (!strcmp(m->o->page_tls, "relay"))
@@ -813,10 +814,6 @@ static int prepare_dest(struct migration *m)
 
 	if (fault_dst_spec)
 		json_object_set_new(req, "fault", json_string(fault_dst_spec));
-	/* --page-tls relay, or a corrupt fault here that flips a byte in our
-	 * relay (the destination's relay must sum the stream to find it) */
-	if (m->page_tls && relay_wanted(m))
-		json_object_set_new(req, "page_tls_relay", json_string(relay_wanted(m)));
 	return mig_call(m, req) < 0 ? mig_fail(m, "failed", "%s", m->err) : 0;
 
 }

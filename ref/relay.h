@@ -2,9 +2,10 @@
  * --ps-socket (criu skips its TLS handshake on a socket it is given and then
  * crashes: criu/page-xfer.c, connect_to_page_server), so criu talks plain TCP
  * over loopback to a relay thread of crmig, which carries the bytes over a
- * mutually authenticated TLS connection to the other host's relay. Where
- * the kernel has TLS, crmig hands it the session instead (ktls.h) and criu
- * gets the TCP socket, but for the streams relay_needed() names. */
+ * mutually authenticated TLS connection to the other host's relay. On the
+ * source, where the kernel has TLS, crmig hands it the session instead
+ * (ktls.h) and criu gets the TCP socket, but for the streams relay_needed()
+ * names. */
 #ifndef CRMIG_RELAY_H
 #define CRMIG_RELAY_H
 

@@ -21,7 +21,6 @@
 #include "digest.h"
 #include "fault.h"
 #include "hook.h"
-#include "ktls.h"
 
 #include "log_excerpt.h"
 #include "migrate.h"
@@ -78,7 +77,6 @@ struct session {
 	json_t *workload;
 	json_t *image_sums;         /* images dir -> {file: SHA-256 as it arrived}, checked before the restore */
 	bool page_tls;
-	char page_tls_relay[160];   /* why the source asked for relays ("--page-tls relay", a corrupt fault), or "" */
 	const struct workload_ops *kind;  /* the workload's, from prepare */
 	char undo_dir[PATH_MAX];  /* made for the workload (a container's lxcpath/name): removed unless it stays */
 
@@ -107,7 +105,7 @@ struct session {
 	struct relay *ps_relay;     /* the running page server's stream (page TLS) */
 	struct relay *lazy_relay;   /* the lazy stream (page TLS): its close waits for the commit */
 	bool gate_next;             /* the next page stream is the lazy one */
-	struct relay *stream_relay; /* the last page stream's relay, NULL: TLS in the kernel, or none */
+	struct relay *stream_relay; /* the last page stream's relay, NULL without page TLS */
 	char stream_why[256];       /* why that stream has a relay */
 };
 
@@ -212,27 +210,22 @@ static int ensure_data_listener(struct session *s)
 	return s->data_lfd < 0 ? -1 : 0;
 }
 
-/* The handshake, then the session goes to the kernel (criu gets the TCP
- * socket, ktls.h) or to a relay, criu getting one end of a local socket
- * pair (relay.h). s->stream_relay: the relay, NULL in the kernel's case;
- * s->stream_why: why a relay. */
+/* criu gets one end of a local socket pair; a relay carries it over TLS.
+ * Never kernel TLS at this end (ktls.h is the source's): criu's page server
+ * polls its socket, then splices from it without blocking, and a kernel TLS
+ * socket answers EAGAIN for a record not yet whole (CI, bookworm's 6.1:
+ * "Can't read from socket: Resource temporarily unavailable").
+ * s->stream_relay: the relay; s->stream_why: why a relay. */
 static int page_stream_tls(struct session *s, int fd)
 {
 	char err[512];
 	gnutls_session_t t;
 	int pair[2];
 	size_t iov = relay_ps_iov_size(s->criu.version);
-	/* criu's page server polls its socket, then splices from it without
-	 * blocking: on a kernel TLS socket that is EAGAIN for a record not yet
-	 * whole, and criu fails (CI, bookworm's 6.1: "Can't read from socket:
-	 * Resource temporarily unavailable"). So this end always relays. */
-	const char *need_relay = relay_needed(s->gate_next) ?:
-		"criu's page server reads without blocking, which a kernel TLS socket refuses for a partial record";
 
-	if (!need_relay && s->page_tls_relay[0]) {
-		snprintf(s->stream_why, sizeof(s->stream_why), "the source asked for a relay: %s", s->page_tls_relay);
-		need_relay = s->stream_why;
-	}
+	snprintf(s->stream_why, sizeof(s->stream_why), "%s",
+		 relay_needed(s->gate_next)
+			 ?: "criu's page server reads without blocking, which a kernel TLS socket refuses for a partial record");
 	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
 		close(fd);
 		reply_err(s, "too many page streams");
@@ -244,24 +237,6 @@ static int page_stream_tls(struct session *s, int fd)
 		reply_err(s, "TLS on the page stream: %s", err);
 		return -1;
 	}
-	if (!need_relay) {
-		int k = ktls_install(t, fd, s->stream_why, sizeof(s->stream_why));
-
-		if (k == 0) {
-			gnutls_deinit(t); /* the kernel owns the session now */
-			s->stream_why[0] = 0;
-			slog(s, "page stream: TLS in the kernel");
-			return fd;
-		}
-		if (k == -2) {
-			gnutls_deinit(t);
-			close(fd);
-			reply_err(s, "TLS on the page stream: %s", s->stream_why);
-			return -1;
-		}
-	} else if (need_relay != s->stream_why)
-		snprintf(s->stream_why, sizeof(s->stream_why), "%s", need_relay);
-	slog(s, "page stream: TLS relay (%s)", s->stream_why);
 	if (relay_loopback_pair(pair) == 0 &&
 	    !(s->stream_relay = s->gate_next ? relay_start_gated(pair[1], t, fd, iov) : relay_start(pair[1], t, fd, iov))) {
 		close(pair[0]);
@@ -282,10 +257,9 @@ static json_t *stream_reply(struct session *s, json_t *argvs)
 {
 	json_t *r = argvs ? json_pack("{s:o}", "criu_argv", argvs) : json_object();
 
-	if (s->page_tls) {
-		json_object_set_new(r, "page_tls", json_string(s->stream_relay ? "relay" : "kernel"));
-		if (s->stream_relay)
-			json_object_set_new(r, "page_tls_why", json_string(s->stream_why));
+	if (s->stream_relay) {
+		json_object_set_new(r, "page_tls", json_string("relay"));
+		json_object_set_new(r, "page_tls_why", json_string(s->stream_why));
 	}
 	return r;
 }
@@ -1104,7 +1078,6 @@ static int op_prepare(struct session *s, json_t *req)
 		return reply_err(s, "cannot create %s: %s", s->dir, strerror(errno));
 	s->workload = json_incref(wl);
 	s->page_tls = json_bool(req, "page_tls", false);
-	snprintf(s->page_tls_relay, sizeof(s->page_tls_relay), "%s", json_str(req, "page_tls_relay") ?: "");
 	fault_init_session(json_str(req, "fault"), s->o->state_dir);
 	session_record(s);
 	slog(s, "prepared %s migration of %s", kind, s->kind->dest_name(wl));
