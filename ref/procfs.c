@@ -106,6 +106,25 @@ static bool has_pid(json_t *pids, json_int_t pid)
 	return false;
 }
 
+/* SIGSTOP lands when its target next leaves the kernel: until then it may
+ * fork once more, so the next walk waits for stopped[from..] to be stopped
+ * for real (or gone), at most 500 ms. Without it a walk that found "nobody
+ * new" could come before a fork in flight (test_procfs under ASan: one child
+ * of a forking tree outlived the kill). A stopped process's children are
+ * all in its children list: fork adds them before it returns. */
+static void wait_stopped(json_t *stopped, size_t from)
+{
+	double until = now_ms() + 500;
+
+	for (size_t i = from; i < json_array_size(stopped); i++) {
+		pid_t pid = (pid_t)json_integer_value(json_array_get(stopped, i));
+		struct proc_stat st;
+
+		while (proc_stat_read(pid, &st) == 0 && !strchr("TtZX", st.state) && now_ms() < until)
+			usleep(200);
+	}
+}
+
 void proc_kill_tree(pid_t root)
 {
 	json_auto_t *stopped = json_array();
@@ -129,6 +148,7 @@ void proc_kill_tree(pid_t root)
 		}
 		if (json_array_size(stopped) == before)
 			break;
+		wait_stopped(stopped, before);
 	}
 	json_array_foreach(stopped, i, v)
 		kill((pid_t)json_integer_value(v), SIGKILL);
