@@ -8,6 +8,24 @@
 
 const char *const bench_strategies[] = { "stop", "pre", "post", "hybrid", NULL };
 
+const struct bench_tls_row bench_tls_rows[BT_COUNT] = {
+	[BT_OFF] = { "off", "", "", 1 },
+	[BT_ON] = { "on", "+tls", " (page TLS on)", 1.6 },
+	[BT_RELAY] = { "relay", "+relay", " (page TLS through the relay)", 1.6 },
+};
+
+enum bench_tls bench_tls_of(const json_t *o)
+{
+	const char *name = json_string_value(json_object_get(o, "page_tls_mode"));
+
+	if (!name)
+		return json_is_true(json_object_get(o, "page_tls")) ? BT_ON : BT_OFF;
+	for (int t = 0; t < BT_COUNT; t++)
+		if (!strcmp(name, bench_tls_rows[t].name))
+			return t;
+	return BT_OFF;
+}
+
 double jnum(const json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -83,7 +101,7 @@ static bool same_config(const json_t *a, const json_t *b)
 {
 	return !strcmp(json_string_value(json_object_get(a, "strategy")) ?: "",
 		       json_string_value(json_object_get(b, "strategy")) ?: "") &&
-	       json_is_true(json_object_get(a, "page_tls")) == json_is_true(json_object_get(b, "page_tls")) &&
+	       bench_tls_of(a) == bench_tls_of(b) &&
 	       jnum(a, "size_mb") == jnum(b, "size_mb") && jnum(a, "dirty_rate") == jnum(b, "dirty_rate") &&
 	       !strcmp(json_string_value(json_object_get(a, "container")) ?: "",
 		       json_string_value(json_object_get(b, "container")) ?: "");
@@ -192,6 +210,7 @@ static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
 
 	json_object_set(c, "strategy", json_object_get(first, "strategy"));
 	json_object_set(c, "page_tls", json_object_get(first, "page_tls"));
+	json_object_set_new(c, "page_tls_mode", json_string(bench_tls_rows[bench_tls_of(first)].name));
 	json_object_set(c, "size_mb", json_object_get(first, "size_mb"));
 	json_object_set(c, "dirty_rate", json_object_get(first, "dirty_rate"));
 	json_object_set(c, "container", json_object_get(first, "container"));
@@ -257,7 +276,7 @@ static double fastest_page_stream(const json_t *doc)
 	json_array_foreach(json_object_get(doc, "configurations"), i, c) {
 		double v = jnum(c, "page_stream_MBps");
 
-		if (!json_is_true(json_object_get(c, "page_tls")) && isfinite(v) && !(v <= best))
+		if (bench_tls_of(c) == BT_OFF && isfinite(v) && !(v <= best))
 			best = v;
 	}
 	return best;
@@ -354,7 +373,7 @@ static void analyze_baselines(json_t *doc)
 	json_object_set_new(doc, "baselines", out);
 }
 
-json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int size_mb, int rate,
+json_t *bench_config(const json_t *doc, const char *strategy, enum bench_tls tls, int size_mb, int rate,
 		     const char *container)
 {
 	json_t *c;
@@ -362,7 +381,7 @@ json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int
 
 	json_array_foreach(json_object_get(doc, "configurations"), i, c)
 		if (!strcmp(json_string_value(json_object_get(c, "strategy")) ?: "", strategy) &&
-		    json_is_true(json_object_get(c, "page_tls")) == page_tls && jnum(c, "size_mb") == size_mb &&
+		    bench_tls_of(c) == tls && jnum(c, "size_mb") == size_mb &&
 		    jnum(c, "dirty_rate") == rate &&
 		    !strcmp(json_string_value(json_object_get(c, "container")) ?: "", container))
 			return c;
@@ -479,7 +498,7 @@ static void target_lazy_window(const json_t *doc, json_t *list, int size, int ra
 /* Page TLS (the default) against --page-tls off: stop-and-copy's downtime. */
 static void target_tls(const json_t *doc, json_t *list, int size, const char *mode)
 {
-	double on = jnum(bench_config(doc, "stop", true, size, 1, mode), "downtime_ms");
+	double on = jnum(bench_config(doc, "stop", BT_ON, size, 1, mode), "downtime_ms");
 	double off = cfg(doc, "stop", size, 1, mode, "downtime_ms");
 	char d[256], a[32], b[32];
 
@@ -642,11 +661,10 @@ void bench_analyze(json_t *doc)
 
 /* ---- the text table ------------------------------------------------------- */
 
-static const char *strategy_label(const json_t *c)
+static void strategy_label(const json_t *c, char *buf, size_t len)
 {
-	const char *s = json_string_value(json_object_get(c, "strategy")) ?: "?";
-
-	return !strcmp(s, "stop") && json_is_true(json_object_get(c, "page_tls")) ? "stop+tls" : s;
+	snprintf(buf, len, "%s%s", json_string_value(json_object_get(c, "strategy")) ?: "?",
+		 bench_tls_rows[bench_tls_of(c)].suffix);
 }
 
 void bench_fmt_ms_range(const json_t *row, const char *key, char *buf, size_t len)
@@ -673,18 +691,18 @@ void bench_print_table(const json_t *doc, FILE *out)
 	int sizes[16], rates[16];
 	const char *modes[2];
 	size_t nsizes = matrix_axis(doc, "sizes", sizes, 16), nrates = matrix_axis(doc, "rates", rates, 16), nmodes = modes_of(doc, modes);
-	static const struct { const char *s; bool tls; } order[] = {
-		{ "stop", false }, { "stop", true }, { "pre", false }, { "post", false }, { "hybrid", false },
+	static const struct { const char *s; enum bench_tls tls; } order[] = {
+		{ "stop", BT_OFF }, { "stop", BT_ON }, { "stop", BT_RELAY }, { "pre", BT_OFF }, { "post", BT_OFF }, { "hybrid", BT_OFF },
 	};
 
-	fprintf(out, "%-6s %-6s %-5s %-8s %22s %9s %10s %10s %6s %7s %20s %8s %4s\n", "size", "rate", "mode", "strategy",
+	fprintf(out, "%-6s %-6s %-5s %-10s %22s %9s %10s %10s %6s %7s %20s %8s %4s\n", "size", "rate", "mode", "strategy",
 		"downtime (min-max)", "crmig dt", "pre-resume", "total", "rounds", "final%", "lazy (min-max)", "time", "n");
 	for (size_t m = 0; m < nmodes; m++)
 		for (size_t s = 0; s < nsizes; s++)
 			for (size_t r = 0; r < nrates; r++)
 				for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
 					json_t *c = bench_config(doc, order[k].s, order[k].tls, sizes[s], rates[r], modes[m]);
-					char sz[16], rt[16], dt[48], cdt[16], br[16], bt[16], lz[48], tt[16], fr[16];
+					char sz[16], rt[16], dt[48], cdt[16], br[16], bt[16], lz[48], tt[16], fr[16], st[24];
 					double pct = jnum(c, "final_round_pct");
 
 					if (!c)
@@ -704,8 +722,9 @@ void bench_print_table(const json_t *doc, FILE *out)
 						snprintf(fr, sizeof(fr), "%.2f", pct);
 					else
 						snprintf(fr, sizeof(fr), "-");
-					fprintf(out, "%-6s %-6s %-5s %-8s %22s %9s %10s %10s %6.0f %7s %20s %8s %2.0f/%.0f\n", sz, rt,
-						modes[m], strategy_label(c), dt, cdt, br, bt, jnum(c, "rounds"), fr, lz, tt,
+					strategy_label(c, st, sizeof(st));
+					fprintf(out, "%-6s %-6s %-5s %-10s %22s %9s %10s %10s %6.0f %7s %20s %8s %2.0f/%.0f\n", sz, rt,
+						modes[m], st, dt, cdt, br, bt, jnum(c, "rounds"), fr, lz, tt,
 						jnum(c, "repetitions"), jnum(c, "attempts"));
 				}
 	if (json_array_size(json_object_get(doc, "baselines"))) {
@@ -749,7 +768,7 @@ void bench_print_table(const json_t *doc, FILE *out)
 	fprintf(out, "\ndowntime: the probe's heartbeat gap (the one clock); crmig dt: crmig's own freeze->resumed;\n"
 		     "pre-resume: bytes that crossed before the workload ran again; final%%: the last (frozen) round's\n"
 		     "pages as %% of the workload's memory; time: crmig migrate from start to end; n: valid/attempts.\n"
-		     "Rows run with --page-tls off except stop+tls. Medians over the valid repetitions, (min-max)\n"
+		     "Rows run with --page-tls off except stop+tls (on) and stop+relay. Medians over the valid repetitions, (min-max)\n"
 		     "in the median's unit when they differ; every sample is in results.json (runs, baseline_runs).\n");
 }
 

@@ -13,10 +13,26 @@
 #define BENCH_PAGE 4096.0
 #define BENCH_MIB (1024.0 * 1024.0)
 
-/* The strategies in the order tables and plots show them. "stop-tls" is
- * stop-and-copy with crmig's page TLS relay on (the other rows run with
- * --page-tls off): its own row, so the relay's cost under TCG is visible. */
+/* The strategies in the order tables and plots show them. */
 extern const char *const bench_strategies[]; /* stop, pre, post, hybrid, NULL */
+
+/* How a row's page stream is protected, one row each; the run (crmig's
+ * --page-tls, ids, weights), the analysis and the plots read this table.
+ * Every strategy runs with page TLS off; stop-and-copy also runs "on"
+ * (crmig's default: kernel TLS on the source where the guest kernel has it,
+ * else the relay) and "relay" (the user-space relay forced), so one run
+ * shows what TLS costs and what the kernel's TLS saves of it. */
+enum bench_tls { BT_OFF, BT_ON, BT_RELAY, BT_COUNT };
+struct bench_tls_row {
+	const char *name;   /* crmig's --page-tls value, results.json's "page_tls_mode" */
+	const char *suffix; /* of the row's label and ids: "", "+tls", "+relay" */
+	const char *label;  /* in progress lines and plot legends */
+	double weight;      /* expected time against off (TCG emulates the cipher) */
+};
+extern const struct bench_tls_row bench_tls_rows[BT_COUNT];
+/* What a sample or configuration ran with: its "page_tls_mode", or, in
+ * results written before there was a relay row, the "page_tls" boolean. */
+enum bench_tls bench_tls_of(const json_t *o);
 
 /* A number from an object; NAN when absent or not a number. */
 double jnum(const json_t *o, const char *key);
@@ -32,7 +48,7 @@ const json_t *bench_phase(const json_t *report, const char *name);
  * in doc["runs"] and doc["baseline_runs"], then "targets". */
 void bench_analyze(json_t *doc);
 /* The aggregated row of one configuration, or NULL. container "bare"|"lxc". */
-json_t *bench_config(const json_t *doc, const char *strategy, bool page_tls, int size_mb, int rate,
+json_t *bench_config(const json_t *doc, const char *strategy, enum bench_tls tls, int size_mb, int rate,
 		     const char *container);
 json_t *bench_baseline(const json_t *doc, int size_mb, const char *container);
 /* The text table and the targets, as the run prints them. */

@@ -1,6 +1,6 @@
 # bench/: the benchmark (make bench). crmig-bench runs on the harness and
 # drives the lab like crmig-suite does (same runner pieces, same payload).
-#   make bench                full matrix, 3 repetitions (about 3.5 hours under TCG; crmig-bench --plan)
+#   make bench                full matrix, 3 repetitions (about 3.7 hours under TCG; crmig-bench --plan)
 #   make bench QUICK=1        a first look (64 and 200 MB, 1 %/s, one repetition)
 #   make bench BENCH_ARGS='--sizes 64 --mode bare --reps 1'   anything crmig-bench takes
 # Output: bench/out/results.json, *.svg, table.txt. Only one lab at a time on

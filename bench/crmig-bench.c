@@ -73,9 +73,9 @@ static double weight_migration(int size_mb, unsigned strategy, int rate, unsigne
 	return w;
 }
 
-static double step_weight(int size_mb, unsigned strategy, bool tls, int rate, unsigned mode)
+static double step_weight(int size_mb, unsigned strategy, enum bench_tls tls, int rate, unsigned mode)
 {
-	return weight_migration(size_mb, strategy, rate, mode) * (tls ? 1.6 : 1);
+	return weight_migration(size_mb, strategy, rate, mode) * bench_tls_rows[tls].weight;
 }
 
 static double weight_baseline(int size_mb)
@@ -156,7 +156,7 @@ static void set_num(json_t *o, const char *key, double v)
 	json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
 }
 
-static json_t *sample_of(const struct suite_result *res, const char *strategy, bool tls, int size, int rate,
+static json_t *sample_of(const struct suite_result *res, const char *strategy, enum bench_tls tls, int size, int rate,
 			 unsigned mode, int rep)
 {
 	json_t *s = json_object(), *rep_json = res->crmig;
@@ -168,7 +168,8 @@ static json_t *sample_of(const struct suite_result *res, const char *strategy, b
 	double pages = final_round_pages(rep_json);
 
 	json_object_set_new(s, "strategy", json_string(strategy));
-	json_object_set_new(s, "page_tls", json_boolean(tls));
+	json_object_set_new(s, "page_tls", json_boolean(tls != BT_OFF));
+	json_object_set_new(s, "page_tls_mode", json_string(bench_tls_rows[tls].name));
 	json_object_set_new(s, "size_mb", json_integer(size));
 	json_object_set_new(s, "dirty_rate", json_integer(rate));
 	json_object_set_new(s, "container", json_string(mode_bit_name(mode)));
@@ -202,7 +203,7 @@ static json_t *sample_of(const struct suite_result *res, const char *strategy, b
 	return s;
 }
 
-static struct suite_case *make_case(int size, int rate, bool tls)
+static struct suite_case *make_case(int size, int rate, enum bench_tls tls)
 {
 	struct suite_case *c = xzalloc(sizeof(*c));
 
@@ -210,7 +211,7 @@ static struct suite_case *make_case(int size, int rate, bool tls)
 	snprintf(c->description, sizeof(c->description), "the memory workload, %d MiB, dirtying %d %%/s", size, rate);
 	snprintf(c->workload, sizeof(c->workload), "memory");
 	snprintf(c->args, sizeof(c->args), "--size-mb %d --dirty-rate %d", size, rate);
-	snprintf(c->crmig_args, sizeof(c->crmig_args), "--page-tls %s --timeout %d", tls ? "on" : "off", CRMIG_TIMEOUT_S);
+	snprintf(c->crmig_args, sizeof(c->crmig_args), "--page-tls %s --timeout %d", bench_tls_rows[tls].name, CRMIG_TIMEOUT_S);
 	c->modes = MODE_BARE | MODE_LXC;
 	c->strategies = ST_ALL;
 	snprintf(c->tier, sizeof(c->tier), "full");
@@ -222,17 +223,18 @@ static struct suite_case *make_case(int size, int rate, bool tls)
 /* A configuration whose repetitions already took the budget is not repeated
  * again (post-copy's lazy window can take many minutes at 1 GB): the
  * results say so. */
-static bool over_budget(struct bench *b, unsigned strategy, bool tls, int size, int rate, unsigned mode, int rep)
+static bool over_budget(struct bench *b, unsigned strategy, enum bench_tls tls, int size, int rate, unsigned mode,
+			int rep)
 {
-	__do_free char *key = xasprintf("%s%s:%d:%d:%s", strategy_bit_name(strategy), tls ? "+tls" : "", size, rate,
-					mode_bit_name(mode));
+	__do_free char *key = xasprintf("%s%s:%d:%d:%s", strategy_bit_name(strategy), bench_tls_rows[tls].suffix, size,
+					rate, mode_bit_name(mode));
 	double spent = jnum(b->spent, key);
 
 	if (rep == 1 || !b->o->budget_min || !isfinite(spent) || spent < b->o->budget_min * 60)
 		return false;
 	json_array_append_new(json_object_get(b->doc, "capped"),
-			      json_pack("{s:s, s:b, s:i, s:i, s:s, s:i, s:f}", "strategy", strategy_bit_name(strategy),
-					"page_tls", tls, "size_mb", size, "dirty_rate", rate, "container", mode_bit_name(mode),
+			      json_pack("{s:s, s:b, s:s, s:i, s:i, s:s, s:i, s:f}", "strategy", strategy_bit_name(strategy),
+					"page_tls", tls != BT_OFF, "page_tls_mode", bench_tls_rows[tls].name, "size_mb", size, "dirty_rate", rate, "container", mode_bit_name(mode),
 					"skipped_rep", rep, "spent_s", round(spent)));
 	b->steps_total--;
 	b->weight_total -= step_weight(size, strategy, tls, rate, mode);
@@ -241,7 +243,8 @@ static bool over_budget(struct bench *b, unsigned strategy, bool tls, int size, 
 	return true;
 }
 
-static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size, int rate, unsigned mode, int rep)
+static void migrate_once(struct bench *b, unsigned strategy, enum bench_tls tls, int size, int rate, unsigned mode,
+			 int rep)
 {
 	struct suite_case *c = make_case(size, rate, tls);
 	struct suite_instance in = { .c = c, .mode = mode, .strategy = strategy };
@@ -251,11 +254,11 @@ static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size,
 	json_t *s;
 	char sz[16], rt[16], dt[16], cdt[16], br[16];
 
-	snprintf(in.id, sizeof(in.id), "bench:%d:%d:%s:%s%s:r%d", size, rate, mode_bit_name(mode), sname, tls ? "-tls" : "",
-		 rep);
+	snprintf(in.id, sizeof(in.id), "bench:%d:%d:%s:%s%s:r%d", size, rate, mode_bit_name(mode), sname,
+		 bench_tls_rows[tls].suffix, rep);
 	fmt_size(size, sz, sizeof(sz));
 	fmt_rate(rate, rt, sizeof(rt));
-	progress(b, "%s %s %s %s%s, repetition %d ...", sz, rt, mode_bit_name(mode), sname, tls ? " (page TLS on)" : "", rep);
+	progress(b, "%s %s %s %s%s, repetition %d ...", sz, rt, mode_bit_name(mode), sname, bench_tls_rows[tls].label, rep);
 	run_instance(b->r, &in, &res);
 	s = sample_of(&res, sname, tls, size, rate, mode, rep);
 	json_array_append_new(json_object_get(b->doc, "runs"), s);
@@ -263,7 +266,8 @@ static void migrate_once(struct bench *b, unsigned strategy, bool tls, int size,
 	b->weight_done += step_weight(size, strategy, tls, rate, mode);
 	b->t_work += (now_ms() - t) / 1000;
 	{
-		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, tls ? "+tls" : "", size, rate, mode_bit_name(mode));
+		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, bench_tls_rows[tls].suffix, size, rate,
+						mode_bit_name(mode));
 		double spent = jnum(b->spent, key);
 		json_object_set_new(b->spent, key, json_real((isfinite(spent) ? spent : 0) + (now_ms() - t) / 1000));
 	}
@@ -646,6 +650,12 @@ static int give_a_the_key(struct bench *b)
 
 /* ---- the run --------------------------------------------------------------------- */
 
+/* Stop-and-copy's page TLS rows (on, relay) run at the reference rate only. */
+static bool tls_rows_at(const struct bench_opts *o, size_t rate_index)
+{
+	return o->tls_rows && (o->strategies & ST_STOP) && o->rates[rate_index] == 1;
+}
+
 static void plan(struct bench *b)
 {
 	struct bench_opts *o = b->o;
@@ -661,10 +671,11 @@ static void plan(struct bench *b)
 						b->steps_total += o->reps;
 						b->weight_total += o->reps * weight_migration(o->sizes[s], all[k], o->rates[r], m);
 					}
-				if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1) {
-					b->steps_total += o->reps;
-					b->weight_total += o->reps * step_weight(o->sizes[s], ST_STOP, true, 1, m);
-				}
+				if (tls_rows_at(o, r))
+					for (enum bench_tls t = BT_ON; t < BT_COUNT; t++) {
+						b->steps_total += o->reps;
+						b->weight_total += o->reps * step_weight(o->sizes[s], ST_STOP, t, 1, m);
+					}
 			}
 		if (o->baselines)
 			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
@@ -702,10 +713,11 @@ static double planned_s(const struct bench_opts *o)
 						double w = weight_migration(o->sizes[s], all[k], o->rates[r], m);
 						t += reps_within_budget(o, w) * w;
 					}
-				if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1) {
-					double w = step_weight(o->sizes[s], ST_STOP, true, 1, m);
-					t += reps_within_budget(o, w) * w;
-				}
+				if (tls_rows_at(o, r))
+					for (enum bench_tls tl = BT_ON; tl < BT_COUNT; tl++) {
+						double w = step_weight(o->sizes[s], ST_STOP, tl, 1, m);
+						t += reps_within_budget(o, w) * w;
+					}
 			}
 		if (o->baselines)
 			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
@@ -740,12 +752,12 @@ static void run_matrix(struct bench *b)
 					 * the hosts does not always favour the same one. */
 					for (size_t k = 0; k < ARRAY_SIZE(order) && !runner_interrupted; k++) {
 						unsigned st = order[(k + rep - 1) % ARRAY_SIZE(order)];
-						if ((o->strategies & st) && !over_budget(b, st, false, size, o->rates[r], m, rep))
-							migrate_once(b, st, false, size, o->rates[r], m, rep);
+						if ((o->strategies & st) && !over_budget(b, st, BT_OFF, size, o->rates[r], m, rep))
+							migrate_once(b, st, BT_OFF, size, o->rates[r], m, rep);
 					}
-					if (o->tls_rows && (o->strategies & ST_STOP) && o->rates[r] == 1 && !runner_interrupted &&
-					    !over_budget(b, ST_STOP, true, size, o->rates[r], m, rep))
-						migrate_once(b, ST_STOP, true, size, o->rates[r], m, rep);
+					for (enum bench_tls t = BT_ON; tls_rows_at(o, r) && t < BT_COUNT && !runner_interrupted; t++)
+						if (!over_budget(b, ST_STOP, t, size, o->rates[r], m, rep))
+							migrate_once(b, ST_STOP, t, size, o->rates[r], m, rep);
 				}
 			}
 		if (o->baselines && !runner_interrupted) {

@@ -11,17 +11,18 @@
 
 struct series_def {
 	const char *strategy;   /* NULL: a baseline */
-	bool tls;
+	enum bench_tls tls;
 	const char *label;
 	struct svg_style style;
 };
 
 static const struct series_def strategy_series[] = {
-	{ "stop", false, "stop-and-copy", { "#d62728", NULL, 2, MK_CIRCLE } },
-	{ "stop", true, "stop-and-copy, page TLS on", { "#ff9896", "6 3", 1.6, MK_CIRCLE } },
-	{ "pre", false, "pre-copy", { "#1f77b4", NULL, 2, MK_SQUARE } },
-	{ "post", false, "post-copy", { "#2ca02c", NULL, 2, MK_TRIANGLE } },
-	{ "hybrid", false, "hybrid", { "#9467bd", NULL, 2, MK_DIAMOND } },
+	{ "stop", BT_OFF, "stop-and-copy", { "#d62728", NULL, 2, MK_CIRCLE } },
+	{ "stop", BT_ON, "stop-and-copy, page TLS on", { "#ff9896", "6 3", 1.6, MK_CIRCLE } },
+	{ "stop", BT_RELAY, "stop-and-copy, page TLS relay", { "#e7969c", "2 2", 1.6, MK_SQUARE } },
+	{ "pre", BT_OFF, "pre-copy", { "#1f77b4", NULL, 2, MK_SQUARE } },
+	{ "post", BT_OFF, "post-copy", { "#2ca02c", NULL, 2, MK_TRIANGLE } },
+	{ "hybrid", BT_OFF, "hybrid", { "#9467bd", NULL, 2, MK_DIAMOND } },
 };
 
 static const struct svg_style user_style = { "#555555", "8 4", 2, MK_CROSS };
@@ -169,7 +170,7 @@ static int size_figure(const json_t *doc, const char *dir, const char *file, con
 			}
 			for (size_t k = 0; k < nstrat; k++) {
 				bool any = false;
-				if (bytes_refs && strategy_series[k].tls)
+				if (bytes_refs && strategy_series[k].tls != BT_OFF)
 					continue; /* the same bytes as stop */
 				for (size_t z = 0; z < g.nsizes; z++) {
 					ys[z] = jnum(bench_config(doc, strategy_series[k].strategy, strategy_series[k].tls,
@@ -181,7 +182,7 @@ static int size_figure(const json_t *doc, const char *dir, const char *file, con
 			}
 		}
 	for (size_t k = 0; k < nstrat; k++) {
-		if (!strcmp(key, "bytes_before_resume") && strategy_series[k].tls)
+		if (!strcmp(key, "bytes_before_resume") && strategy_series[k].tls != BT_OFF)
 			continue; /* the same bytes as stop */
 		legend[nl++] = (struct svg_legend_entry){ strategy_series[k].label, strategy_series[k].style, false };
 	}
@@ -226,7 +227,7 @@ static json_t *median_sample(const json_t *doc, const char *strategy, int size, 
 	json_array_foreach(runs, i, r)
 		if (n < 64 && json_is_true(json_object_get(r, "valid")) &&
 		    !strcmp(json_string_value(json_object_get(r, "strategy")) ?: "", strategy) &&
-		    !json_is_true(json_object_get(r, "page_tls")) && jnum(r, "size_mb") == size &&
+		    bench_tls_of(r) == BT_OFF && jnum(r, "size_mb") == size &&
 		    jnum(r, "dirty_rate") == rate && !strcmp(json_string_value(json_object_get(r, "container")) ?: "", mode))
 			pick[n++] = r;
 	for (size_t a = 1; a < n; a++)

@@ -53,6 +53,10 @@ static json_t *synthetic(void)
 				json_object_set_new(s, "page_stream_MBps", json_real(50)); /* slower than nc: nc's 100 counts */
 				add(runs, s);
 				add(runs, sample("stop", true, size, 1, modes[m], rep, true, size == 200 ? 1300 : 5000, 0, NULL));
+				/* the relay row: 2 s; its own configuration, not part of "on"'s median */
+				s = sample("stop", true, size, 1, modes[m], rep, true, 2000 + rep, 0, NULL);
+				json_object_set_new(s, "page_tls_mode", json_string("relay"));
+				add(runs, s);
 			}
 			/* the baselines: RSS 1e9 bytes at 1 GB */
 			json_array_append_new(bl, json_pack("{s:i, s:s, s:i, s:i, s:b, s:f, s:f, s:f, s:f}", "size_mb", size,
@@ -132,6 +136,11 @@ START_TEST(test_tls_and_lxc_post)
 	bench_analyze(doc);
 	expect(find_target(doc, "tls_vs_plain", 200, "bare", 1), 1.3, true); /* <= holds at the limit */
 	expect(find_target(doc, "tls_vs_plain", 1024, "lxc", 1), 5, false);
+	/* results of older runs say page_tls true for "on"; the relay row has its mode's name */
+	ck_assert_double_eq_tol(jnum(bench_config(doc, "stop", BT_RELAY, 1024, 1, "lxc"), "downtime_ms"), 2002, 1e-9);
+	ck_assert_str_eq(json_string_value(json_object_get(bench_config(doc, "stop", BT_ON, 200, 1, "bare"),
+							   "page_tls_mode")), "on");
+	ck_assert_int_eq((int)jnum(bench_config(doc, "stop", BT_RELAY, 200, 1, "bare"), "repetitions"), 3);
 	expect(find_target(doc, "lxc_post_vs_bare_post", 200, "lxc", 1), 1.5, true);
 	expect(find_target(doc, "lxc_post_vs_bare_post", 1024, "lxc", 1), 3500.0 / 1100, false);
 	/* the floor target covers LXC at every size */
@@ -171,7 +180,7 @@ START_TEST(test_medians_ranges_samples)
 
 	bench_analyze(doc);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "runs")), before); /* every sample kept */
-	c = bench_config(doc, "post", false, 1024, 1, "bare");
+	c = bench_config(doc, "post", BT_OFF, 1024, 1, "bare");
 	ck_assert_double_eq_tol(jnum(c, "lazy_ms"), 25000, 1e-9);
 	r = json_object_get(json_object_get(c, "range"), "lazy_ms");
 	ck_assert_double_eq_tol(json_number_value(json_array_get(r, 0)), 20000, 1e-9);
@@ -181,11 +190,11 @@ START_TEST(test_medians_ranges_samples)
 	bench_fmt_ms_range(c, "downtime_ms", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1.10 s (1.00-1.20)");
 	/* one repetition, or all equal: the median alone */
-	c = bench_config(doc, "stop", false, 200, 1, "bare");
+	c = bench_config(doc, "stop", BT_OFF, 200, 1, "bare");
 	bench_fmt_ms_range(c, "downtime_ms", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1.00 s");
 	/* an invalid repetition counts in attempts, not in the median or the range */
-	c = bench_config(doc, "pre", false, 1024, 10, "bare");
+	c = bench_config(doc, "pre", BT_OFF, 1024, 10, "bare");
 	ck_assert_int_eq((int)jnum(c, "repetitions"), 2);
 	ck_assert_int_eq((int)jnum(c, "attempts"), 3);
 	ck_assert_double_eq_tol(jnum(c, "downtime_ms"), 8500, 1e-9);
@@ -211,6 +220,8 @@ START_TEST(test_table_prints)
 	ck_assert(strstr(text, "[MISS] pre-copy finishes"));
 	ck_assert(strstr(text, "[ok  ] post-copy lazy window <= 3 x (RSS / link bandwidth)"));
 	ck_assert(strstr(text, "1 GB 10 %/s"));
+	ck_assert(strstr(text, "stop+relay"));
+	ck_assert(strstr(text, "stop+tls"));
 	free(text);
 	json_decref(doc);
 }
