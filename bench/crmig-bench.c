@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../testsuite/runner/mode.h"
 #include "../testsuite/runner/runner.h"
 #include "bench.h"
 #include "util.h"
@@ -66,7 +67,7 @@ static void on_signal(int sig)
  * a dirtying workload grows much faster than its size (criu's lazy-pages). */
 static double weight_migration(int size_mb, unsigned strategy, int rate, unsigned mode)
 {
-	double w = 12 + size_mb * 0.04 + (mode == MODE_LXC ? 10 : 0);
+	double w = 12 + size_mb * 0.04 + suite_mode_of(mode)->bench_fixed_s;
 
 	if (strategy == ST_POST && rate > 0)
 		w += size_mb * size_mb / 1500.0;
@@ -212,7 +213,7 @@ static struct suite_case *make_case(int size, int rate, enum bench_tls tls)
 	snprintf(c->workload, sizeof(c->workload), "memory");
 	snprintf(c->args, sizeof(c->args), "--size-mb %d --dirty-rate %d", size, rate);
 	snprintf(c->crmig_args, sizeof(c->crmig_args), "--page-tls %s --timeout %d", bench_tls_rows[tls].name, CRMIG_TIMEOUT_S);
-	c->modes = MODE_BARE | MODE_LXC;
+	c->modes = MODE_ALL;
 	c->strategies = ST_ALL;
 	snprintf(c->tier, sizeof(c->tier), "full");
 	c->timeout_s = INSTANCE_TIMEOUT_S;
@@ -294,13 +295,9 @@ static void migrate_once(struct bench *b, unsigned strategy, enum bench_tls tls,
 struct baseline_ctx {
 	struct bench *b;
 	int size, rate, rep;
-	unsigned mode;
-	char id[96], slug[96];
-	char name[32];          /* lxc container */
-	char addr[32];
-	char wdir[PATH_MAX];    /* the workload's directory on the hosts */
+	const struct suite_mode *mode;
+	struct mode_wl wl;      /* id, slug, container, address, directory, pid */
 	char img[PATH_MAX];     /* the images (tmpfs) */
-	int pid;                /* bare: the workload; lxc: the container's init */
 	json_t *s;
 };
 
@@ -322,36 +319,14 @@ static int bl_start(struct baseline_ctx *x)
 {
 	struct runner *r = x->b->r;
 	__do_free char *wl = guest_path(r, "libexec/installed-tests/crmig/workloads/memory");
-	__do_free char *fixture = guest_path(r, "libexec/installed-tests/crmig/crmig-fixture");
-	__do_free char *args = xasprintf("--id %s --probe %s:%d --size-mb %d --dirty-rate %d", x->id, r->lab.harness_addr,
+	__do_free char *args = xasprintf("--id %s --probe %s:%d --size-mb %d --dirty-rate %d", x->wl.id, r->lab.harness_addr,
 					 PROBE_PORT, x->size, x->rate);
-	struct proc_result res;
-	int ok;
+	struct mode_start st = { .program = wl, .args = args, .timeout_s = 300 };
+	char why[1024];
 
-	if (x->mode == MODE_BARE) {
-		snprintf(x->wdir, sizeof(x->wdir), WORK_ROOT "/%s", x->slug);
-		if (host_sh(r, HOST_A, 300, &res, "rm -rf %s; %s --dir %s %s && cat %s/ready", x->wdir, wl, x->wdir, args,
-			    x->wdir) < 0)
-			return bl_fail(x, "cannot reach host a");
-		ok = res.status == 0 && sscanf(res.out, "pid=%d", &x->pid) == 1;
-		if (!ok)
-			bl_fail(x, "the workload did not start on host a: %.300s%.300s", res.out, res.err);
-		proc_result_free(&res);
-		return ok ? 0 : -1;
-	}
-	snprintf(x->wdir, sizeof(x->wdir), "/var/lib/lxc/%s/rootfs/w/run", x->name);
-	if (host_sh(r, HOST_A, 300, &res, "%s lxc-create %s --ip %s/24 --workload %s -- %s", fixture, x->name, x->addr, wl,
-		    args) < 0)
-		return bl_fail(x, "cannot reach host a");
-	{
-		json_t *out = res.status == 0 ? json_loads(res.out, 0, NULL) : NULL;
-		x->pid = out ? (int)json_integer_value(json_object_get(out, "init_pid")) : 0;
-		if (!out)
-			bl_fail(x, "the container did not start on host a: %.600s", res.err);
-		json_decref(out);
-	}
-	proc_result_free(&res);
-	return x->pid > 0 ? 0 : -1;
+	if (x->mode->start(r, &x->wl, &st, why, sizeof(why)) < 0)
+		return bl_fail(x, "%s", why);
+	return 0;
 }
 
 /* RSS of the workload's process tree on host a, in bytes (ps, kB). */
@@ -376,7 +351,7 @@ static double tree_rss(struct baseline_ctx *x)
 			for (size_t i = 0; i < n; i++) {
 				if (in[i])
 					continue;
-				if (pids[i] == x->pid)
+				if (pids[i] == x->wl.pid)
 					in[i] = true;
 				for (size_t j = 0; !in[i] && j < n; j++)
 					if (in[j] && pids[j] == ppids[i])
@@ -393,41 +368,6 @@ static double tree_rss(struct baseline_ctx *x)
 
 #define SSH_OPTS "-i " KEY_ON_A " -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 
-/* The user's procedure as one script on host a, timed on a's clock:
- * checkpoint into a tmpfs directory, copy over ssh, restore on b. */
-static char *user_script(struct baseline_ctx *x)
-{
-	const char *bhost = x->b->r->lab.hosts[HOST_B].addr;
-
-	if (x->mode == MODE_LXC)
-		return xasprintf(
-			"S='ssh " SSH_OPTS "'; ms() { echo $(( $(date +%%s%%N) / 1000000 )); }\n"
-			"t0=$(ms)\n"
-			"lxc-checkpoint -s -n %1$s -D %2$s >%2$s.dump.log 2>&1 || { echo \"FAIL dump: $(tail -n 5 %2$s.dump.log)\"; exit 1; }\n"
-			"t1=$(ms)\n"
-			"scp -rq " SSH_OPTS " %2$s %3$s:/tmp/ || { echo 'FAIL copy: scp'; exit 1; }\n"
-			"rsync -a -e \"$S\" /var/lib/lxc/%1$s/ %3$s:/var/lib/lxc/%1$s/ || { echo 'FAIL copy: rsync'; exit 1; }\n"
-			"t2=$(ms)\n"
-			"$S %3$s 'lxc-checkpoint -r -n %1$s -D %2$s </dev/null >%2$s.restore.log 2>&1' || "
-			"{ echo \"FAIL restore: $($S %3$s tail -n 5 %2$s.restore.log)\"; exit 1; }\n"
-			"t3=$(ms)\n"
-			"echo \"STEPS $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $(du -sb %2$s | cut -f1)\"\n",
-			x->name, x->img, bhost);
-	return xasprintf(
-		"S='ssh " SSH_OPTS "'; ms() { echo $(( $(date +%%s%%N) / 1000000 )); }\n"
-		"mkdir -p %2$s\n"
-		"t0=$(ms)\n"
-		"criu dump -t %1$d -D %2$s --tcp-established --file-locks -o dump.log || { echo \"FAIL dump: $(tail -n 5 %2$s/dump.log)\"; exit 1; }\n"
-		"t1=$(ms)\n"
-		"scp -rq " SSH_OPTS " %2$s %3$s:/tmp/ && scp -rq " SSH_OPTS " %4$s %3$s:" WORK_ROOT "/ || { echo 'FAIL copy: scp'; exit 1; }\n"
-		"t2=$(ms)\n"
-		"$S %3$s 'criu restore -D %2$s -d --tcp-established --file-locks -o restore.log </dev/null >/dev/null 2>&1' || "
-		"{ echo \"FAIL restore: $($S %3$s tail -n 5 %2$s/restore.log)\"; exit 1; }\n"
-		"t3=$(ms)\n"
-		"echo \"STEPS $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $(du -sb %2$s | cut -f1)\"\n",
-		x->pid, x->img, bhost, x->wdir);
-}
-
 /* Restores the same images on a itself: the floor's "local restore". */
 static int local_restore(struct baseline_ctx *x)
 {
@@ -435,14 +375,12 @@ static int local_restore(struct baseline_ctx *x)
 	struct proc_result res;
 	double ms = NAN;
 
+	__do_free char *cmd = x->mode->local_restore_cmd(&x->wl, x->img);
+	__do_free char *stop = x->mode->stop_cmd(&x->wl);
+
 	/* The copy on b has given its verdict and exited: nothing else is
 	 * using the container's address or the workload's id now. */
-	if (x->mode == MODE_LXC)
-		host_ok(r, HOST_B, 60, "lxc-stop -k -n %s >/dev/null 2>&1; true", x->name);
-	__do_free char *cmd = x->mode == MODE_LXC
-		? xasprintf("lxc-checkpoint -r -n %s -D %s </dev/null >%s.local.log 2>&1", x->name, x->img, x->img)
-		: xasprintf("criu restore -D %s -d --tcp-established --file-locks -o restore-local.log </dev/null >/dev/null 2>&1",
-			    x->img);
+	host_ok(r, HOST_B, 60, "%s", stop);
 
 	if (host_sh(r, HOST_A, 600, &res,
 		    "s=$(date +%%s%%N); %s; rc=$?; e=$(date +%%s%%N); echo \"RESTORE $rc $(( (e - s) / 1000000 ))\"", cmd) < 0)
@@ -457,32 +395,26 @@ static int local_restore(struct baseline_ctx *x)
 	}
 	proc_result_free(&res);
 	/* and stop it again */
-	if (x->mode == MODE_LXC)
-		host_ok(r, HOST_A, 60, "lxc-stop -k -n %s >/dev/null 2>&1; true", x->name);
-	else
-		host_ok(r, HOST_A, 30, "kill -9 %d 2>/dev/null; true", x->pid);
+	host_ok(r, HOST_A, 60, "%s", stop);
 	return isfinite(ms) ? 0 : -1;
 }
 
 static void bl_cleanup(struct baseline_ctx *x)
 {
 	struct runner *r = x->b->r;
-	__do_free char *fixture = guest_path(r, "libexec/installed-tests/crmig/crmig-fixture");
+	__do_free char *cmd = x->mode->cleanup_cmd(r, &x->wl);
 
 	for (int h = 0; h < 2; h++) {
-		if (x->mode == MODE_LXC)
-			host_ok(r, h, 120, "%s lxc-destroy %s >/dev/null 2>&1; true", fixture, x->name);
-		else
-			host_ok(r, h, 30, "pkill -9 -f -- '[-]-id %s( |$)'; rm -rf %s; true", x->id, x->wdir);
+		host_ok(r, h, 120, "%s >/dev/null 2>&1; true", cmd);
 		host_ok(r, h, 60, "rm -rf %s %s.*; true", x->img, x->img);
 	}
-	probe_forget(r->probe, x->id);
+	probe_forget(r->probe, x->wl.id);
 }
 
 static void baseline_once(struct bench *b, int size, int rate, unsigned mode, int rep)
 {
 	struct runner *r = b->r;
-	struct baseline_ctx x = { .b = b, .size = size, .rate = rate, .mode = mode, .rep = rep };
+	struct baseline_ctx x = { .b = b, .size = size, .rate = rate, .mode = suite_mode_of(mode), .rep = rep };
 	struct proc_result res = { 0 };
 	__do_free char *script = NULL;
 	double t_start, t_end, t = now_ms();
@@ -491,33 +423,33 @@ static void baseline_once(struct bench *b, int size, int rate, unsigned mode, in
 	bool restored = false;
 
 	x.s = json_object();
-	snprintf(x.id, sizeof(x.id), "bench:%d:%d:%s:user:r%d", size, rate, mode_bit_name(mode), rep);
-	snprintf(x.slug, sizeof(x.slug), "bench-user-%d-%s-r%d", size, mode_bit_name(mode), rep);
-	snprintf(x.name, sizeof(x.name), "cb%d", n % 1000);
-	snprintf(x.addr, sizeof(x.addr), LAB_SUBNET ".%d", 150 + n % 50);
-	snprintf(x.img, sizeof(x.img), "/tmp/crmig-bench-img-%s", x.slug);
+	snprintf(x.wl.id, sizeof(x.wl.id), "bench:%d:%d:%s:user:r%d", size, rate, x.mode->name, rep);
+	snprintf(x.wl.slug, sizeof(x.wl.slug), "bench-user-%d-%s-r%d", size, x.mode->name, rep);
+	snprintf(x.wl.container, sizeof(x.wl.container), "cb%d", n % 1000);
+	if (x.mode->own_addr)
+		snprintf(x.wl.addr, sizeof(x.wl.addr), LAB_SUBNET ".%d", x.mode->addr_base + n % 50);
+	snprintf(x.img, sizeof(x.img), "/tmp/crmig-bench-img-%s", x.wl.slug);
 	json_object_set_new(x.s, "size_mb", json_integer(size));
 	json_object_set_new(x.s, "dirty_rate", json_integer(rate));
 	json_object_set_new(x.s, "container", json_string(mode_bit_name(mode)));
 	json_object_set_new(x.s, "rep", json_integer(rep));
-	json_object_set_new(x.s, "method", json_string(mode == MODE_LXC ? "lxc-checkpoint -s, scp -r + rsync over ssh, lxc-checkpoint -r"
-								   : "criu dump, scp -r over ssh, criu restore -d"));
+	json_object_set_new(x.s, "method", json_string(x.mode->user_way));
 	fmt_size(size, sz, sizeof(sz));
-	progress(b, "%s %s baseline (%s), repetition %d ...", sz, mode_bit_name(mode),
-		 mode == MODE_LXC ? "lxc-checkpoint + ssh" : "criu dump + scp + criu restore", rep);
-	probe_forget(r->probe, x.id);
+	progress(b, "%s %s baseline (%s), repetition %d ...", sz, x.mode->name, x.mode->user_way, rep);
+	probe_forget(r->probe, x.wl.id);
 	if (bl_start(&x) < 0)
 		goto out;
 	usleep(500 * 1000);
 	set_num(x.s, "rss_bytes", tree_rss(&x));
 	/* A user would have the container's directory on b before the freeze. */
-	if (mode == MODE_LXC &&
-	    host_ok(r, HOST_A, 600, "rsync -a -e 'ssh " SSH_OPTS "' /var/lib/lxc/%s/ %s:/var/lib/lxc/%s/", x.name,
-		    r->lab.hosts[HOST_B].addr, x.name) != 0) {
-		bl_fail(&x, "cannot copy the container's directory to b");
-		goto out;
+	if (x.mode->user_precopy) {
+		__do_free char *pre = x.mode->user_precopy(&x.wl, r->lab.hosts[HOST_B].addr, SSH_OPTS);
+		if (host_ok(r, HOST_A, 600, "%s", pre) != 0) {
+			bl_fail(&x, "cannot copy the workload's directory to b before the freeze: %s", pre);
+			goto out;
+		}
 	}
-	script = user_script(&x);
+	script = x.mode->user_script(&x.wl, x.img, r->lab.hosts[HOST_B].addr, SSH_OPTS);
 	t_start = probe_now();
 	if (host_sh(r, HOST_A, 1800, &res, "%s", script) < 0) {
 		bl_fail(&x, "cannot reach host a");
@@ -543,18 +475,17 @@ static void baseline_once(struct bench *b, int size, int rate, unsigned mode, in
 		goto out;
 	/* Verify the workload on b, as the suite does. */
 	{
-		const char *target = mode == MODE_LXC ? "$(lxc-info -n %s -p -H)" : "%d";
-		__do_free char *who = mode == MODE_LXC ? xasprintf(target, x.name) : xasprintf(target, x.pid);
+		__do_free char *who = x.mode->pid_word(&x.wl);
 
 		if (host_ok(r, HOST_B, 30, "kill -USR2 %s", who) != 0)
 			bl_fail(&x, "the workload does not run on b after the restore");
-		else if (host_wait_verdict(x.b->r, HOST_B, x.wdir, 180, verdict, sizeof(verdict)) < 0)
+		else if (host_wait_verdict(x.b->r, HOST_B, x.wl.dir, 180, verdict, sizeof(verdict)) < 0)
 			bl_fail(&x, "no verdict from the workload on b");
 		else if (strncmp(verdict, "PASS", 4))
 			bl_fail(&x, "the workload failed its checks on b: %.300s", verdict);
 		json_object_set_new(x.s, "verdict", json_string(verdict));
 	}
-	set_num(x.s, "downtime_ms", probe_max_gap(r->probe, x.id, t_start, t_end));
+	set_num(x.s, "downtime_ms", probe_max_gap(r->probe, x.wl.id, t_start, t_end));
 	host_ok(r, HOST_B, 60, "rm -rf %s %s.*; true", x.img, x.img); /* free b's memory */
 	local_restore(&x);
 out:
@@ -663,7 +594,7 @@ static void plan(struct bench *b)
 
 	for (size_t s = 0; s < o->nsizes; s++) {
 		for (size_t r = 0; r < o->nrates; r++)
-			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1) {
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0; mi++) {
 				if (!(o->modes & m))
 					continue;
 				for (size_t k = 0; k < ARRAY_SIZE(all); k++)
@@ -678,7 +609,7 @@ static void plan(struct bench *b)
 					}
 			}
 		if (o->baselines)
-			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0; mi++)
 				if (o->modes & m) {
 					b->steps_total += o->baseline_reps;
 					b->weight_total += o->baseline_reps * weight_baseline(o->sizes[s]);
@@ -705,7 +636,7 @@ static double planned_s(const struct bench_opts *o)
 
 	for (size_t s = 0; s < o->nsizes; s++) {
 		for (size_t r = 0; r < o->nrates; r++)
-			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1) {
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0; mi++) {
 				if (!(o->modes & m))
 					continue;
 				for (size_t k = 0; k < ARRAY_SIZE(all); k++)
@@ -720,7 +651,7 @@ static double planned_s(const struct bench_opts *o)
 					}
 			}
 		if (o->baselines)
-			for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0; mi++)
 				if (o->modes & m)
 					t += o->baseline_reps * weight_baseline(o->sizes[s]);
 	}
@@ -744,7 +675,7 @@ static void run_matrix(struct bench *b)
 		int size = o->sizes[s];
 
 		for (size_t r = 0; r < o->nrates && !runner_interrupted; r++)
-			for (unsigned m = MODE_BARE; m <= MODE_LXC && !runner_interrupted; m <<= 1) {
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0 && !runner_interrupted; mi++) {
 				if (!(o->modes & m))
 					continue;
 				for (int rep = 1; rep <= o->reps && !runner_interrupted; rep++) {
@@ -762,7 +693,7 @@ static void run_matrix(struct bench *b)
 			}
 		if (o->baselines && !runner_interrupted) {
 			measure_link(b, 1);
-			for (unsigned m = MODE_BARE; m <= MODE_LXC && !runner_interrupted; m <<= 1)
+			for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0 && !runner_interrupted; mi++)
 				for (int rep = 1; o->modes & m && rep <= o->baseline_reps && !runner_interrupted; rep++)
 					baseline_once(b, size, baseline_rate(o), m, rep);
 		}
@@ -821,7 +752,7 @@ static int cmd_run(struct bench_opts *o)
 {
 	struct runner_opts ro = { .distro = o->distro, .image = o->image, .payload = o->payload,
 				  .lab_name = o->lab_name, .tier = "full", .strategies = ST_ALL,
-				  .modes = MODE_BARE | MODE_LXC, .shard_index = 1, .shard_count = 1,
+				  .modes = MODE_ALL, .shard_index = 1, .shard_count = 1,
 				  .mem_mb = o->mem_mb };
 	struct runner r = { .o = &ro, .features = json_object() };
 	struct bench b = { .o = o, .r = &r, .t0 = now_ms(), .spent = json_object() };
@@ -843,7 +774,7 @@ static int cmd_run(struct bench_opts *o)
 			  "nc a->b, " "128 MiB of zeros, timed on a", "samples_MBps", "runs", "baseline_runs");
 	json_object_set_new(json_object_get(b.doc, "matrix"), "budget_min_per_configuration", json_integer(o->budget_min));
 	json_object_set_new(b.doc, "capped", json_array());
-	for (unsigned m = MODE_BARE; m <= MODE_LXC; m <<= 1)
+	for (unsigned mi = 0, m; (m = suite_mode_bit(mi)) != 0; mi++)
 		if (o->modes & m)
 			json_array_append_new(json_object_get(json_object_get(b.doc, "matrix"), "modes"),
 					      json_string(mode_bit_name(m)));
@@ -959,7 +890,7 @@ int main(int argc, char **argv)
 		{ "plan", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench_opts o = { .distro = "trixie", .out = "bench/out", .modes = MODE_BARE | MODE_LXC,
+	struct bench_opts o = { .distro = "trixie", .out = "bench/out", .modes = MODE_ALL,
 				.strategies = ST_ALL, .reps = -1, .baseline_reps = -1, .baselines = true,
 				.tls_rows = true, .mem_mb = 3072, .budget_min = 10 };
 	bool sizes_set = false, rates_set = false, plan_only = false;

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	if (!c.strategies || !c.modes || c.timeout_s <= 0)
 		abort();
-	if (instances_expand(&c, 1, "full", NULL, ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &list, &n) == 0 && !n)
+	if (instances_expand(&c, 1, "full", NULL, ST_ALL, MODE_ALL, 1, 1, &list, &n) == 0 && !n)
 		abort();
 	free(list);
 	return 0;

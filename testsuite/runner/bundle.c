@@ -11,6 +11,7 @@
 
 #include "bundle.h"
 #include "digest.h"
+#include "mode.h"
 #include "util.h"
 
 #define MANIFEST_MAX (4 << 20)
@@ -251,7 +252,7 @@ static int check_keys(json_t *m, char *err, size_t errlen)
 		return fail_why(err, errlen, "bundle.json: case.text is not a string");
 	if (json_is_string(json_object_get(c, "text")) && strlen(json_string_value(json_object_get(c, "text"))) > 65536)
 		return fail_why(err, errlen, "bundle.json: case.text is longer than a case file may be");
-	if (!mode || parse_modes(mode, &bits) < 0 || (bits != MODE_BARE && bits != MODE_LXC))
+	if (!mode || parse_modes(mode, &bits) < 0 || !suite_mode_of(bits))
 		return fail_why(err, errlen, "bundle.json: mode is not bare or lxc");
 	if (!strategy || parse_strategies(strategy, &bits) < 0 || (bits & (bits - 1)))
 		return fail_why(err, errlen, "bundle.json: strategy is not one of stop, pre, post, hybrid");

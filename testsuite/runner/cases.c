@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "fault.h"
+#include "mode.h"
 #include "suite.h"
 #include "util.h"
 
@@ -72,7 +73,30 @@ struct named_bit {
 static const struct named_bit strategy_bits[] = {
 	{ "stop", ST_STOP }, { "pre", ST_PRE }, { "post", ST_POST }, { "hybrid", ST_HYBRID }, { NULL, 0 },
 };
-static const struct named_bit mode_bits[] = { { "bare", MODE_BARE }, { "lxc", MODE_LXC }, { NULL, 0 } };
+
+/* The modes are rows of their own (mode.h); in expansion order. */
+const struct suite_mode *const suite_modes[] = { &mode_bare, &mode_lxc, NULL };
+static struct named_bit mode_bits[ARRAY_SIZE(suite_modes)];
+
+const struct suite_mode *suite_mode_of(unsigned bit)
+{
+	for (size_t i = 0; suite_modes[i]; i++)
+		if (suite_modes[i]->bit == bit)
+			return suite_modes[i];
+	return NULL;
+}
+
+unsigned suite_mode_bit(size_t i)
+{
+	return i < ARRAY_SIZE(suite_modes) && suite_modes[i] ? suite_modes[i]->bit : 0;
+}
+
+/* The names table the parsers share, from the mode rows, once. */
+__attribute__((constructor)) static void mode_bits_from_rows(void)
+{
+	for (size_t i = 0; suite_modes[i]; i++)
+		mode_bits[i] = (struct named_bit){ suite_modes[i]->name, suite_modes[i]->bit };
+}
 
 struct raw_value {
 	char text[CASE_RAW_MAX];
@@ -506,7 +530,7 @@ static void parse_fault(struct parse_ctx *ctx, struct suite_case *c)
 static void set_defaults(struct suite_case *c)
 
 {
-	c->modes = MODE_BARE | MODE_LXC;
+	c->modes = MODE_ALL;
 	c->strategies = ST_ALL;
 	strcpy(c->tier, "full");
 	c->timeout_s = TIMEOUT_DEFAULT;

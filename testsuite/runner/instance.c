@@ -116,62 +116,19 @@ static char *workload_args(struct inst_ctx *x)
 		free(args);
 		args = more;
 	}
-	if (x->in->mode == MODE_BARE && x->addr[0]) {
-		char *more = xasprintf("%s --bind %s", args, x->addr);
-		free(args);
-		args = more;
-	}
 	return args;
 }
 
-static int start_bare(struct inst_ctx *x)
+static int start_in_mode(struct inst_ctx *x, char *err, size_t errlen)
 {
 	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->kind->binary ?: x->kind->name);
 	__do_free char *path = guest_path(x->r, bin);
 	__do_free char *args = workload_args(x);
-	struct proc_result res;
-	int ok;
-
-	snprintf(x->dir, sizeof(x->dir), WORK_ROOT "/%s", x->slug);
-	if (x->addr[0] && host_ok(x->r, HOST_A, 30, "ip addr add %s/24 dev br0", x->addr) != 0)
-		return fail(x, "cannot add the workload's address %s on host a", x->addr);
-	/* The workload daemonizes once ready (or says why it could not). */
-	if (host_sh(x->r, HOST_A, 120, &res, "rm -rf %s; %s --dir %s %s && cat %s/ready", x->dir, path, x->dir, args,
-		    x->dir) < 0)
-		return fail(x, "cannot reach host a");
-	ok = res.status == 0 && sscanf(res.out, "pid=%d", &x->pid) == 1;
-	if (!ok)
-		fail(x, "the workload did not start on host a: %.500s%.500s", res.out, res.err);
-	proc_result_free(&res);
-	return ok ? 0 : -1;
-}
-
-static int start_lxc(struct inst_ctx *x)
-{
-	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
-	__do_free char *bin = xasprintf("libexec/installed-tests/crmig/workloads/%s", x->kind->binary ?: x->kind->name);
-	__do_free char *path = guest_path(x->r, bin);
-	__do_free char *args = workload_args(x);
-	struct proc_result res;
-	json_t *out = NULL;
-
 	const struct kv_service *svc = x->kind->service ? kv_service(x->kind->service) : NULL;
-	__do_free char *with = svc ? xasprintf("--with %s", svc->binary) : xstrdup("");
+	struct mode_start s = { .program = path, .with = svc ? svc->binary : NULL, .args = args, .timeout_s = 180 };
 
-	snprintf(x->dir, sizeof(x->dir), "/var/lib/lxc/%s/rootfs/w/run", x->container);
-	/* a service's program comes with its libraries into the busybox rootfs */
-	if (host_sh(x->r, HOST_A, 180, &res, "%s lxc-create %s --ip %s/24 --workload %s %s -- %s", fixture, x->container,
-		    x->addr, path, with, args) < 0)
-		return fail(x, "cannot reach host a");
-	if (res.status == 0)
-		out = json_loads(res.out, 0, NULL);
-	if (!out)
-		fail(x, "the container did not start on host a: %.800s", res.err);
-	proc_result_free(&res);
-	if (!out)
-		return -1;
-	x->pid = (int)json_integer_value(json_object_get(out, "init_pid"));
-	json_decref(out);
+	if (x->mode->start(x->r, &x->wl, &s, err, errlen) < 0)
+		return fail(x, "%s", err);
 	return 0;
 }
 
@@ -183,12 +140,11 @@ static int start_workload(struct inst_ctx *x, char *err, size_t errlen)
 			return fail(x, "cannot start the harness's TCP peer: %s", err);
 	}
 	/* a service's clients reach it at its own address, which moves with it */
-	if (x->in->mode == MODE_LXC || flag(x, "move-ip") || x->kind->service)
-		snprintf(x->addr, sizeof(x->addr), LAB_SUBNET ".%d",
-			 (x->in->mode == MODE_LXC ? 150 : 100) + x->r->next_addr++ % 50);
-	if ((x->in->mode == MODE_LXC ? start_lxc(x) : start_bare(x)) < 0)
+	if (x->mode->own_addr || flag(x, "move-ip") || x->kind->service)
+		snprintf(x->wl.addr, sizeof(x->wl.addr), LAB_SUBNET ".%d", x->mode->addr_base + x->r->next_addr++ % 50);
+	if (start_in_mode(x, err, errlen) < 0)
 		return -1;
-	if (x->kind->service && svc_check_start(&x->svc, x->kind->service, x->addr, 0, SERVICE_KEYS, err, errlen) < 0)
+	if (x->kind->service && svc_check_start(&x->svc, x->kind->service, x->wl.addr, 0, SERVICE_KEYS, err, errlen) < 0)
 		return fail(x, "%s", err);
 	return 0;
 }
@@ -213,9 +169,9 @@ static void judge_service(struct inst_ctx *x)
 static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 {
 	__do_free char *crmig = guest_path(x->r, "bin/crmig");
-	__do_free char *what = x->in->mode == MODE_LXC ? xasprintf("--lxc %s", x->container) : xasprintf("--pid %d", x->pid);
-	__do_free char *move = x->in->mode == MODE_BARE && x->addr[0] ? xasprintf("--move-ip %s/24", x->addr) : xstrdup("");
-	__do_free char *sync = x->kind->sync_dir ? xasprintf("--sync %s", x->dir) : xstrdup("");
+	__do_free char *what = x->mode->crmig_target(&x->wl);
+	__do_free char *move = x->mode->moves_addr && x->wl.addr[0] ? xasprintf("--move-ip %s/24", x->wl.addr) : xstrdup("");
+	__do_free char *sync = x->kind->sync_dir ? xasprintf("--sync %s", x->wl.dir) : xstrdup("");
 	struct proc_result res;
 	const char *from_name = x->r->lab.hosts[from].name;
 	bool first = from == HOST_A;
@@ -226,10 +182,10 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 		char why[2048];
 		int rc;
 
-		if (!first || x->in->mode != MODE_BARE)
+		if (!first || x->mode != &mode_bare)
 			return fail(x, "via-gui: only a bare workload from a to b");
 		x->t_start = probe_now();
-		rc = via_gui_migrate(x->r, x->pid, strategy(x), x->in->c->timeout_s, report, x->crmig_out,
+		rc = via_gui_migrate(x->r, x->wl.pid, strategy(x), x->in->c->timeout_s, report, x->crmig_out,
 				     sizeof(x->crmig_out), why, sizeof(why));
 		x->t_end = probe_now();
 		if (rc == VIA_GUI_SKIP) {
@@ -268,7 +224,7 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 		x->t_start = probe_now(); /* the probe's window spans both legs of a ping-pong */
 	if (host_sh(x->r, from, x->in->c->timeout_s, &res,
 		    "%s migrate --strategy %s %s --to %s --json %s/%s.report.json --keep-images %s/%s.bundle %s %s %s",
-		    crmig, strategy(x), what, x->r->lab.hosts[to].addr, WORK_ROOT, x->slug, WORK_ROOT, x->slug, move,
+		    crmig, strategy(x), what, x->r->lab.hosts[to].addr, WORK_ROOT, x->wl.slug, WORK_ROOT, x->wl.slug, move,
 		    sync, x->in->c->crmig_args) < 0)
 		return fail(x, "cannot reach host %s", from_name);
 	x->t_end = probe_now();
@@ -291,7 +247,7 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 					       : fail(x, "crmig migrate was to die at %s, but exited %d: %.1000s",
 						      x->in->c->fault, status, x->crmig_out);
 	}
-	if (host_sh(x->r, from, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->slug) == 0) {
+	if (host_sh(x->r, from, 30, &res, "cat %s/%s.report.json", WORK_ROOT, x->wl.slug) == 0) {
 		if (res.status == 0)
 			*report = json_loads(res.out, 0, NULL);
 		proc_result_free(&res);
@@ -305,8 +261,7 @@ static int migrate(struct inst_ctx *x, int from, int to, json_t **report)
 
 int inst_signal(struct inst_ctx *x, const char *sig)
 {
-	const char *target = x->in->mode == MODE_LXC ? "$(lxc-info -n %s -p -H)" : "%d";
-	__do_free char *who = x->in->mode == MODE_LXC ? xasprintf(target, x->container) : xasprintf(target, x->pid);
+	__do_free char *who = x->mode->pid_word(&x->wl);
 
 	if (host_ok(x->r, x->where, 30, "kill -%s %s", sig, who) != 0)
 		return fail(x, "the workload is not running on host %s after the migration", x->r->lab.hosts[x->where].name);
@@ -320,7 +275,7 @@ static void fetch_results(struct inst_ctx *x)
 
 	if (!x->kind->results)
 		return;
-	if (host_sh(x->r, x->where, 60, &res, "cat %s/results", x->dir) == 0) {
+	if (host_sh(x->r, x->where, 60, &res, "cat %s/results", x->wl.dir) == 0) {
 		if (res.status == 0)
 			json_object_set_new(x->res->details, "results", json_string(res.out));
 		proc_result_free(&res);
@@ -329,7 +284,7 @@ static void fetch_results(struct inst_ctx *x)
 
 static int wait_verdict(struct inst_ctx *x, char *verdict, size_t len)
 {
-	if (host_wait_verdict(x->r, x->where, x->dir, 120, verdict, len) == 0) {
+	if (host_wait_verdict(x->r, x->where, x->wl.dir, 120, verdict, len) == 0) {
 		fetch_results(x);
 		return 0;
 	}
@@ -343,12 +298,12 @@ static void echo_exchange(struct inst_ctx *x)
 	char why[256] = "";
 	bool ok;
 
-	if (!flag(x, "listen") || !x->addr[0])
+	if (!flag(x, "listen") || !x->wl.addr[0])
 		return;
-	ok = echo_check(x->addr, 7400, x->in->id, 20, why, sizeof(why)) == 0;
+	ok = echo_check(x->wl.addr, 7400, x->in->id, 20, why, sizeof(why)) == 0;
 	json_object_set_new(x->res->details, "echo", json_string(ok ? "answered" : why));
 	if (!ok && !x->in->c->expect_fail)
-		fail(x, "the workload's listener on %s:7400 did not answer after the migration: %s", x->addr, why);
+		fail(x, "the workload's listener on %s:7400 did not answer after the migration: %s", x->wl.addr, why);
 }
 
 /* The workload's and the harness's view, against what the case expects. */
@@ -426,11 +381,9 @@ static void judge_report(struct inst_ctx *x, json_t *rep)
  * after a handover give criu's kill a few seconds to land. */
 static bool on_host(struct inst_ctx *x, int host, bool wait_for_gone)
 {
-	if (x->in->mode == MODE_LXC)
-		return host_ok(x->r, host, 30, "lxc-info -n %s -s -H | grep -q RUNNING", x->container) == 0;
-	return host_ok(x->r, host, 30,
-		       "for i in $(seq %d); do s=$(cut -d' ' -f3 /proc/%d/stat 2>/dev/null) && [ \"$s\" != Z ] || exit 1; "
-		       "sleep 0.1; done; exit 0", wait_for_gone ? 50 : 1, x->pid) == 0;
+	__do_free char *cmd = x->mode->running_cmd(&x->wl, wait_for_gone);
+
+	return host_ok(x->r, host, 30, "%s", cmd) == 0;
 }
 
 /* The source must be gone after a handover, and still there after a rollback. */
@@ -467,16 +420,12 @@ bool inst_judge_leg(struct inst_ctx *x, json_t *report, int from, int to)
  * host checks at the end see that nothing of either run stayed. */
 static int after_killed(struct inst_ctx *x)
 {
+	__do_free char *resumed = x->mode->resumed_cmd(&x->wl);
+
 	if (!on_host(x, HOST_A, false))
 		return fail(x, "crmig migrate died at %s and the workload is gone from host a", x->in->c->fault);
-	if (x->in->mode == MODE_BARE &&
-	    host_ok(x->r, HOST_A, 30, "for i in $(seq 50); do [ \"$(cut -d' ' -f3 /proc/%d/stat)\" != T ] && exit 0; "
-		    "sleep 0.2; done; exit 1", x->pid) != 0)
-		return fail(x, "crmig migrate died at %s and left the workload stopped on host a", x->in->c->fault);
-	if (x->in->mode == MODE_LXC &&
-	    host_ok(x->r, HOST_A, 30, "for i in $(seq 50); do lxc-info -n %s -s -H | grep -q RUNNING && exit 0; "
-		    "sleep 0.2; done; exit 1", x->container) != 0)
-		return fail(x, "crmig migrate died at %s and left the container frozen on host a", x->in->c->fault);
+	if (host_ok(x->r, HOST_A, 30, "%s", resumed) != 0)
+		return fail(x, "crmig migrate died at %s and %s on host a", x->in->c->fault, x->mode->not_resumed);
 	json_object_set_new(x->res->details, "killed_at", json_string(x->in->c->fault));
 	fprintf(stderr, "crmig-suite: %s: crmig died at %s as asked; the workload runs on at a; migrating again\n",
 		x->in->id, x->in->c->fault);
@@ -546,24 +495,11 @@ static void judge_hosts(struct inst_ctx *x)
 
 static void cleanup(struct inst_ctx *x)
 {
-	__do_free char *fixture = guest_path(x->r, "libexec/installed-tests/crmig/crmig-fixture");
+	__do_free char *cmd = x->mode->cleanup_cmd(x->r, &x->wl);
 
 	for (int h = 0; h < 2; h++) {
-		if (x->in->mode == MODE_LXC)
-			host_ok(x->r, h, 60, "%s lxc-destroy %s", fixture, x->container);
-		else
-			/* The tree first, leaves before their parents (a killed parent's
-			 * children would go to init and escape: zdtm's tests, the tree
-			 * workload's); then anything else with our id. [-] keeps pkill
-			 * from matching its own shell. */
-			host_ok(x->r, h, 30,
-				"k() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do k $c; done; kill -9 $1 2>/dev/null; }; "
-				"[ %d -gt 1 ] && tr '\\0' ' ' < /proc/%d/cmdline 2>/dev/null | grep -qE -- '--id %s( |$)' && k %d; "
-				"pkill -9 -f -- '[-]-id %s( |$)'; rm -rf %s; true",
-				x->pid, x->pid, x->in->id, x->pid, x->in->id, x->dir);
-		if (x->addr[0] && x->in->mode == MODE_BARE)
-			host_ok(x->r, h, 30, "ip addr del %s/24 dev br0 2>/dev/null; true", x->addr);
-		host_ok(x->r, h, 30, "rm -rf %s/%s.report.json %s/%s.bundle", WORK_ROOT, x->slug, WORK_ROOT, x->slug);
+		host_ok(x->r, h, 60, "%s", cmd);
+		host_ok(x->r, h, 30, "rm -rf %s/%s.report.json %s/%s.bundle", WORK_ROOT, x->wl.slug, WORK_ROOT, x->wl.slug);
 	}
 	if (x->peer)
 		tcp_peer_stop(x->peer);
@@ -588,15 +524,15 @@ static void fetch_to(struct inst_ctx *x, int host, const char *remote, const cha
 /* Everything needed to look at a failure later, and how to replay it. */
 static void keep_bundle(struct inst_ctx *x, json_t *report)
 {
-	__do_free char *dir = xasprintf("%s/%s", x->r->o->keep, x->slug);
-	__do_free char *log = xasprintf("%s/log", x->dir);
-	__do_free char *remote_tar = xasprintf("%s/%s.bundle.tar", WORK_ROOT, x->slug);
+	__do_free char *dir = xasprintf("%s/%s", x->r->o->keep, x->wl.slug);
+	__do_free char *log = xasprintf("%s/log", x->wl.dir);
+	__do_free char *remote_tar = xasprintf("%s/%s.bundle.tar", WORK_ROOT, x->wl.slug);
 	__do_free char *manifest = xasprintf("%s/manifest.json", x->r->lab.image_dir);
 	__do_free char *replay = NULL;
 
 	if (!x->r->o->keep || mkdir_p(dir, 0755) < 0)
 		return;
-	if (host_ok(x->r, HOST_A, 60, "tar -C %s -cf %s %s.bundle 2>/dev/null", WORK_ROOT, remote_tar, x->slug) == 0)
+	if (host_ok(x->r, HOST_A, 60, "tar -C %s -cf %s %s.bundle 2>/dev/null", WORK_ROOT, remote_tar, x->wl.slug) == 0)
 		fetch_to(x, HOST_A, remote_tar, dir, "crmig-bundle.tar");
 	fetch_to(x, x->where, log, dir, "workload.log");
 	fetch_to(x, HOST_A, "/var/log/crmig-serve.log", dir, "serve-a.log");
@@ -627,7 +563,7 @@ static void keep_bundle(struct inst_ctx *x, json_t *report)
 			   "Or in one command, on this machine or another: crmig-suite replay THIS_DIR [--shell]\n"
 			   "(bundle.json says what the bundle is and holds; its .tar.gz next to it is the same, packed).\n",
 			   x->in->id, x->in->c->name, strategy(x),
-			   x->in->mode == MODE_LXC ? "--lxc NAME" : "--pid PID", x->r->lab.hosts[HOST_B].addr,
+			   x->mode->target_usage, x->r->lab.hosts[HOST_B].addr,
 			   x->in->c->crmig_args);
 	save_text(dir, "REPLAY.txt", replay);
 	host_ok(x->r, HOST_A, 30, "rm -f %s", remote_tar);
@@ -645,18 +581,22 @@ static void slugify(const char *id, char *out, size_t len)
 
 bool inst_begin(struct inst_ctx *x, struct runner *r, const struct suite_instance *in, struct suite_result *res)
 {
-	*x = (struct inst_ctx){ .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload), .svc.conn.fd = -1 };
+	*x = (struct inst_ctx){ .r = r, .in = in, .res = res, .kind = workload_kind(in->c->workload),
+				.mode = suite_mode_of(in->mode), .svc.conn.fd = -1 };
 	memset(res, 0, sizeof(*res));
 	res->inst = *in;
 	res->probe_gap_ms = -1;
 	res->details = json_pack("{s:s}", "accel", r->lab.accel); /* which accelerator ran the hosts */
 	snprintf(res->distro, sizeof(res->distro), "%s", r->distro);
-	slugify(in->id, x->slug, sizeof(x->slug));
-	snprintf(x->container, sizeof(x->container), "cs%d", r->next_addr % 1000);
+	slugify(in->id, x->wl.slug, sizeof(x->wl.slug));
+	snprintf(x->wl.id, sizeof(x->wl.id), "%s", in->id);
+	snprintf(x->wl.container, sizeof(x->wl.container), "cs%d", r->next_addr % 1000);
 	probe_forget(r->probe, in->id);
 	if (!x->kind)
 		fail(x, "unknown workload kind '%s'", in->c->workload);
-	return x->kind != NULL;
+	if (!x->mode)
+		fail(x, "no mode of bit %u", in->mode);
+	return x->kind && x->mode;
 }
 
 void inst_record_hosts(struct inst_ctx *x)

@@ -4,6 +4,7 @@
 #ifndef CRMIG_INSTANCE_H
 #define CRMIG_INSTANCE_H
 
+#include "mode.h"
 #include "runner.h"
 #include "service_check.h"
 
@@ -11,12 +12,9 @@ struct inst_ctx {
 	struct runner *r;
 	const struct suite_instance *in;
 	const struct workload_kind *kind;
+	const struct suite_mode *mode; /* bare or lxc: its row (mode.h) */
 	struct suite_result *res;
-	char slug[96];            /* the id as a file and container name */
-	char dir[PATH_MAX];       /* the workload's directory, as host a sees it */
-	char container[32];       /* lxc mode */
-	char addr[32];            /* the workload's own address (lxc, or moved with a bare one) */
-	int pid;                  /* bare: the tree's root; lxc: the container's init */
+	struct mode_wl wl;        /* the workload as its mode knows it: slug, dir, container, addr, pid */
 	int where;                /* host the workload runs on now */
 	struct tcp_peer *peer;
 	struct svc_check svc;     /* a service kind: the harness's client, kept connected */

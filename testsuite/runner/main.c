@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "bundle.h"
+#include "mode.h"
 #include "runner.h"
 #include "soak.h"
 #include "util.h"
@@ -52,6 +53,10 @@ static void usage(FILE *f)
 	      "  candidate image per distro), compared: exit 1 on a regression (crmig-suite validate --help).\n"
 	      "Exit status: 0 all passed (skips allowed); 1 a case failed, or every case skipped; 2 usage.\n",
 	      f);
+	/* the mode rows (mode_bare.c, mode_lxc.c); the bash completion reads this list */
+	fputs("modes (--mode, a case's modes =):\n", f);
+	for (size_t i = 0; suite_modes[i]; i++)
+		fprintf(f, "  %-6s %s\n", suite_modes[i]->name, suite_modes[i]->summary);
 }
 
 static int parse_args(int argc, char **argv, struct runner_opts *o)
@@ -454,7 +459,7 @@ static int cmd_soak(int argc, char **argv, struct runner_opts *o)
 	}
 	if (session_up(&r, o, &built_image, &built_payload) < 0)
 		goto out;
-	tap_begin(r.tap, (size_t)__builtin_popcount(o->modes & (MODE_BARE | MODE_LXC)) + (r.own_lab ? 1 : 0));
+	tap_begin(r.tap, (size_t)__builtin_popcount(o->modes & MODE_ALL) + (r.own_lab ? 1 : 0));
 	suite_soak(&r, o->rounds, o->modes, o->strategies, &results, &n);
 	for (size_t i = 0; i < n; i++) {
 		tap_result(r.tap, ++r.tap_n, &results[i]);
@@ -510,7 +515,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct runner_opts o = { .distro = "trixie", .tier = "full", .strategies = ST_ALL,
-				 .modes = MODE_BARE | MODE_LXC, .shard_index = 1, .shard_count = 1,
+				 .modes = MODE_ALL, .shard_index = 1, .shard_count = 1,
 				 .lab_checks = true, .mem_mb = 2048, .suite_cases = true, .suite_zdtm = true };
 
 	if (argc < 2) {

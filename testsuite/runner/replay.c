@@ -371,7 +371,7 @@ int cmd_replay(int argc, char **argv)
 		{ "keep", required_argument, NULL, 'k' }, { "mem", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct runner_opts o = { .distro = "trixie", .tier = "full", .strategies = ST_ALL, .modes = MODE_BARE | MODE_LXC,
+	struct runner_opts o = { .distro = "trixie", .tier = "full", .strategies = ST_ALL, .modes = MODE_ALL,
 				 .shard_index = 1, .shard_count = 1, .mem_mb = 2048 };
 	char tmp[] = "/tmp/crmig-replay-XXXXXX", dir[PATH_MAX], err[2048];
 	bool shell = false;

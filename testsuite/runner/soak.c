@@ -211,7 +211,7 @@ static int check_round(struct soak_run *k, long beats_before, json_t *checks)
 		    "for i in $(seq %d); do r=$(cat %s/round 2>/dev/null); case \"$r\" in \"%u \"*) echo \"$r\"; exit 0;; esac; "
 		    "if [ -s %s/verdict ]; then echo \"verdict: $(head -c 600 %s/verdict | tr '\\n' ' ')\"; exit 0; fi; "
 		    "sleep 0.1; done; echo \"(none within %d s; last: $r)\"",
-		    ROUND_WAIT_S * 10, x->dir, n, x->dir, x->dir, ROUND_WAIT_S) < 0)
+		    ROUND_WAIT_S * 10, x->wl.dir, n, x->wl.dir, x->wl.dir, ROUND_WAIT_S) < 0)
 		return inst_fail(x, "cannot reach host %s for the round check", x->r->lab.hosts[x->where].name);
 	verdict = soak_parse_round(res.out, n, why, sizeof(why));
 	proc_result_free(&res);
@@ -415,7 +415,7 @@ void suite_soak(struct runner *r, int rounds, unsigned modes, unsigned strategie
 {
 	*n = 0;
 	*results = xzalloc(2 * sizeof(**results));
-	for (unsigned mode = MODE_BARE; mode <= MODE_LXC && !runner_interrupted; mode <<= 1)
+	for (unsigned mi = 0, mode; (mode = suite_mode_bit(mi)) != 0 && !runner_interrupted; mi++)
 		if (modes & mode)
 			soak_mode(r, rounds, mode, strategies, &(*results)[(*n)++]);
 }

@@ -14,7 +14,7 @@
 #define SUITE_MAX_LIST 16
 
 enum strategy_bit { ST_STOP = 1, ST_PRE = 2, ST_POST = 4, ST_HYBRID = 8, ST_ALL = 15 };
-enum mode_bit { MODE_BARE = 1, MODE_LXC = 2 };
+enum mode_bit { MODE_BARE = 1, MODE_LXC = 2, MODE_ALL = 3 }; /* each a row of its own: mode.h */
 
 /* One case file (testsuite/cases/NAME.case):
  *   [case]

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../runner/mode.h"
 #include "../runner/suite.h"
 #include "util.h"
 #include "unit.h"
@@ -101,7 +102,7 @@ START_TEST(test_defaults)
 
 	ck_assert_int_eq(load("memory.case", "[case]\nworkload = memory\n", &c), 0);
 	ck_assert_str_eq(c.name, "memory");
-	ck_assert_uint_eq(c.modes, MODE_BARE | MODE_LXC);
+	ck_assert_uint_eq(c.modes, MODE_ALL);
 	ck_assert_uint_eq(c.strategies, ST_ALL);
 	ck_assert_str_eq(c.tier, "full");
 	ck_assert_int_eq(c.timeout_s, 600);
@@ -314,7 +315,7 @@ START_TEST(test_expand_order)
 		"tcp:bare:stop", "tcp:bare:post",
 	};
 	struct suite_instance *in;
-	size_t n = expand("full", NULL, ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &in);
+	size_t n = expand("full", NULL, ST_ALL, MODE_ALL, 1, 1, &in);
 
 	ck_assert_uint_eq(n, ARRAY_SIZE(want));
 	for (size_t i = 0; i < n; i++)
@@ -331,11 +332,11 @@ START_TEST(test_expand_filters)
 	struct suite_instance *in;
 	size_t n;
 
-	n = expand("lean", NULL, ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &in);
+	n = expand("lean", NULL, ST_ALL, MODE_ALL, 1, 1, &in);
 	ck_assert_uint_eq(n, 8);
 	ck_assert_str_eq(in[0].id, "mem:bare:stop");
 	free(in);
-	n = expand("full", "t*", ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &in);
+	n = expand("full", "t*", ST_ALL, MODE_ALL, 1, 1, &in);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(in[1].id, "tcp:bare:post");
 	free(in);
@@ -344,7 +345,7 @@ START_TEST(test_expand_filters)
 	ck_assert_str_eq(in[0].id, "mem:lxc:post");
 	ck_assert_str_eq(in[1].id, "mem:lxc:hybrid");
 	free(in);
-	n = expand("full", "nothing*", ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &in);
+	n = expand("full", "nothing*", ST_ALL, MODE_ALL, 1, 1, &in);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_null(in);
 	n = expand(NULL, NULL, ST_HYBRID, MODE_BARE, 1, 1, &in);
@@ -390,14 +391,14 @@ END_TEST
 START_TEST(test_shards)
 {
 	struct suite_instance *all;
-	size_t total = expand("full", NULL, ST_ALL, MODE_BARE | MODE_LXC, 1, 1, &all);
+	size_t total = expand("full", NULL, ST_ALL, MODE_ALL, 1, 1, &all);
 
 	for (int count = 1; count <= 16; count++) {
 		int *seen = xzalloc(total * sizeof(int));
 
 		for (int index = 1; index <= count; index++) {
 			struct suite_instance *part;
-			size_t n = expand("full", NULL, ST_ALL, MODE_BARE | MODE_LXC, index, count, &part);
+			size_t n = expand("full", NULL, ST_ALL, MODE_ALL, index, count, &part);
 
 			for (size_t j = 0; j < n; j++) {
 				size_t k = (size_t)(index - 1) + j * (size_t)count;
@@ -457,6 +458,52 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* The modes are rows (mode_bare.c, mode_lxc.c): the names the parsers
+ * take, the order expansion follows, and what each row tells crmig and the
+ * shell, come from them. */
+START_TEST(test_mode_rows)
+{
+	struct mode_wl w = { .id = "memory:bare:stop", .container = "cs7", .addr = "10.77.0.101", .dir = "/w", .pid = 4242 };
+	unsigned bits, all = 0, n = 0;
+
+	for (unsigned i = 0, m; (m = suite_mode_bit(i)); i++, n++) {
+		const struct suite_mode *mode = suite_mode_of(m);
+		ck_assert_ptr_nonnull(mode);
+		ck_assert_int_eq(parse_modes(mode->name, &bits), 0);
+		ck_assert_uint_eq(bits, m);
+		ck_assert_str_eq(mode_bit_name(m), mode->name);
+		ck_assert_msg(mode->start && mode->crmig_target && mode->pid_word && mode->running_cmd &&
+				      mode->resumed_cmd && mode->cleanup_cmd && mode->user_script && mode->local_restore_cmd &&
+				      mode->stop_cmd && mode->user_way && mode->target_usage && mode->not_resumed,
+			      "mode %s: a row without all its parts", mode->name);
+		all |= m;
+	}
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(all, MODE_ALL);
+	ck_assert_ptr_null(suite_mode_of(MODE_ALL));
+	ck_assert_int_eq(parse_modes("lxc,bare", &bits), 0);
+	ck_assert_uint_eq(bits, MODE_ALL);
+	{
+		__do_free char *bare = mode_bare.crmig_target(&w), *lxc = mode_lxc.crmig_target(&w);
+		__do_free char *bpid = mode_bare.pid_word(&w), *lpid = mode_lxc.pid_word(&w);
+		__do_free char *clean = mode_bare.cleanup_cmd(NULL, &w);
+		ck_assert_str_eq(bare, "--pid 4242");
+		ck_assert_str_eq(lxc, "--lxc cs7");
+		ck_assert_str_eq(bpid, "4242");
+		ck_assert_str_eq(lpid, "$(lxc-info -n cs7 -p -H)");
+		/* a bare workload's cleanup: its tree, anything with its id, its directory, its address */
+		ck_assert_msg(strstr(clean, "k 4242") && strstr(clean, "'[-]-id memory:bare:stop( |$)'") &&
+				      strstr(clean, "rm -rf /w;") && strstr(clean, "ip addr del 10.77.0.101/24 dev br0"),
+			      "%s", clean);
+	}
+	/* only a bare workload binds and moves an address; a container always has one */
+	ck_assert(mode_bare.moves_addr && !mode_bare.own_addr);
+	ck_assert(!mode_lxc.moves_addr && mode_lxc.own_addr);
+	ck_assert_ptr_null(mode_bare.user_precopy);
+	ck_assert_ptr_nonnull(mode_lxc.user_precopy);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("suite_cases");
@@ -482,6 +529,7 @@ int main(void)
 	suite_add_tcase(s, exp_tc);
 	tcase_add_test(misc, test_parse_shard);
 	tcase_add_test(misc, test_names);
+	tcase_add_test(misc, test_mode_rows);
 	suite_add_tcase(s, misc);
 	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
