@@ -301,6 +301,27 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 	free(map);
 }
 
+/* zdtm.py reserves 20 huge pages for its run (maps09, maps10, shm-hugetlb,
+ * memfd02-hugetlb map MAP_HUGETLB); so does this, on both hosts, since the
+ * restore needs them as much as the test. Sets host h's count to nr and
+ * returns the count before, or -1 if it could not. */
+#define ZDTM_HUGEPAGES 20
+static int hugepages_swap(struct runner *r, int h, int nr)
+{
+	struct proc_result res;
+	int old = -1;
+
+	if (host_sh(r, h, 60, &res, "cat /proc/sys/vm/nr_hugepages && echo %d > /proc/sys/vm/nr_hugepages && "
+		    "cat /proc/sys/vm/nr_hugepages", nr) == 0) {
+		int now = -1;
+		if (res.status != 0 || sscanf(res.out, "%d %d", &old, &now) != 2 || now != nr)
+			fprintf(stderr, "crmig-suite: zdtm: host %s has %d of the %d huge pages asked for (%.200s): the "
+				"MAP_HUGETLB tests may not start\n", r->lab.hosts[h].name, now, nr, res.err);
+		proc_result_free(&res);
+	}
+	return old;
+}
+
 int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies, int shard_index, int shard_count,
 	     bool required, struct suite_result **results, size_t *n)
 {
@@ -310,6 +331,7 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 	__do_free char *lean_list = lean_path ? read_file(lean_path, NULL) : NULL;
 	char dir[PATH_MAX], err[1024];
 	size_t *sel, nsel = 0, matched = 0;
+	int hugepages_before[2];
 
 	if (fetch_catalogue(r, dir, sizeof(dir), err, sizeof(err)) < 0 ||
 	    zdtm_load(dir, &z.tests, &z.ntests, err, sizeof(err)) < 0) {
@@ -354,12 +376,17 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 	}
 	fprintf(stderr, "crmig-suite: zdtm: %zu of %zu tests selected (%s%s)\n", nsel, z.ntests,
 		lean ? "the lean selection" : glob ? glob : "all", shard_count > 1 ? ", this shard's share" : "");
+	for (int h = 0; h < 2; h++)
+		hugepages_before[h] = nsel ? hugepages_swap(r, h, ZDTM_HUGEPAGES) : -1;
 	for (unsigned bit = ST_STOP; bit <= ST_HYBRID && !runner_interrupted; bit <<= 1) {
 		if (!(strategies & bit))
 			continue;
 		z.strategy = bit;
 		run_strategy(&z, sel, nsel, results, n);
 	}
+	for (int h = 0; h < 2; h++)
+		if (hugepages_before[h] >= 0)
+			hugepages_swap(r, h, hugepages_before[h]);
 	for (size_t i = 0; i < z.nextra; i++)
 		push(results, n, &z.extra[i]);
 	for (size_t i = 0; i < z.ntests; i++)
