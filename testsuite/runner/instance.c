@@ -628,6 +628,19 @@ void inst_final_check(struct inst_ctx *x, bool migrated)
 	judge_gap(x, migrated);
 }
 
+/* SIGINT kills the commands in flight: what they then "saw" (no report, no
+ * tests.tsv, a host unreachable) is no verdict on the workload. */
+void inst_interrupted(struct suite_result *res)
+{
+	char was[sizeof(res->reason)];
+
+	if (!runner_interrupted || res->outcome != OUTCOME_FAIL)
+		return;
+	snprintf(was, sizeof(was), "%s", res->reason);
+	res->outcome = OUTCOME_SKIP;
+	snprintf(res->reason, sizeof(res->reason), "the run was interrupted before this one's verdict (in flight: %.600s)", was);
+}
+
 void inst_end(struct inst_ctx *x, json_t *report, bool ran)
 {
 	struct suite_result *res = x->res;
@@ -649,6 +662,7 @@ void inst_end(struct inst_ctx *x, json_t *report, bool ran)
 out:
 	json_decref(x->state_before[HOST_A]);
 	json_decref(x->state_before[HOST_B]);
+	inst_interrupted(res);
 	known_bug_classify(res);
 	bundle_finish(res); /* a kept failure: its manifest (bundle.json, final reason) and tarball */
 }

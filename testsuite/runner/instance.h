@@ -43,5 +43,7 @@ void inst_final_check(struct inst_ctx *x, bool migrated);
  * compared with inst_record_hosts(); then the result is classified. */
 void inst_end(struct inst_ctx *x, json_t *report, bool ran);
 int inst_fail(struct inst_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Interrupted (SIGINT) while it ran: a failure becomes a skip that says so. */
+void inst_interrupted(struct suite_result *res);
 
 #endif

@@ -284,7 +284,8 @@ static int one_round(struct soak_run *k)
 		char line[512];
 		int used = snprintf(line, sizeof(line), "soak %s round %d/%d (%s): %s, %.1f s, probe gap %.0f ms",
 				    mode_bit_name(k->leg.mode), k->round, k->rounds, strategy_bit_name(k->leg.strategy),
-				    ret == 0 ? "intact" : "FAILED", (now_ms() - t0) / 1000, gap);
+				    ret == 0 ? "intact" : runner_interrupted ? "interrupted, not judged" : "FAILED",
+				    (now_ms() - t0) / 1000, gap);
 
 		for (int h = 0; ret == 0 && h < 2 && used > 0 && (size_t)used < sizeof(line); h++)
 			used += snprintf(line + used, sizeof(line) - used, "; serve %s rss %.1f MiB fds %ld children %ld files %ld",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "instance.h"
 #include "runner.h"
 #include "util.h"
 #include "zdtm.h"
@@ -290,6 +291,7 @@ static void run_strategy(struct zdtm_run *z, const size_t *sel, size_t nsel, str
 			if (v[i].broke_alone)
 				z->tests[idx[i]].broke_alone = true;
 			result_for(z, (size_t)idx[i], o, v[i].reason, &res);
+			inst_interrupted(&res);
 			known_bug_classify(&res);
 			fprintf(stderr, "crmig-suite: %s: %s%s%s\n", res.inst.id, result_label(&res), res.reason[0] ? ": " : "",
 				res.reason);

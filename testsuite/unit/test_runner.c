@@ -3,6 +3,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "../runner/instance.h"
 #include "../runner/runner.h"
 #include "util.h"
 #include "unit.h"
@@ -99,6 +100,24 @@ START_TEST(test_known_bugs)
 }
 END_TEST
 
+/* An interrupted run: what failed in flight is a skip saying so; a verdict reached before stays. */
+START_TEST(test_interrupted_is_no_verdict)
+{
+	struct suite_result fail = { .outcome = OUTCOME_FAIL }, pass = { .outcome = OUTCOME_PASS };
+
+	snprintf(fail.reason, sizeof(fail.reason), "the payload has no zdtm/tests.tsv");
+	inst_interrupted(&fail); /* not interrupted: unchanged */
+	ck_assert_int_eq(fail.outcome, OUTCOME_FAIL);
+	runner_interrupted = 1;
+	inst_interrupted(&fail);
+	inst_interrupted(&pass);
+	runner_interrupted = 0;
+	ck_assert_int_eq(fail.outcome, OUTCOME_SKIP);
+	ck_assert_msg(strstr(fail.reason, "interrupted") && strstr(fail.reason, "no zdtm/tests.tsv"), "%s", fail.reason);
+	ck_assert_int_eq(pass.outcome, OUTCOME_PASS);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runner");
@@ -107,6 +126,7 @@ int main(void)
 	tcase_add_test(tc, test_complete_report);
 	tcase_add_test(tc, test_incomplete_reports);
 	tcase_add_test(tc, test_known_bugs);
+	tcase_add_test(tc, test_interrupted_is_no_verdict);
 	suite_add_tcase(s, tc);
 	return unit_run(s) ? 1 : 0;
 }
