@@ -221,22 +221,28 @@ static struct suite_case *make_case(int size, int rate, enum bench_tls tls)
 	return c;
 }
 
+/* A configuration's name in b->spent and the progress lines: "stop+tls:200:1:bare". */
+static char *config_key(const char *strategy, enum bench_tls tls, int size, int rate, unsigned mode)
+{
+	return xasprintf("%s%s:%d:%d:%s", strategy, bench_tls_rows[tls].suffix, size, rate, mode_bit_name(mode));
+}
+
 /* A configuration whose repetitions already took the budget is not repeated
  * again (post-copy's lazy window can take many minutes at 1 GB): the
  * results say so. */
 static bool over_budget(struct bench *b, unsigned strategy, enum bench_tls tls, int size, int rate, unsigned mode,
 			int rep)
 {
-	__do_free char *key = xasprintf("%s%s:%d:%d:%s", strategy_bit_name(strategy), bench_tls_rows[tls].suffix, size,
-					rate, mode_bit_name(mode));
+	__do_free char *key = config_key(strategy_bit_name(strategy), tls, size, rate, mode);
 	double spent = jnum(b->spent, key);
 
 	if (rep == 1 || !b->o->budget_min || !isfinite(spent) || spent < b->o->budget_min * 60)
 		return false;
 	json_array_append_new(json_object_get(b->doc, "capped"),
 			      json_pack("{s:s, s:b, s:s, s:i, s:i, s:s, s:i, s:f}", "strategy", strategy_bit_name(strategy),
-					"page_tls", tls != BT_OFF, "page_tls_mode", bench_tls_rows[tls].name, "size_mb", size, "dirty_rate", rate, "container", mode_bit_name(mode),
-					"skipped_rep", rep, "spent_s", round(spent)));
+					"page_tls", tls != BT_OFF, "page_tls_mode", bench_tls_rows[tls].name, "size_mb", size,
+					"dirty_rate", rate, "container", mode_bit_name(mode), "skipped_rep", rep, "spent_s",
+					round(spent)));
 	b->steps_total--;
 	b->weight_total -= step_weight(size, strategy, tls, rate, mode);
 	progress(b, "%s: its repetitions took %.0f min already (budget %d min): not repeated", key, spent / 60,
@@ -267,8 +273,7 @@ static void migrate_once(struct bench *b, unsigned strategy, enum bench_tls tls,
 	b->weight_done += step_weight(size, strategy, tls, rate, mode);
 	b->t_work += (now_ms() - t) / 1000;
 	{
-		__do_free char *key = xasprintf("%s%s:%d:%d:%s", sname, bench_tls_rows[tls].suffix, size, rate,
-						mode_bit_name(mode));
+		__do_free char *key = config_key(sname, tls, size, rate, mode);
 		double spent = jnum(b->spent, key);
 		json_object_set_new(b->spent, key, json_real((isfinite(spent) ? spent : 0) + (now_ms() - t) / 1000));
 	}
