@@ -153,7 +153,8 @@ static void write_bundle_links(FILE *f, const char *page, const struct suite_res
 	__do_free char *rel = NULL, *url = NULL, *shown = NULL;
 
 	if (!bundle) {
-		fprintf(f, "<p>No repro bundle (the run had no --keep DIR).</p>\n");
+		fprintf(f, "<p>No repro bundle: crmig-suite keeps one for a failed migration when run with --keep DIR "
+			   "(a zdtm test that failed its own check after a migration that worked has none).</p>\n");
 		return;
 	}
 	rel = relative_to_page(page, bundle);

@@ -25,6 +25,7 @@ struct zdtm_run {
 	int group_no;
 	json_t **crmig;                  /* per test: the report of the migration that judged it */
 	double *gap;
+	char **bundle;                   /* per test: the repro bundle of that migration, if one was kept */
 	struct suite_result *extra;      /* group-level failures (hosts changed, ...) */
 	size_t nextra;
 };
@@ -127,7 +128,7 @@ static void result_for(struct zdtm_run *z, size_t ti, enum outcome o, const char
 	snprintf(res->reason, sizeof(res->reason), "%s", reason ? reason : "");
 	res->probe_gap_ms = z->gap[ti];
 	res->crmig = json_incref(z->crmig[ti]);
-	res->details = json_object();
+	res->details = z->bundle[ti] ? json_pack("{s:s}", "bundle", z->bundle[ti]) : json_object();
 }
 
 /* The results file: NAME <TAB> PASS|FAIL|SKIP <TAB> reason, a line per test. */
@@ -170,7 +171,7 @@ static int run_group(void *ctx, const int *idx, size_t n, struct zdtm_verdict *v
 	struct suite_instance in = { .c = &c, .mode = MODE_BARE, .strategy = z->strategy };
 	struct suite_result res;
 	char *p = c.args, *suid = NULL;
-	const char *result, *results_text;
+	const char *result, *results_text, *kept;
 	size_t used = 0;
 
 	snprintf(c.name, sizeof(c.name), "zdtm-g%d", ++z->group_no);
@@ -200,10 +201,13 @@ static int run_group(void *ctx, const int *idx, size_t n, struct zdtm_verdict *v
 	run_instance(z->r, &in, &res);
 	result = json_string_value(json_object_get(res.crmig, "result"));
 	results_text = json_string_value(json_object_get(res.details, "results"));
+	kept = json_string_value(json_object_get(res.details, "bundle"));
 	for (size_t i = 0; i < n; i++) {
 		json_decref(z->crmig[idx[i]]);
 		z->crmig[idx[i]] = json_incref(res.crmig);
 		z->gap[idx[i]] = res.probe_gap_ms;
+		free(z->bundle[idx[i]]);
+		z->bundle[idx[i]] = kept ? xstrdup(kept) : NULL;
 	}
 	if (!result || strcmp(result, "ok") || !results_text) {
 		snprintf(why, len, "%s", res.reason[0] ? res.reason : "crmig did not migrate the group");
@@ -361,6 +365,7 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 	z.cases = xzalloc((z.ntests + 1) * sizeof(*z.cases));
 	z.crmig = xzalloc((z.ntests + 1) * sizeof(*z.crmig));
 	z.gap = xzalloc((z.ntests + 1) * sizeof(*z.gap));
+	z.bundle = xzalloc((z.ntests + 1) * sizeof(*z.bundle));
 	sel = xzalloc((z.ntests + 1) * sizeof(*sel));
 	for (size_t i = 0; i < z.ntests; i++) {
 		struct suite_case *c = &z.cases[i];
@@ -391,8 +396,11 @@ int zdtm_run(struct runner *r, const char *glob, bool lean, unsigned strategies,
 			hugepages_swap(r, h, hugepages_before[h]);
 	for (size_t i = 0; i < z.nextra; i++)
 		push(results, n, &z.extra[i]);
-	for (size_t i = 0; i < z.ntests; i++)
+	for (size_t i = 0; i < z.ntests; i++) {
 		json_decref(z.crmig[i]);
+		free(z.bundle[i]);
+	}
+	free(z.bundle);
 	free(z.extra);
 	free(z.crmig);
 	free(z.gap);
