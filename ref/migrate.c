@@ -578,6 +578,8 @@ int mig_restore(struct migration *m, const char *remote_dir, bool lazy)
 	json_t *req = json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:b}", "op", "restore", "dir", remote_dir,
 				"lazy", lazy, "tcp_established", m->o->tcp_established, "file_locks", m->o->file_locks,
 				"ips", ips_json(m), "workload", m->wl->describe(m), "fail", m->o->fail_restore);
+	if (lazy)
+		json_object_set_new(req, "lazy_verbosity", json_integer(m->o->lazy_verbosity));
 	double start = report_now(&m->rep);
 	uint64_t before = mig_bytes(m);
 	json_t *reply;
@@ -987,6 +989,9 @@ static void usage(FILE *f)
 	      "                         it has TLS, else relayed; relay: always relayed)\n"
 	      "  --criu PATH            the criu binary (default: criu on PATH, or $CRMIG_CRIU)\n"
 	      "  --timeout SECONDS      give up after this long (default 900)\n"
+	      "  --verbosity N          criu's log level (-vN, 0-4) on this host (default 4)\n"
+	      "  --lazy-verbosity N     post-copy: the destination's lazy-pages daemon's (default 2: at 4 it\n"
+	      "                         logs each page it copies, which halves its rate under load)\n"
 	      "  --quiet                no progress on stderr\n"
 	      "testing: CRMIG_FAULT_ENABLE=1 CRMIG_FAULT=POINT:ACTION injects one fault (see crmig(1), FAULT INJECTION)\n"
 	      "  points: round-N final-dump image-transfer restore handover lazy-window, dst-... of each on serve\n"
@@ -999,7 +1004,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_MAX_ROUNDS = 256, OPT_CONV_PAGES, OPT_CONV_FRAC, OPT_MIN_SHRINK, OPT_NO_TCP, OPT_NO_LOCKS,
-       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_MAX_TRAFFIC, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY,
+       OPT_SHELL_JOB, OPT_NO_AUTO_SYNC, OPT_PAGE_TLS, OPT_MAX_TRAFFIC, OPT_CRIU, OPT_LXCPATH, OPT_FAIL_RESTORE, OPT_VERBOSITY, OPT_LAZY_VERBOSITY,
        OPT_EVENTS };
 
 static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
@@ -1038,6 +1043,7 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 		{ "criu", required_argument, NULL, OPT_CRIU },
 		{ "lxcpath", required_argument, NULL, OPT_LXCPATH },
 		{ "verbosity", required_argument, NULL, OPT_VERBOSITY },
+		{ "lazy-verbosity", required_argument, NULL, OPT_LAZY_VERBOSITY },
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "test-fail-restore", no_argument, NULL, OPT_FAIL_RESTORE },
 		{ NULL, 0, NULL, 0 },
@@ -1112,6 +1118,11 @@ static int parse_args(int argc, char **argv, struct mig_opts *o)
 			if (parse_number("--verbosity", optarg, 0, 4, &v) < 0)
 				return -1;
 			o->verbosity = (int)v;
+			break;
+		case OPT_LAZY_VERBOSITY:
+			if (parse_number("--lazy-verbosity", optarg, 0, 4, &v) < 0)
+				return -1;
+			o->lazy_verbosity = (int)v;
 			break;
 		default: usage(stderr); return -1;
 		}
@@ -1240,7 +1251,7 @@ int cmd_migrate(int argc, char **argv)
 {
 	struct mig_opts o = {
 		.cert_dir = getenv("CRMIG_CERT_DIR") ?: CRMIG_CERT_DIR, .tcp_established = true, .file_locks = true,
-		.auto_sync = true, .rootfs = "sync", .page_tls = "on", .timeout_s = 900, .verbosity = 4,
+		.auto_sync = true, .rootfs = "sync", .page_tls = "on", .timeout_s = 900, .verbosity = 4, .lazy_verbosity = 2,
 	};
 	struct migration m = { .o = &o, .ctl_fd = -1 };
 	int ret;

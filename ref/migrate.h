@@ -42,7 +42,8 @@ struct mig_opts {
 	const char *sync_paths[MAX_LIST];
 	int n_sync;
 	double timeout_s;
-	int verbosity;
+	int verbosity;                /* criu's -v for the calls on the source and the restore */
+	int lazy_verbosity;           /* post-copy: the destination's lazy-pages daemon's -v */
 	bool quiet;
 	bool fail_restore;            /* testing: ask the destination to fail the restore */
 	const char *events;           /* --events FILE|FD */

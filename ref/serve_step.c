@@ -117,11 +117,15 @@ static void check_args(json_t *req, struct serve_step *out)
 		if (!name_field(req, "dir", false) || !name_field(req, "prev", true))
 			refuse(out, SERVE_REFUSE, "bad %s request", op_names[out->op]);
 		return;
-	case SOP_RESTORE:
+	case SOP_RESTORE: {
+		json_t *lv = json_object_get(req, "lazy_verbosity"); /* criu's -v for lazy-pages */
+
 		if (!name_field(req, "dir", false) || !json_is_object(json_object_get(req, "workload")) ||
-		    !ips_ok(json_object_get(req, "ips")))
+		    !ips_ok(json_object_get(req, "ips")) ||
+		    (lv && (!json_is_integer(lv) || json_integer_value(lv) < 0 || json_integer_value(lv) > 4)))
 			refuse(out, SERVE_REFUSE, "bad restore request");
 		return;
+	}
 	case SOP_FETCH_MAPS:
 		if (!name_field(req, "dir", false))
 			refuse(out, SERVE_REFUSE, "bad fetch request");

@@ -644,6 +644,24 @@ static char *actions_of(json_t *r)
 	return s;
 }
 
+/* Does the report's criu call for action (the first) have arg? */
+static bool call_has_arg(json_t *r, const char *action, const char *arg)
+{
+	size_t i, j;
+	json_t *v, *w;
+
+	json_array_foreach(json_object_get(r, "criu_argv"), i, v) {
+		if (strcmp(json_string_value(json_array_get(v, 1)) ?: "", action))
+			continue;
+		json_array_foreach(v, j, w)
+			if (!strcmp(json_string_value(w), arg))
+				return true;
+		return false;
+	}
+	ck_abort_msg("no criu %s in the report", action);
+	return false;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -814,10 +832,35 @@ static void migrate_ok(const char *strategy, const char *page_tls)
 					   : "page-server pre-dump page-server pre-dump dump lazy-pages restore";
 	ck_assert_str_eq(actions, want);
 	check_argv_matches_trace(rep, trace);
+	/* -v4 for the bundle; the lazy-pages daemon at -v2 (serve.c start_lazy_daemon) */
+	ck_assert(call_has_arg(rep, "dump", "-v4") && call_has_arg(rep, "restore", "-v4"));
+	ck_assert(!lazy || (call_has_arg(rep, "lazy-pages", "-v2") && !call_has_arg(rep, "lazy-pages", "-v4")));
 
 	run_free(&r);
 	dest_stop(&d);
 }
+
+/* crmig migrate --lazy-verbosity reaches the destination's daemon. */
+START_TEST(test_lazy_verbosity)
+{
+	__do_free char *dir = test_dir("lazy-v");
+	const char *more[] = { "--lazy-verbosity", "4", NULL };
+	struct dest_opts dopt = { 0 };
+	struct mig_opts mopt = { .strategy = "post", .page_tls = "off", .more = more };
+	struct dest d;
+	struct run r;
+	pid_t victim;
+
+	dest_start(&d, dir, &dopt);
+	victim = victim_start(true);
+	migrate(&r, dir, victim, &d, &mopt);
+	ck_run(r.status == 0, &r, &d, "crmig migrate exited %d\n%s", r.status, __s);
+	ck_assert(call_has_arg(r.report, "lazy-pages", "-v4"));
+	expect_victim_killed(victim);
+	run_free(&r);
+	dest_stop(&d);
+}
+END_TEST
 
 /* A --keep-images directory used before: the earlier migration's images go
  * first, so that none of them travels with the new dump (lab soak: an old
@@ -1266,6 +1309,15 @@ START_TEST(test_bad_to)
 }
 END_TEST
 
+START_TEST(test_bad_lazy_verbosity)
+{
+	const char *more[] = { "--lazy-verbosity", "5", NULL };
+	struct mig_opts mopt = { .strategy = "post", .to = "127.0.0.1:1", .more = more };
+
+	usage_error(&mopt, "--lazy-verbosity 5: want a number from 0 to 4");
+}
+END_TEST
+
 START_TEST(test_bad_page_tls)
 {
 	struct mig_opts mopt = { .strategy = "stop", .to = "127.0.0.1:1", .page_tls = "maybe" };
@@ -1626,6 +1678,7 @@ int main(int argc, char **argv)
 	add_or_skip(ok, test_pre_relay, ns, why);
 	add_or_skip(ok, test_post_tls, ns, why);
 	add_or_skip(ok, test_post_plain, ns, why);
+	add_or_skip(ok, test_lazy_verbosity, ns, why);
 	add_or_skip(ok, test_hybrid_tls, ns, why);
 	add_or_skip(ok, test_hybrid_plain, ns, why);
 	add_or_skip(ok, test_keep_images_reused, ns, why);
@@ -1653,6 +1706,7 @@ int main(int argc, char **argv)
 	add_or_skip(bad, test_missing_to, true, NULL);
 	add_or_skip(bad, test_bad_to, true, NULL);
 	add_or_skip(bad, test_bad_page_tls, true, NULL);
+	add_or_skip(bad, test_bad_lazy_verbosity, true, NULL);
 	add_or_skip(bad, test_not_a_session_leader, ns, why);
 	add_or_skip(bad, test_no_such_process, ns, why);
 	add_or_skip(bad, test_pid_in_use_there, true, NULL);

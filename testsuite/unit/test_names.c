@@ -227,6 +227,19 @@ START_TEST(test_serve_step_names)
 			 SERVE_REFUSE);
 	ck_assert_str_eq(st.why, "bad restore request");
 	ck_assert_int_eq(step(true, MSG_REQUEST, "{\"op\": \"restore\", \"dir\": \"final\"}", &st), SERVE_REFUSE);
+	/* the lazy-pages daemon's -v: 0 to 4, an integer */
+	ck_assert_int_eq(step(true, MSG_REQUEST,
+			      "{\"op\": \"restore\", \"dir\": \"final\", \"workload\": {}, \"lazy_verbosity\": 4}", &st),
+			 SERVE_RUN);
+	ck_assert_int_eq(step(true, MSG_REQUEST,
+			      "{\"op\": \"restore\", \"dir\": \"final\", \"workload\": {}, \"lazy_verbosity\": 5}", &st),
+			 SERVE_REFUSE);
+	ck_assert_int_eq(step(true, MSG_REQUEST,
+			      "{\"op\": \"restore\", \"dir\": \"final\", \"workload\": {}, \"lazy_verbosity\": \"4; x\"}", &st),
+			 SERVE_REFUSE);
+	ck_assert_int_eq(step(true, MSG_REQUEST,
+			      "{\"op\": \"restore\", \"dir\": \"final\", \"workload\": {}, \"lazy_verbosity\": -1}", &st),
+			 SERVE_REFUSE);
 }
 END_TEST
 
