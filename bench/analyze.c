@@ -202,6 +202,51 @@ static void derive_live_sync(json_t *sample)
 			    json_real(sync ? jnum(sync, "bytes") : 0) : json_null());
 }
 
+/* Where the frozen window went (a container's fixed cost, issue 14): crmig's
+ * frozen phases on the source's clock, and the destination's restore split
+ * at criu's action-script calls on serve's clock, from the restore request:
+ * "setup" before criu restores anything (liblxc: the container's rootfs
+ * mount, network and cgroups; bare: serve's own checks), "criu" from
+ * pre-restore to pre-resume, "resume" from there to the restore's reply
+ * (the tasks let go, liblxc's monitor, serve's after-restore work). One row:
+ * the sample key, the phase or restore milestones it spans. */
+static const struct split_row {
+	const char *key, *label;
+	const char *phase;           /* a crmig phase's length, or */
+	const char *from, *to;       /* destination_restore: to - from (NULL from: the request) */
+} split_rows[] = {
+	{ "split_dump_ms", "dump", "dump", NULL, NULL },
+	{ "split_transfer_ms", "transfer", "transfer", NULL, NULL },
+	{ "split_sync_frozen_ms", "sync-frz", "sync-frozen", NULL, NULL },
+	{ "split_restore_ms", "restore", "restore", NULL, NULL },
+	{ "split_dest_setup_ms", "b:setup", NULL, NULL, "pre-restore" },
+	{ "split_dest_criu_ms", "b:criu", NULL, "pre-restore", "pre-resume" },
+	{ "split_dest_resume_ms", "b:resume", NULL, "pre-resume", "restore_ms" },
+};
+
+static void derive_frozen_split(json_t *sample)
+{
+	json_t *dest = json_object_get(sample, "destination_restore");
+
+	if (!json_is_array(json_object_get(sample, "phases")))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(split_rows); i++) {
+		const struct split_row *r = &split_rows[i];
+		double v = NAN;
+
+		if (r->phase) {
+			const json_t *p = bench_phase(sample, r->phase);
+
+			/* no sync-frozen phase: nothing was mirrored while frozen */
+			v = p ? jnum(p, "end_ms") - jnum(p, "start_ms") : !strcmp(r->phase, "sync-frozen") ? 0 : NAN;
+		} else if (json_is_object(dest)) {
+			v = jnum(dest, r->to) - (r->from ? jnum(dest, r->from) : 0);
+		}
+		if (isfinite(v))
+			json_object_set_new(sample, r->key, json_real(v));
+	}
+}
+
 static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
 {
 	json_t *c = json_object();
@@ -217,6 +262,17 @@ static json_t *aggregate_config(const json_t *first, json_t *valid, json_t *all)
 	for (size_t k = 0; median_keys[k]; k++) {
 		double m = med_of(valid, median_keys[k]);
 		json_object_set_new(c, median_keys[k], median_int[k] ? int_or_null(m) : num_or_null(m));
+	}
+	{
+		json_t *split = json_object();
+
+		for (size_t k = 0; k < ARRAY_SIZE(split_rows); k++) {
+			double m = med_of(valid, split_rows[k].key);
+
+			if (isfinite(m))
+				json_object_set_new(split, split_rows[k].label, num_or_null(m));
+		}
+		json_object_set_new(c, "frozen_split_ms", split);
 	}
 	set_ranges(c, valid, range_keys);
 	json_object_set_new(c, "stop_reasons", stop_reasons(all));
@@ -236,8 +292,10 @@ static void analyze_configs(json_t *doc)
 	size_t n = json_array_size(runs), i;
 	bool *done = xzalloc(n + 1);
 
-	json_array_foreach(runs, i, r)
+	json_array_foreach(runs, i, r) {
 		derive_live_sync(r);
+		derive_frozen_split(r);
+	}
 	json_array_foreach(runs, i, r) {
 		json_t *valid, *all, *o;
 		size_t j;
@@ -686,6 +744,47 @@ void bench_fmt_ms_range(const json_t *row, const char *key, char *buf, size_t le
 		snprintf(buf + o, len - o, " (%.0f-%.0f)", lo / 1000, hi / 1000);
 }
 
+/* The frozen window of stop and post (page TLS off) at the reference rate,
+ * split as split_rows says, per mode: a container's extra is the difference
+ * between its rows and the bare ones. */
+static void print_split(const json_t *doc, FILE *out, const int *sizes, size_t nsizes, const char **modes,
+			size_t nmodes)
+{
+	static const char *const strategies[] = { "stop", "post" };
+	int rate = ref_rate(doc);
+	char rt[16];
+	bool any = false;
+
+	fmt_rate(rate, rt, sizeof(rt));
+	for (size_t m = 0; m < nmodes; m++)
+		for (size_t z = 0; z < nsizes; z++)
+			for (size_t k = 0; k < ARRAY_SIZE(strategies); k++) {
+				json_t *c = bench_config(doc, strategies[k], BT_OFF, sizes[z], rate, modes[m]);
+				json_t *split = json_object_get(c, "frozen_split_ms");
+				char sz[16], v[16];
+
+				if (!json_object_size(split))
+					continue;
+				if (!any) {
+					fprintf(out, "\nwhere the frozen window goes (%s, page TLS off; medians; b: the destination's "
+						"restore, within \"restore\")\n%-6s %-5s %-8s %9s", rt, "size", "mode", "strategy",
+						"frozen");
+					for (size_t i = 0; i < ARRAY_SIZE(split_rows); i++)
+						fprintf(out, " %9s", split_rows[i].label);
+					fputc('\n', out);
+					any = true;
+				}
+				fmt_size(sizes[z], sz, sizeof(sz));
+				fmt_ms(jnum(c, "frozen_ms"), v, sizeof(v));
+				fprintf(out, "%-6s %-5s %-8s %9s", sz, modes[m], strategies[k], v);
+				for (size_t i = 0; i < ARRAY_SIZE(split_rows); i++) {
+					fmt_ms(jnum(split, split_rows[i].label), v, sizeof(v));
+					fprintf(out, " %9s", v);
+				}
+				fputc('\n', out);
+			}
+}
+
 void bench_print_table(const json_t *doc, FILE *out)
 {
 	int sizes[16], rates[16];
@@ -765,6 +864,7 @@ void bench_print_table(const json_t *doc, FILE *out)
 					jnum(b, "attempts"));
 			}
 	}
+	print_split(doc, out, sizes, nsizes, modes, nmodes);
 	fprintf(out, "\ndowntime: the probe's heartbeat gap (the one clock); crmig dt: crmig's own freeze->resumed;\n"
 		     "pre-resume: bytes that crossed before the workload ran again; final%%: the last (frozen) round's\n"
 		     "pages as %% of the workload's memory; time: crmig migrate from start to end; n: valid/attempts.\n"

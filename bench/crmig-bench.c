@@ -200,6 +200,7 @@ static json_t *sample_of(const struct suite_result *res, const char *strategy, e
 		json_object_set(s, "phases", json_object_get(rep_json, "phases") ?: json_null());
 		json_object_set(s, "round_stats", json_object_get(rep_json, "round_stats") ?: json_null());
 		json_object_set(s, "stop_reason", json_object_get(rep_json, "stop_reason") ?: json_null());
+		json_object_set(s, "destination_restore", json_object_get(rep_json, "destination_restore") ?: json_null());
 	}
 	return s;
 }

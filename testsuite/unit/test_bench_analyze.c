@@ -203,6 +203,62 @@ START_TEST(test_medians_ranges_samples)
 }
 END_TEST
 
+/* A sample's frozen window, as crmig's report has it: dump, transfer and
+ * restore phases (source clock), the destination's restore milestones. */
+static json_t *split_sample(const char *mode, int rep, double dump, double restore, double setup, double criu)
+{
+	json_t *s = sample("post", false, 64, 1, mode, rep, true, dump + restore + 100, 1000, NULL);
+
+	json_object_set_new(s, "phases", json_pack("[{s:s, s:f, s:f}, {s:s, s:f, s:f}, {s:s, s:f, s:f}, {s:s, s:f, s:f}]",
+						   "name", "sync", "start_ms", 0.0, "end_ms", 50.0,
+						   "name", "dump", "start_ms", 100.0, "end_ms", 100 + dump,
+						   "name", "transfer", "start_ms", 100 + dump, "end_ms", 150 + dump,
+						   "name", "restore", "start_ms", 150 + dump, "end_ms", 150 + dump + restore));
+	json_object_set_new(s, "destination_restore", json_pack("{s:f, s:f, s:f}", "pre-restore", setup, "pre-resume",
+								setup + criu, "restore_ms", restore - 20));
+	return s;
+}
+
+START_TEST(test_frozen_split)
+{
+	json_t *doc = json_pack("{s:{s:[i], s:[i], s:[s, s], s:[s]}, s:{s:[f]}, s:[], s:[]}", "matrix", "sizes", 64,
+				"rates", 1, "modes", "bare", "lxc", "strategies", "post", "link", "samples_MBps", 100.0,
+				"runs", "baseline_runs");
+	json_t *runs = json_object_get(doc, "runs"), *split;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	add(runs, split_sample("bare", 1, 300, 700, 40, 500));
+	add(runs, split_sample("lxc", 1, 900, 2600, 900, 1200));
+	add(runs, split_sample("lxc", 2, 1100, 3000, 1100, 1400));
+	add(runs, split_sample("lxc", 3, 1000, 2800, 1000, 1300));
+	/* an older sample without destination_restore: its phases still count */
+	json_object_del(json_array_get(runs, 3), "destination_restore");
+	bench_analyze(doc);
+	split = json_object_get(bench_config(doc, "post", BT_OFF, 64, 1, "lxc"), "frozen_split_ms");
+	ck_assert_double_eq_tol(jnum(split, "dump"), 1000, 1e-9);
+	ck_assert_double_eq_tol(jnum(split, "transfer"), 50, 1e-9);
+	ck_assert_double_eq_tol(jnum(split, "sync-frz"), 0, 1e-9); /* none while frozen */
+	ck_assert_double_eq_tol(jnum(split, "restore"), 2800, 1e-9);
+	ck_assert_double_eq_tol(jnum(split, "b:setup"), 1000, 1e-9); /* median of 900 and 1100 */
+	ck_assert_double_eq_tol(jnum(split, "b:criu"), 1300, 1e-9);
+	ck_assert_double_eq_tol(jnum(split, "b:resume"), 480, 1e-9); /* 2580 - 2100, 2980 - 2500 */
+	split = json_object_get(bench_config(doc, "post", BT_OFF, 64, 1, "bare"), "frozen_split_ms");
+	ck_assert_double_eq_tol(jnum(split, "b:setup"), 40, 1e-9);
+	f = open_memstream(&text, &len);
+	bench_print_table(doc, f);
+	fclose(f);
+	if (getenv("SHOW_TABLE"))
+		fputs(text, stderr);
+	ck_assert_msg(strstr(text, "where the frozen window goes"), "%s", text);
+	ck_assert_msg(strstr(text, "lxc   post         "), "%s", text);
+	ck_assert_msg(strstr(text, "   1.00 s    1.30 s"), "%s", text);
+	free(text);
+	json_decref(doc);
+}
+END_TEST
+
 START_TEST(test_table_prints)
 {
 	json_t *doc = synthetic();
@@ -238,6 +294,7 @@ int main(void)
 	tcase_add_test(tc, test_pre_finishes);
 	tcase_add_test(tc, test_medians_ranges_samples);
 	tcase_add_test(tc, test_table_prints);
+	tcase_add_test(tc, test_frozen_split);
 	suite_add_tcase(s, tc);
 	return unit_run(s) ? 1 : 0;
 }
