@@ -31,7 +31,14 @@ void hook_server_close(struct hook_server *h);
  * returns its exit status (128+sig when killed). */
 int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after, void *ctx, double timeout_s);
 
-/* The `crmig hook SOCKET` side: relays CRTOOLS_SCRIPT_ACTION, exits with the answer. */
+/* The hook client criu runs (crmig-hook, ref/crmig_hook.c), as an absolute
+ * path: $CRMIG_HOOK, else crmig-hook beside exe (a build tree), else
+ * ../libexec/crmig/crmig-hook from exe's directory (an install); NULL: none
+ * (the hook then runs `crmig hook SOCKET` from a script). */
+char *hook_client_path(const char *exe);
+
+/* The client's side (ref/hook_client.c, libc only): relays
+ * CRTOOLS_SCRIPT_ACTION to the socket, returns the answer to exit with. */
 int hook_client_main(const char *sock);
 
 #endif

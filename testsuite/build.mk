@@ -103,7 +103,8 @@ $(BUILD)/testsuite/unit/fake-criu.o: | $(CRMIG_GEN_H)
 $(BUILD)/unit/fake-criu: $(BUILD)/testsuite/unit/fake-criu.o $(BUILD)/libcrmig.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
-$(BUILD)/unit/test_e2e: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
+$(BUILD)/unit/test_e2e: | $(BUILD)/unit/fake-criu $(BUILD)/crmig $(BUILD)/crmig-hook
+$(BUILD)/unit/test_hook: | $(BUILD)/crmig-hook
 $(BUILD)/unit/test_migrate_events: | $(BUILD)/unit/fake-criu $(BUILD)/crmig
 # test_faults: test_e2e's harness (it includes test_e2e.c) with CRMIG_FAULT
 $(BUILD)/unit/test_faults: | $(BUILD)/unit/fake-criu $(BUILD)/crmig

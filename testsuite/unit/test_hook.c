@@ -31,7 +31,7 @@
 
 extern char **environ;
 
-static char self[PATH_MAX];
+static char self[PATH_MAX], client[PATH_MAX]; /* client: the build's crmig-hook */
 static char tmpdir[] = "/tmp/crmig-test-hook-XXXXXX";
 
 static void setup_dir(void)
@@ -217,12 +217,14 @@ static void open_server(struct hook_server *h)
 
 /* ---- tests ------------------------------------------------------------------ */
 
+/* Without crmig-hook (none beside this binary, no $CRMIG_HOOK): a script. */
 START_TEST(test_script_file)
 {
 	struct hook_server h;
 	struct stat st;
 	__do_free char *want = NULL, *text = NULL, *prefix = xasprintf("%s/run/deeper/hook-", tmpdir);
 
+	unsetenv("CRMIG_HOOK");
 	open_server(&h);
 	ck_assert_int_ge(h.lfd, 0);
 	ck_assert_msg(!strncmp(h.dir, prefix, strlen(prefix)), "dir %s", h.dir);
@@ -245,6 +247,103 @@ START_TEST(test_script_file)
 	ck_assert_ptr_null(h.command);
 	ck_assert_int_eq(access(dir, F_OK), -1); /* nothing left behind */
 	hook_server_close(&h);                   /* twice is harmless */
+}
+END_TEST
+
+/* With crmig-hook, the action is a symlink to it, and it finds the socket
+ * beside the name criu runs it by: the same round trip as the script's. */
+START_TEST(test_client_binary)
+{
+	static const char *const actions[] = { "pre-dump", "post-dump", "status-ready", NULL };
+	static const struct answer answers[] = { { "post-dump", 1 }, { "status-ready", 42 }, { NULL, 0 } };
+	struct record r = { .answers = answers };
+	struct hook_server h;
+	struct stat st;
+	char target[PATH_MAX];
+	ssize_t n;
+	__do_free char *out = NULL;
+
+	setenv("CRMIG_HOOK", client, 1);
+	open_server(&h);
+	unsetenv("CRMIG_HOOK");
+	ck_assert_int_eq(lstat(h.command, &st), 0);
+	ck_assert_msg(S_ISLNK(st.st_mode), "%s is not a symlink", h.command);
+	n = readlink(h.command, target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = '\0';
+	ck_assert_str_eq(target, client);
+	ck_assert_int_eq(hook_serve(&h, start_criu(h.command, 5, 0, actions), on_hook, NULL, &r, 60), 5);
+	ck_assert_str_eq(r.calls, "fn:pre-dump fn:post-dump fn:status-ready");
+	out = criu_out();
+	ck_assert_str_eq(out, "pre-dump 0\npost-dump 1\nstatus-ready 42\n");
+	snprintf(target, sizeof(target), "%s", h.command);
+	hook_server_close(&h);
+	ck_assert_int_eq(lstat(target, &st), -1); /* the symlink goes with the server */
+	ck_assert_int_eq(access(client, X_OK), 0); /* and only the symlink */
+}
+END_TEST
+
+/* crmig-hook without its server: post-dump says no (criu then keeps the
+ * workload), anything else goes on; people running it get a usage line. */
+START_TEST(test_client_binary_alone)
+{
+	__do_free char *dir = xasprintf("%s/lonely", tmpdir);
+	__do_free char *name = xasprintf("%s/action", dir);
+	char *usage[] = { client, "a", "b", NULL };
+	int st;
+	pid_t pid;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(symlink(client, name), 0);
+	ck_assert_int_eq(run_action(name, "post-dump"), 1);
+	ck_assert_int_eq(run_action(name, "pre-dump"), 0);
+	ck_assert_int_eq(run_action(name, NULL), 0);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execv(client, usage);
+		_exit(126);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 2);
+}
+END_TEST
+
+/* Where crmig looks for crmig-hook: $CRMIG_HOOK (absolute, executable),
+ * then beside crmig (a build tree), then PREFIX/libexec/crmig. */
+START_TEST(test_client_lookup)
+{
+	__do_free char *bin = xasprintf("%s/usr/bin", tmpdir), *libexec = xasprintf("%s/usr/libexec/crmig", tmpdir);
+	__do_free char *exe = xasprintf("%s/crmig", bin), *beside = xasprintf("%s/crmig-hook", bin);
+	__do_free char *installed = xasprintf("%s/crmig-hook", libexec);
+	__do_free char *got = NULL, *got2 = NULL, *got3 = NULL, *got4 = NULL, *got5 = NULL;
+
+	unsetenv("CRMIG_HOOK");
+	ck_assert_int_eq(mkdir_p(bin, 0700), 0);
+	ck_assert_int_eq(mkdir_p(libexec, 0700), 0);
+	ck_assert_ptr_null(hook_client_path(exe));
+	ck_assert_ptr_null(hook_client_path("crmig"));
+	ck_assert_int_eq(write_file(installed, "#!/bin/sh\n", 10, 0600), 0);
+	ck_assert_ptr_null(hook_client_path(exe)); /* not executable */
+	ck_assert_int_eq(chmod(installed, 0700), 0);
+	got = hook_client_path(exe);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, installed); /* resolved: no "bin/.." */
+	ck_assert_int_eq(write_file(beside, "#!/bin/sh\n", 10, 0700), 0);
+	got2 = hook_client_path(exe);
+	ck_assert_str_eq(got2, beside);
+	setenv("CRMIG_HOOK", installed, 1);
+	got3 = hook_client_path(exe);
+	ck_assert_str_eq(got3, installed);
+	setenv("CRMIG_HOOK", "crmig-hook", 1); /* relative: refused, no guessing */
+	got4 = hook_client_path(exe);
+	ck_assert_ptr_null(got4);
+	setenv("CRMIG_HOOK", "/no/such/crmig-hook", 1);
+	got5 = hook_client_path(exe);
+	ck_assert_ptr_null(got5);
+	unsetenv("CRMIG_HOOK");
 }
 END_TEST
 
@@ -516,10 +615,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	self[n] = '\0';
+	/* crmig-hook is in the build directory above unit/ */
+	{
+		__do_free char *path = xasprintf("%.*s/../crmig-hook", (int)(strrchr(self, '/') - self), self);
+
+		if (!realpath(path, client)) {
+			fprintf(stderr, "test_hook: %s: %s (make builds it first)\n", path, strerror(errno));
+			return 2;
+		}
+	}
 
 	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_script_file);
+	tcase_add_test(tc, test_client_binary);
+	tcase_add_test(tc, test_client_binary_alone);
+	tcase_add_test(tc, test_client_lookup);
 	tcase_add_test(tc, test_open_failures);
 	tcase_add_test(tc, test_actions_reach_the_callback);
 	tcase_add_test(tc, test_without_after);
