@@ -104,6 +104,8 @@ char **criu_argv(const struct criu_call *c)
 		push2(&b, "--pidfile", c->pidfile);
 	if (c->action_script)
 		push2(&b, "--action-script", c->action_script);
+	if (c->network_lock && dumps(c->action))
+		push2(&b, "--network-lock", c->network_lock);
 	if (c->tls)
 		push_tls(&b, c->tls);
 	for (size_t i = 0; c->extra && c->extra[i]; i++)
@@ -138,6 +140,8 @@ char *criu_config_text(const struct criu_call *c)
 		ADD("ps-socket %d", CRIU_PS_FD);
 	if (c->lazy)
 		ADD("lazy-pages");
+	if (c->network_lock && dumps(c->action))
+		ADD("network-lock %s", c->network_lock);
 	if (c->tls)
 		ADD("tls\ntls-cacert %s\ntls-cert %s\ntls-key %s", c->tls->ca, c->tls->cert, c->tls->key);
 #undef ADD
@@ -263,10 +267,16 @@ void criu_probe(struct criu_info *info, const char *criu_override)
 	info->mem_dirty_track = criu_has_feature(criu, "mem_dirty_track");
 	info->uffd_noncoop = criu_has_feature(criu, "uffd-noncoop");
 	info->lazy_pages = criu_has_feature(criu, "lazy_pages");
+	info->nft_lock = criu_has_feature(criu, "network_lock_nftables");
 	if (run_quiet(tls, &r) >= 0) {
 		info->tls = !strstr(r.out, "without TLS") && !strstr(r.err, "without TLS");
 		proc_result_free(&r);
 	}
+}
+
+const char *criu_netns_lock_method(const struct criu_info *here, json_t *peer_features)
+{
+	return here->nft_lock && json_is_true(json_object_get(peer_features, "network_lock_nftables")) ? "nftables" : NULL;
 }
 
 /* No error line at all, and the log ends in the restorer reading the same

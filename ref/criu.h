@@ -38,6 +38,8 @@ struct criu_call {
 	bool restore_detached;       /* restore -d */
 	const char *pidfile;         /* restore --pidfile */
 	const char *action_script;   /* --action-script */
+	const char *network_lock;    /* dump, pre-dump: --network-lock METHOD; NULL: criu's (iptables). A
+				      * restore takes the dump's from the inventory image */
 	const struct tls_paths *tls; /* --tls with these files, or NULL */
 	char *const *extra;          /* more arguments from the user, NULL-terminated */
 };
@@ -69,9 +71,15 @@ struct criu_info {
 	bool uffd_noncoop;      /* post-copy of a process tree */
 	bool lazy_pages;        /* 'criu check --feature lazy_pages' */
 	bool tls;               /* built with GnuTLS */
+	bool nft_lock;          /* 'criu check --feature network_lock_nftables' */
 	char why_not[256];      /* when present is false, or a feature is missing */
 };
 void criu_probe(struct criu_info *info, const char *criu_override);
+/* How criu should lock a network namespace it dumps: "nftables" when this
+ * host's criu and the peer's (its hello's features) both can, else NULL
+ * (criu's default, iptables). A restore takes the dump's method from the
+ * images, so one side is not enough. */
+const char *criu_netns_lock_method(const struct criu_info *here, json_t *peer_features);
 
 /* At most max_lines lines of a criu log that say what went wrong: "Error"
  * lines first, in the log's order, then other lines mentioning an error. */

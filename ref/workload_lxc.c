@@ -138,10 +138,24 @@ static void lxc_sync_paths(struct migration *m, json_t *paths)
 	}
 }
 
-static void child_dump(struct migration *m, const struct dump_spec *d)
+/* criu locks a container's network namespace while it dumps it. With
+ * iptables (criu's default) that is two iptables-restore runs in the dump
+ * and five commands at the restore's unlock, each a fork and an exec while
+ * the container is frozen (in a TCG guest 0.82 s at the dump and 0.86 s at
+ * the restore); libnftables does it in criu's own process. The restore
+ * takes the method from the images, so both hosts' criu must have it. */
+static const char *lxc_network_lock(struct migration *m)
+{
+	const char *method = criu_netns_lock_method(&m->criu, json_object_get(m->peer, "features"));
+
+	json_object_set_new(m->rep.extra, "network_lock", json_string(method ? method : "iptables"));
+	return method;
+}
+
+static void child_dump(struct migration *m, const struct dump_spec *d, const char *lock)
 {
 	struct criu_call cc = { .action = d->action, .page_server = d->page_server, .ps_socket = d->ps_fd >= 0,
-				.lazy = d->lazy };
+				.lazy = d->lazy, .network_lock = lock };
 	__do_free char *conf_text = criu_config_text(&cc);
 	__do_free char *conf = xasprintf("%s/criu.conf", d->dir);
 	__do_free char *log = xasprintf("%s/lxc.log", d->dir);
@@ -166,7 +180,7 @@ static void child_dump(struct migration *m, const struct dump_spec *d)
 }
 
 /* What liblxc adds to criu's command line for a dump (lxc's criu.c, 6.0). */
-static pid_t direct_dump_start(struct migration *m, const struct dump_spec *d)
+static pid_t direct_dump_start(struct migration *m, const struct dump_spec *d, const char *lock)
 {
 	struct lxc_state *s = m->wl_state;
 	__do_free char *root = xasprintf("%s%s%s", s->controllers, s->controllers[0] ? ":" : "", s->cgroup);
@@ -174,7 +188,8 @@ static pid_t direct_dump_start(struct migration *m, const struct dump_spec *d)
 	char *const lxc_args[] = { "--link-remap", "--manage-cgroups=full", "--ext-mount-map", "auto",
 				   "--enable-external-sharing", "--enable-external-masters", "--enable-fs", "hugetlbfs",
 				   "--enable-fs", "tracefs", "--cgroup-root", root, "--skip-in-flight",
-				   "--freeze-cgroup", freeze, "--force-irmap", NULL };
+				   "--freeze-cgroup", freeze, "--force-irmap", lock ? "--network-lock" : NULL,
+				   (char *)lock, NULL };
 
 	return workload_dump_tree(m, d, s->init_pid, lxc_args, true);
 }
@@ -182,15 +197,16 @@ static pid_t direct_dump_start(struct migration *m, const struct dump_spec *d)
 static pid_t lxc_dump_start(struct migration *m, const struct dump_spec *d)
 {
 	struct lxc_state *s = m->wl_state;
+	const char *lock = lxc_network_lock(m);
 	pid_t pid;
 
 	if (s->direct)
-		return direct_dump_start(m, d);
+		return direct_dump_start(m, d, lock);
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0)
-		child_dump(m, d);
+		child_dump(m, d, lock);
 	return pid;
 }
 

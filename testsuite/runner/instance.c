@@ -355,6 +355,21 @@ static void judge_workload(struct inst_ctx *x, const char *verdict)
 		fail(x, "the harness's TCP peer: %s", why);
 }
 
+/* criu locks the workload's network namespace while it is frozen; with
+ * nftables it does so in its own process, with iptables by running
+ * iptables-restore several times (0.8 s at each end in a TCG guest). Where
+ * both hosts' criu have nftables, crmig must have asked for it. */
+static void judge_network_lock(struct inst_ctx *x, json_t *rep)
+{
+	const char *lock = json_string_value(json_object_get(rep, "network_lock"));
+	char why[256];
+	const char *want = runner_host_has_feature(x->r, "network_lock_nftables", why, sizeof(why)) ? "nftables" : "iptables";
+
+	if (!lock || strcmp(lock, want))
+		fail(x, "crmig's report says network_lock %s, expected %s (%s)", lock ? lock : "(none)", want,
+		     !strcmp(want, "nftables") ? "criu on both hosts has network_lock_nftables" : why);
+}
+
 static void judge_report(struct inst_ctx *x, json_t *rep)
 {
 	const char *result = json_string_value(json_object_get(rep, "result"));
@@ -375,6 +390,8 @@ static void judge_report(struct inst_ctx *x, json_t *rep)
 	}
 	if (x->in->c->expect_error[0] && (!error || !strstr(error, x->in->c->expect_error)))
 		fail(x, "crmig's error does not say '%s': %.500s", x->in->c->expect_error, error ? error : "(none)");
+	if (!strcmp(result, "ok") && x->mode->locks_netns)
+		judge_network_lock(x, rep);
 }
 
 /* Is the workload still on host a? A zombie waiting for its reaper is not;

@@ -35,6 +35,8 @@ struct suite_mode {
 	int addr_base;       /* its addresses: LAB_SUBNET.(addr_base + n % 50) */
 	bool own_addr;       /* always has an address of its own (a container's) */
 	bool moves_addr;     /* an address of its own is bound by the workload and moved by crmig --move-ip */
+	bool locks_netns;    /* criu dumps a network namespace of its own and locks it: the report's
+			      * network_lock says how (nftables where both hosts' criu can) */
 	const char *target_usage;   /* crmig migrate's target, for REPLAY.txt: "--pid PID" */
 	const char *not_resumed;    /* after_killed's failure: "left the workload stopped" */
 	double bench_fixed_s;       /* the bench's ETA: a migration's extra fixed seconds */

@@ -103,6 +103,7 @@ const struct suite_mode mode_bare = {
 	.addr_base = 100,
 	.own_addr = false,
 	.moves_addr = true,
+	.locks_netns = false,
 	.target_usage = "--pid PID",
 	.not_resumed = "left the workload stopped",
 	.bench_fixed_s = 0,

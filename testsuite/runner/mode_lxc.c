@@ -105,6 +105,7 @@ const struct suite_mode mode_lxc = {
 	.addr_base = 150,
 	.own_addr = true,
 	.moves_addr = false,
+	.locks_netns = true,
 	.target_usage = "--lxc NAME",
 	.not_resumed = "left the container frozen",
 	.bench_fixed_s = 10,

@@ -172,6 +172,33 @@ START_TEST(test_lazy_dump)
 	expect_argv(&c, ARGV("criu", "dump", "-D", "/s/final", "-o", "dump.log", "-v4", "-t", "99", "--prev-images-dir",
 			     "../round-2", "--track-mem", "--ps-socket", "3", "--lazy-pages", "--tcp-established",
 			     "--file-locks", "--action-script", SCRIPT));
+	/* a container's lock method (workload_lxc.c) goes to dumps only */
+	c.network_lock = "nftables";
+	expect_argv(&c, ARGV("criu", "dump", "-D", "/s/final", "-o", "dump.log", "-v4", "-t", "99", "--prev-images-dir",
+			     "../round-2", "--track-mem", "--ps-socket", "3", "--lazy-pages", "--tcp-established",
+			     "--file-locks", "--action-script", SCRIPT, "--network-lock", "nftables"));
+	c.action = CRIU_RESTORE;
+	c.prev_images_dir = NULL;
+	c.track_mem = c.ps_socket = false;
+	expect_argv(&c, ARGV("criu", "restore", "-D", "/s/final", "-o", "dump.log", "-v4", "--lazy-pages",
+			     "--tcp-established", "--file-locks", "--action-script", SCRIPT));
+}
+END_TEST
+
+/* nftables only when both criu's have it: the restore reads the method
+ * from the images; an older serve says nothing, which means no. */
+START_TEST(test_netns_lock_method)
+{
+	struct criu_info yes = { .present = true, .nft_lock = true }, no = { .present = true };
+	json_auto_t *both = json_pack("{s:b}", "network_lock_nftables", 1);
+	json_auto_t *peer_no = json_pack("{s:b}", "network_lock_nftables", 0);
+	json_auto_t *old = json_pack("{s:b}", "criu", 1);
+
+	ck_assert_str_eq(criu_netns_lock_method(&yes, both), "nftables");
+	ck_assert_ptr_null(criu_netns_lock_method(&yes, peer_no));
+	ck_assert_ptr_null(criu_netns_lock_method(&yes, old));
+	ck_assert_ptr_null(criu_netns_lock_method(&yes, NULL));
+	ck_assert_ptr_null(criu_netns_lock_method(&no, both));
 }
 END_TEST
 
@@ -287,6 +314,8 @@ START_TEST(test_config_text)
 	struct criu_call rst = { .action = CRIU_RESTORE, .lazy = true };
 	struct criu_call plain = { .action = CRIU_RESTORE };
 	struct criu_call ps = { .action = CRIU_PAGE_SERVER, .page_server = true, .tls = &tls };
+	struct criu_call nft_dump = { .action = CRIU_DUMP, .network_lock = "nftables" };
+	struct criu_call nft_restore = { .action = CRIU_RESTORE, .network_lock = "nftables" };
 	struct { struct criu_call *c; const char *want; } cases[] = {
 		{ &pre, "page-server\nps-socket 3\n" },
 		{ &lazy, "ps-socket 3\nlazy-pages\n" },
@@ -294,6 +323,9 @@ START_TEST(test_config_text)
 		{ &plain, "" },
 		/* page-server is a dump option only */
 		{ &ps, "tls\ntls-cacert /c/ca.crt\ntls-cert /c/host.crt\ntls-key /c/host.key\n" },
+		/* liblxc's dump gets the lock method here; a restore takes the images' */
+		{ &nft_dump, "network-lock nftables\n" },
+		{ &nft_restore, "" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -648,6 +680,7 @@ int main(int argc, char **argv)
 	tcase_add_test(args, test_dump_to_page_server);
 	tcase_add_test(args, test_pre_dump_rounds);
 	tcase_add_test(args, test_lazy_dump);
+	tcase_add_test(args, test_netns_lock_method);
 	tcase_add_test(args, test_restore);
 	tcase_add_test(args, test_page_server);
 	tcase_add_test(args, test_lazy_pages_daemon);

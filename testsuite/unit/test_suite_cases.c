@@ -499,6 +499,8 @@ START_TEST(test_mode_rows)
 	/* only a bare workload binds and moves an address; a container always has one */
 	ck_assert(mode_bare.moves_addr && !mode_bare.own_addr);
 	ck_assert(!mode_lxc.moves_addr && mode_lxc.own_addr);
+	/* only a container has a network namespace of its own for criu to lock */
+	ck_assert(mode_lxc.locks_netns && !mode_bare.locks_netns);
 	ck_assert_ptr_null(mode_bare.user_precopy);
 	ck_assert_ptr_nonnull(mode_lxc.user_precopy);
 }
