@@ -274,6 +274,12 @@ void criu_probe(struct criu_info *info, const char *criu_override)
 	}
 }
 
+json_t *criu_features_json(const struct criu_info *info)
+{
+	return json_pack("{s:b, s:b, s:b, s:b, s:b}", "criu", info->present, "mem_dirty_track", info->mem_dirty_track,
+			 "uffd_noncoop", info->uffd_noncoop, "tls", info->tls, "network_lock_nftables", info->nft_lock);
+}
+
 const char *criu_netns_lock_method(const struct criu_info *here, json_t *peer_features)
 {
 	return here->nft_lock && json_is_true(json_object_get(peer_features, "network_lock_nftables")) ? "nftables" : NULL;

@@ -75,6 +75,10 @@ struct criu_info {
 	char why_not[256];      /* when present is false, or a feature is missing */
 };
 void criu_probe(struct criu_info *info, const char *criu_override);
+/* What the probe found, as crmig check --json and serve's hello say it:
+ * {criu, mem_dirty_track, uffd_noncoop, tls, network_lock_nftables}; each
+ * adds its own keys. */
+json_t *criu_features_json(const struct criu_info *info);
 /* How criu should lock a network namespace it dumps: "nftables" when this
  * host's criu and the peer's (its hello's features) both can, else NULL
  * (criu's default, iptables). A restore takes the dump's method from the

@@ -318,12 +318,13 @@ json_t *hostinfo_check(const struct criu_info *ci)
 	char ktls_why[160] = "";
 	bool ktls = ktls_available(ktls_why, sizeof(ktls_why));
 
-	uname(&u);
+	json_t *features = criu_features_json(ci);
+
 	/* kernel_tls: page TLS in the kernel (ktls.h), else a relay carries it */
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:b, s:b, s:b, s:b, s:b, s:b}, s:s?, s:o, s:s, s:o, s:o}",
-			 "crmig", CRMIG_VERSION, "hostname", u.nodename, "distro", distro, "kernel", u.release, "criu",
-			 ci->version, "lxc", lxc_version_string(), "features", "criu", ci->present, "mem_dirty_track",
-			 ci->mem_dirty_track, "uffd_noncoop", ci->uffd_noncoop, "tls", ci->tls, "network_lock_nftables",
-			 ci->nft_lock, "kernel_tls", ktls,
-			 "kernel_tls_why", ktls ? NULL : ktls_why, "strategies", can, "why_not", ci->why_not, "why_disabled", why, "strategy_needs", strategies_json());
+	json_object_set_new(features, "kernel_tls", json_boolean(ktls));
+	uname(&u);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s?, s:o, s:s, s:o, s:o}", "crmig", CRMIG_VERSION,
+			 "hostname", u.nodename, "distro", distro, "kernel", u.release, "criu", ci->version, "lxc",
+			 lxc_version_string(), "features", features, "kernel_tls_why", ktls ? NULL : ktls_why, "strategies",
+			 can, "why_not", ci->why_not, "why_disabled", why, "strategy_needs", strategies_json());
 }

@@ -1178,11 +1178,12 @@ static json_t *hello_json(struct session *s)
 	/* commit: this serve keeps a restored workload only once the source
 	 * commits it ("finish" with commit); a source that does not see it
 	 * here (an older serve) does not send it */
-	return json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:b, s:b, s:b, s:b, s:b, s:b}, s:O}", "version",
-			 PROTO_VERSION, "role", "destination", "crmig", CRMIG_VERSION, "versions", "criu", s->criu.version,
-			 "lxc", lxc_version_string(), "kernel", u.release, "features", "criu", s->criu.present,
-			 "mem_dirty_track", s->criu.mem_dirty_track, "uffd_noncoop", s->criu.uffd_noncoop, "tls",
-			 s->criu.tls, "network_lock_nftables", s->criu.nft_lock, "commit", true, "sync_roots", s->o->roots);
+	json_t *features = criu_features_json(&s->criu);
+
+	json_object_set_new(features, "commit", json_true());
+	return json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:o, s:O}", "version", PROTO_VERSION, "role",
+			 "destination", "crmig", CRMIG_VERSION, "versions", "criu", s->criu.version, "lxc",
+			 lxc_version_string(), "kernel", u.release, "features", features, "sync_roots", s->o->roots);
 
 }
 

@@ -202,6 +202,24 @@ START_TEST(test_netns_lock_method)
 }
 END_TEST
 
+/* The probe as the peer reads it: what its own hello's features say is
+ * what criu_netns_lock_method decides by on the other side. */
+START_TEST(test_features_json)
+{
+	struct criu_info yes = { .present = true, .uffd_noncoop = true, .tls = true, .nft_lock = true };
+	json_auto_t *f = criu_features_json(&yes);
+
+	ck_assert_int_eq(json_object_size(f), 5);
+	ck_assert(json_is_true(json_object_get(f, "criu")) && json_is_true(json_object_get(f, "uffd_noncoop")));
+	ck_assert(json_is_true(json_object_get(f, "tls")) && json_is_false(json_object_get(f, "mem_dirty_track")));
+	ck_assert_str_eq(criu_netns_lock_method(&yes, f), "nftables");
+	yes.nft_lock = false;
+	json_auto_t *without = criu_features_json(&yes);
+
+	ck_assert(json_is_false(json_object_get(without, "network_lock_nftables")));
+}
+END_TEST
+
 START_TEST(test_restore)
 {
 	struct criu_call c = { .action = CRIU_RESTORE, .criu = "criu", .images_dir = "/d/dst-0123/final",
@@ -681,6 +699,7 @@ int main(int argc, char **argv)
 	tcase_add_test(args, test_pre_dump_rounds);
 	tcase_add_test(args, test_lazy_dump);
 	tcase_add_test(args, test_netns_lock_method);
+	tcase_add_test(args, test_features_json);
 	tcase_add_test(args, test_restore);
 	tcase_add_test(args, test_page_server);
 	tcase_add_test(args, test_lazy_pages_daemon);
