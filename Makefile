@@ -25,7 +25,7 @@ VERSION := $(shell cat VERSION)
 PREFIX  ?= /usr
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := gnutls jansson lxc inih libprotobuf-c libmicrohttpd
+PKGS    := gnutls jansson lxc inih libprotobuf-c libmicrohttpd libnftables
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \

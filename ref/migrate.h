@@ -181,6 +181,7 @@ struct migration {
 	bool source_held;             /* post-copy: criu died past the commit; the source is held stopped */
 	char *rules_before;           /* iptables before the freeze: criu's lock rules are the new ones */
 	pid_t lock_root;              /* --tcp-established: the tree whose lock crmig lifts if criu cannot */
+	const char *netns_lock;       /* how criu locks the tree's own network namespace: "nftables", "iptables" */
 	int restore_failed;           /* the destination refused: roll back */
 	const char *lazy_dir;         /* post-copy: the local images of the lazy dump */
 	pid_t criu_pid;               /* the dump or pre-dump running now, 0 for none */

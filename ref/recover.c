@@ -54,11 +54,11 @@ static void container_act(struct migration *m, enum source_act act)
 
 void mig_release_netlock(struct migration *m)
 {
-	int n = m->lock_root > 1 ? netlock_release(m->lock_root, m->rules_before) : 0;
+	int n = m->lock_root > 1 ? netlock_release(m->lock_root, m->rules_before, m->netns_lock) : 0;
 
 	if (n > 0)
-		fprintf(stderr, "crmig: lifted %d of criu's network locks (repair mode, iptables) from the source's "
-			"tree: criu resumed it without\n", n);
+		fprintf(stderr, "crmig: lifted %d of criu's network locks (repair mode, iptables, nftables) from the "
+			"source's tree: criu resumed it without\n", n);
 }
 
 static void source_act(struct migration *m, enum source_act act)

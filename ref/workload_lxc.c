@@ -148,7 +148,8 @@ static const char *lxc_network_lock(struct migration *m)
 {
 	const char *method = criu_netns_lock_method(&m->criu, json_object_get(m->peer, "features"));
 
-	json_object_set_new(m->rep.extra, "network_lock", json_string(method ? method : "iptables"));
+	m->netns_lock = method ? method : "iptables";
+	json_object_set_new(m->rep.extra, "network_lock", json_string(m->netns_lock));
 	return method;
 }
 

@@ -66,7 +66,7 @@ $(BUILD)/unit/%: $(BUILD)/testsuite/unit/%.o $(BUILD)/libcrmigsuite.a $(BUILD)/l
 
 # Each unit binary runs once plainly, then under valgrind (no fork, so that
 # valgrind sees the code under test): leaks and invalid accesses fail the run.
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no
+VALGRIND := valgrind -q --error-exitcode=99 --suppressions=testsuite/unit/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 		echo "== $$t"; $$t; \
