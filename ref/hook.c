@@ -92,8 +92,26 @@ int hook_server_open(struct hook_server *h, const char *run_dir)
 	return 0;
 }
 
+static char *held_path(const struct hook_server *h)
+{
+	return xasprintf("%s/" HOOK_HELD_FILE, h->dir);
+}
+
+int hook_server_hold(struct hook_server *h, const char *pids)
+{
+	__do_free char *path = h->dir[0] ? held_path(h) : NULL;
+
+	if (!path)
+		return -1;
+	if (!pids)
+		return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+	return write_file_atomic(path, pids, strlen(pids), 0600);
+}
+
 void hook_server_close(struct hook_server *h)
 {
+	if (h->dir[0])
+		hook_server_hold(h, NULL);
 	close_fd(&h->lfd);
 	if (h->sock[0])
 		unlink(h->sock);

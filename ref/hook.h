@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define HOOK_DIR_PREFIX "hook-" /* the server's directory under run_dir: + mkdtemp's suffix */
+#define HOOK_HELD_FILE "held"    /* beside the socket: pids crmig queued a SIGSTOP to */
 
 struct hook_server {
 	int lfd;
@@ -27,6 +28,11 @@ typedef void (*hook_after_fn)(void *ctx, const char *action);
 
 int hook_server_open(struct hook_server *h, const char *run_dir);
 void hook_server_close(struct hook_server *h);
+/* The pids (one per line) crmig queued a SIGSTOP to while criu holds them
+ * (mig_queue_stop): should crmig be gone when criu next asks, the client
+ * sends them SIGCONT before it answers, so that what criu resumes runs.
+ * NULL: none any more. 0 or -1. */
+int hook_server_hold(struct hook_server *h, const char *pids);
 /* Serves hooks until pid exits or timeout_s passes (then kills it);
  * returns its exit status (128+sig when killed). */
 int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after, void *ctx, double timeout_s);
@@ -38,7 +44,9 @@ int hook_serve(struct hook_server *h, pid_t pid, hook_fn fn, hook_after_fn after
 char *hook_client_path(const char *exe);
 
 /* The client's side (ref/hook_client.c, libc only): relays
- * CRTOOLS_SCRIPT_ACTION to the socket, returns the answer to exit with. */
+ * CRTOOLS_SCRIPT_ACTION to the socket, returns the answer to exit with;
+ * with crmig gone, continues what it held (HOOK_HELD_FILE) and answers
+ * post-dump with a rollback. */
 int hook_client_main(const char *sock);
 
 #endif

@@ -416,12 +416,21 @@ static int dump_hook(void *ctx, const char *action)
 {
 
 	struct dump_ctx *dc = ctx;
+	bool done = dc->d->action == CRIU_DUMP && !strcmp(action, "post-dump");
+	int answer;
 
 	/* pre-dump rounds freeze only briefly: only the final dump's freeze counts. */
 	if (dc->d->action == CRIU_DUMP)
 		mig_hook_bookkeeping(dc->m, action);
+	if (done)
+		mig_queue_stop(dc->m);
 	dump_fault_points(dc, action);
-	return dc->on_hook ? dc->on_hook(dc->m, action) : 0;
+	answer = dc->on_hook ? dc->on_hook(dc->m, action) : 0;
+	/* criu resumes the tree now and lifts its own lock first; a dead criu
+	 * leaves that to mig_after_criu_killed, the tree stopped till then */
+	if (done && answer && mig_criu_alive(dc->m))
+		mig_unqueue_stop(dc->m);
+	return answer;
 }
 
 
@@ -480,6 +489,8 @@ int mig_dump(struct migration *m, const struct dump_spec *d, hook_fn on_hook, ho
 	m->criu_pid = 0;
 	if (status >= 128)
 		mig_after_criu_killed(m, d, status);
+	else
+		mig_unqueue_stop(m); /* what criu resumed (a post-copy rollback) runs */
 	m->wl->dump_done(m, d, status);
 	return status;
 

@@ -179,6 +179,8 @@ struct migration {
 	double t_freeze, t_dumped, t_resumed, t_released;
 	bool frozen, committed, dest_restored;
 	bool source_held;             /* post-copy: criu died past the commit; the source is held stopped */
+	bool stop_queued;             /* a SIGSTOP waits in the tree criu holds (mig_queue_stop) */
+	unsigned long long queued_start; /* lock_root's start time then */
 	char *rules_before;           /* iptables before the freeze: criu's lock rules are the new ones */
 	pid_t lock_root;              /* --tcp-established: the tree whose lock crmig lifts if criu cannot */
 	const char *netns_lock;       /* how criu locks the tree's own network namespace: "nftables", "iptables" */
@@ -267,6 +269,13 @@ void mig_after_criu_killed(struct migration *m, const struct dump_spec *d, int s
  * arrived. end: it had (the destination keeps the workload, the source's
  * copy is ended); else the source resumes. */
 void mig_settle_held_source(struct migration *m, bool end);
+/* Once a dump is done (post-dump), a SIGSTOP queued to every process of the
+ * tree criu holds, so that a criu that dies, or resumes the tree, lets go of
+ * a stopped tree rather than a running one with its sockets in repair mode;
+ * and continuing it: when crmig answers criu with a rollback (criu alive),
+ * after criu exited on its own. Consumed by mig_after_criu_killed's acts. */
+void mig_queue_stop(struct migration *m);
+void mig_unqueue_stop(struct migration *m);
 /* The source keeps the workload after criu locked its network: lift what
  * criu left (netlock.h). Safe to repeat, and from the relay's thread. */
 void mig_release_netlock(struct migration *m);

@@ -61,10 +61,61 @@ void mig_release_netlock(struct migration *m)
 			"source's tree: criu resumed it without\n", n);
 }
 
+/* criu holds the tree with ptrace alone once it has seized it: it thaws a
+ * container's freezer at once (criu/seize.c), and a bare tree has none. A
+ * tracer's death lets every tracee run that instant, its TCP sockets still
+ * in repair mode (a recv() fails with EPERM) and its namespace still locked,
+ * before crmig can lift either: measured in the lab, a TCP workload dead of
+ * EPERM after criu was killed at image-transfer, bare and in a container.
+ * A SIGSTOP sent to a task that criu holds waits: the task takes it first
+ * thing when criu lets it go, by dying or by resuming it, and stops before
+ * it runs an instruction of its own. Only once the dump is done: before,
+ * criu runs its parasite code in the tasks, which a stop would break. */
+void mig_queue_stop(struct migration *m)
+{
+	json_auto_t *pids = json_array(), *tids = json_array();
+	__do_free char *text = NULL;
+	size_t i, len = 0;
+	json_t *v;
+	FILE *f;
+
+	if (m->stop_queued || m->lock_root <= 1 || kill(m->lock_root, 0) < 0 || !(f = open_memstream(&text, &len)))
+		return;
+	m->queued_start = proc_start_time(m->lock_root);
+	proc_collect_tree(m->lock_root, pids, tids);
+	json_array_foreach(pids, i, v)
+		if (kill((pid_t)json_integer_value(v), SIGSTOP) == 0)
+			fprintf(f, "%d\n", (int)json_integer_value(v));
+	fclose(f);
+	m->stop_queued = true;
+	/* should crmig die, its hook continues them (hook_client.c) */
+	if (hook_server_hold(&m->hook, text) < 0)
+		mig_progress(m, "warning: cannot record the held tree for the hook: %s", strerror(errno));
+}
+
+static void stop_consumed(struct migration *m)
+{
+	if (m->stop_queued)
+		hook_server_hold(&m->hook, NULL);
+	m->stop_queued = false;
+}
+
+void mig_unqueue_stop(struct migration *m)
+{
+	if (!m->stop_queued)
+		return;
+	stop_consumed(m);
+	/* gone when criu ended it (the handover); a pid taken again is not ours */
+	if (proc_start_time(m->lock_root) == m->queued_start)
+		proc_signal_tree(m->lock_root, SIGCONT);
+}
+
 static void source_act(struct migration *m, enum source_act act)
 {
 	static const int sig[] = { [RESUME] = SIGCONT, [END] = SIGKILL, [HOLD] = SIGSTOP };
 
+	/* each act decides the queued stop: ended, kept (HOLD), continued */
+	stop_consumed(m);
 	/* unlocked before it runs again, so no recv() of it fails with EPERM */
 	if (act == RESUME)
 		mig_release_netlock(m);

@@ -19,12 +19,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hook.h"
+#include "migrate.h"
 #include "procfs.h"
 #include "util.h"
 #include "unit.h"
@@ -459,6 +462,167 @@ START_TEST(test_server_gone)
 }
 END_TEST
 
+/* ---- a tree held through criu's death (mig_queue_stop) ----------------------- */
+
+static char proc_state(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_stat_read(pid, &st) < 0 ? '?' : st.state;
+}
+
+/* Whether pid reaches state within ms (polled: a signal lands when it may). */
+static bool reaches_state(pid_t pid, char state, int ms)
+{
+	for (int i = 0; i < ms / 10; i++, usleep(10000))
+		if (proc_state(pid) == state)
+			return true;
+	return proc_state(pid) == state;
+}
+
+/* A child that counts in memory the test sees: it runs while it counts. */
+static volatile unsigned long *counter;
+
+static pid_t start_counter(void)
+{
+	pid_t pid;
+
+	counter = mmap(NULL, sizeof(*counter), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne((void *)counter, MAP_FAILED);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		for (;;)
+			(*counter)++;
+	return pid;
+}
+
+static bool counting(int ms)
+{
+	unsigned long before = *counter;
+
+	usleep(ms * 1000);
+	return *counter != before;
+}
+
+/* Plays criu's hold: a process that seizes pid and interrupts it, as criu's
+ * seize does, and then waits to be killed. */
+static pid_t start_tracer(pid_t pid)
+{
+	int p[2];
+	char c;
+	pid_t t;
+
+	ck_assert_int_eq(pipe(p), 0);
+	t = fork();
+	ck_assert_int_ge(t, 0);
+	if (t == 0) {
+		int st;
+
+		if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0 || ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0 ||
+		    waitpid(pid, &st, __WALL) != pid)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	ck_assert_int_eq(proc_state(pid), 't');
+	return t;
+}
+
+static void kill_tracer(pid_t t)
+{
+	kill(t, SIGKILL);
+	ck_assert_int_eq(waitpid(t, NULL, 0), t);
+}
+
+/* A tracer's death lets its tracee run at once (what criu's death does to
+ * the tree it dumped); with the stop queued while it was held, the tree
+ * stops instead, until crmig continues it. */
+START_TEST(test_queued_stop_outlives_the_tracer)
+{
+	static struct migration m;
+	pid_t wl = start_counter();
+	__do_free char *held = NULL, *text = NULL, *want = xasprintf("%d\n", (int)wl);
+
+	ck_assert(counting(100));
+	/* without: the tracer's death lets it run */
+	kill_tracer(start_tracer(wl));
+	ck_assert(counting(200));
+
+	open_server(&m.hook);
+	held = xasprintf("%s/" HOOK_HELD_FILE, m.hook.dir);
+	m.lock_root = wl;
+	pid_t tracer = start_tracer(wl);
+
+	mig_queue_stop(&m);
+	ck_assert(m.stop_queued);
+	ck_assert_ptr_nonnull(text = read_file(held, NULL));
+	ck_assert_str_eq(text, want);
+	ck_assert_int_eq(proc_state(wl), 't'); /* still criu's: the stop waits */
+	kill_tracer(tracer);
+	ck_assert_msg(reaches_state(wl, 'T', 2000), "state %c after the tracer died", proc_state(wl));
+	ck_assert(!counting(200));
+
+	mig_unqueue_stop(&m);
+	ck_assert(!m.stop_queued);
+	ck_assert(counting(200));
+	ck_assert_int_eq(access(held, F_OK), -1);
+	mig_unqueue_stop(&m); /* once */
+
+	kill(wl, SIGKILL);
+	waitpid(wl, NULL, 0);
+	hook_server_close(&m.hook);
+}
+END_TEST
+
+/* crmig gone with a stop queued: the hook continues what it held before it
+ * answers, so that the tree criu resumes runs; and only pids, every one a
+ * whole line, are ever signalled. */
+START_TEST(test_server_gone_continues_the_held)
+{
+	struct hook_server h;
+	pid_t wl = start_counter();
+	__do_free char *pids = xasprintf("%d\n", (int)wl), *cut = xasprintf("%d", (int)wl);
+	__do_free char *junk = xasprintf("%dx\n", (int)wl);
+
+	open_server(&h);
+	close_fd(&h.lfd);
+	unlink(h.sock);
+	const char *bad[] = { cut, junk, "\n", "-1\n" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		kill(wl, SIGSTOP);
+		ck_assert(reaches_state(wl, 'T', 2000));
+		ck_assert_int_eq(hook_server_hold(&h, bad[i]), 0);
+		ck_assert_int_eq(run_action(h.command, "post-dump"), 1);
+		ck_assert_msg(!counting(100), "held file \"%s\" continued it", bad[i]);
+		kill(wl, SIGCONT);
+	}
+	kill(wl, SIGSTOP);
+	ck_assert(reaches_state(wl, 'T', 2000));
+	ck_assert_int_eq(hook_server_hold(&h, pids), 0);
+	ck_assert_int_eq(run_action(h.command, "post-dump"), 1);
+	ck_assert(counting(200));
+
+	/* none held: nothing continued */
+	kill(wl, SIGSTOP);
+	ck_assert(reaches_state(wl, 'T', 2000));
+	ck_assert_int_eq(hook_server_hold(&h, NULL), 0);
+	ck_assert_int_eq(hook_server_hold(&h, NULL), 0);
+	ck_assert_int_eq(run_action(h.command, "post-dump"), 1);
+	ck_assert(!counting(100));
+
+	kill(wl, SIGKILL);
+	waitpid(wl, NULL, 0);
+	hook_server_close(&h);
+}
+END_TEST
+
 /* crmig accepts, then dies before it answers. */
 static void *accept_and_drop(void *arg)
 {
@@ -637,6 +801,8 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_progress_ticks);
 	tcase_add_test(tc, test_server_gone);
 	tcase_add_test(tc, test_server_dies_mid_answer);
+	tcase_add_test(tc, test_queued_stop_outlives_the_tracer);
+	tcase_add_test(tc, test_server_gone_continues_the_held);
 	tcase_add_test(tc, test_client_direct);
 	tcase_add_test(tc, test_exit_statuses);
 	tcase_add_test(tc, test_timeout_kills);
