@@ -264,6 +264,19 @@ START_TEST(test_load_dir)
 }
 END_TEST
 
+/* Every case this tree ships loads (make runs the units from the top of the
+ * tree): a case that does not parse would fail the lab's run, not this. */
+START_TEST(test_shipped_cases_load)
+{
+	struct suite_case *cases = NULL;
+	size_t n = 0;
+
+	ck_assert_msg(cases_load_dir("testsuite/cases", &cases, &n, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_ge(n, 40);
+	free(cases);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- expansion */
 
 static struct suite_case cases[3];
@@ -520,6 +533,7 @@ int main(void)
 	tcase_add_test(load_tc, test_file_names);
 	tcase_add_test(load_tc, test_big_file);
 	tcase_add_test(load_tc, test_load_dir);
+	tcase_add_test(load_tc, test_shipped_cases_load);
 	suite_add_tcase(s, load_tc);
 	tcase_add_checked_fixture(exp_tc, setup_cases, teardown_dir);
 	tcase_add_test(exp_tc, test_expand_order);
