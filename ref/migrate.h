@@ -182,7 +182,7 @@ struct migration {
 	bool stop_queued;             /* a SIGSTOP waits in the tree criu holds (mig_queue_stop) */
 	unsigned long long queued_start; /* lock_root's start time then */
 	char *rules_before;           /* iptables before the freeze: criu's lock rules are the new ones */
-	pid_t lock_root;              /* --tcp-established: the tree whose lock crmig lifts if criu cannot */
+	pid_t lock_root;              /* the tree criu dumps: crmig lifts its lock, holds it stopped, if criu cannot */
 	const char *netns_lock;       /* how criu locks the tree's own network namespace: "nftables", "iptables" */
 	int restore_failed;           /* the destination refused: roll back */
 	const char *lazy_dir;         /* post-copy: the local images of the lazy dump */
