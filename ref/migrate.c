@@ -207,7 +207,7 @@ static const char *relay_wanted(struct migration *m)
 {
 	if (!strcmp(m->o->page_tls, "relay"))
 		return "--page-tls relay";
-	return relay_needed(false);
+	return relay_needed(false, true);
 }
 
 /* The destination's side of the stream just noted, from its reply. */
@@ -230,7 +230,7 @@ static void note_dest_stream(struct migration *m, json_t *ready)
 static int page_stream_tls(struct migration *m, int fd, const char *op, struct relay **relay)
 {
 	char err[512], why[256];
-	const char *need_relay = !strcmp(op, "lazy-channel") ? relay_needed(true) : relay_wanted(m);
+	const char *need_relay = !strcmp(op, "lazy-channel") ? relay_needed(true, true) : relay_wanted(m);
 	gnutls_session_t s;
 	int pair[2];
 

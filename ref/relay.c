@@ -87,8 +87,11 @@ int relay_digest(struct relay *r, bool sent, char hex[65], uint64_t *bytes)
 	return 0;
 }
 
-const char *relay_needed(bool lazy)
+const char *relay_needed(bool lazy, bool source)
 {
+	if (lazy && source)
+		return "the lazy page stream (its relay makes a break an error for criu, never a clean end that would "
+		       "end the source)";
 	if (lazy)
 		return "the lazy page stream (its relay holds the daemon's close until the commit)";
 	if (fault_stream_corruption_planned())

@@ -15,11 +15,15 @@
 
 struct relay;
 
-/* Whether a page stream must go through a relay rather than kernel TLS
- * (ktls.h), and why: a lazy stream (relay_start_gated holds its close),
- * or a corrupt fault is set (it damages the relay's bytes). NULL: the
- * kernel may carry it. */
-const char *relay_needed(bool lazy);
+/* Whether this host's end of a page stream must go through a relay rather
+ * than kernel TLS (ktls.h), and why: a corrupt fault is set (it damages the
+ * relay's bytes), or the lazy stream, at both ends: on the destination
+ * relay_start_gated holds the daemon's close until the commit; on the
+ * source a break must reach criu as garbage, never as a clean end, which a
+ * kernel TLS socket makes of a FIN without close_notify and which criu's
+ * lazy page server takes for "every page sent" (it ends the source). NULL:
+ * the kernel may carry it. */
+const char *relay_needed(bool lazy, bool source);
 /* A connected pair of local stream sockets, one for criu, one for the relay. */
 int relay_loopback_pair(int fds[2]);
 /* Starts relaying between plain_fd and the TLS session (over tcp_fd) in a

@@ -224,7 +224,7 @@ static int page_stream_tls(struct session *s, int fd)
 	size_t iov = relay_ps_iov_size(s->criu.version);
 
 	snprintf(s->stream_why, sizeof(s->stream_why), "%s",
-		 relay_needed(s->gate_next)
+		 relay_needed(s->gate_next, false)
 			 ?: "criu's page server reads without blocking, which a kernel TLS socket refuses for a partial record");
 	if (s->n_relays >= (int)ARRAY_SIZE(s->relays)) {
 		close(fd);
