@@ -199,8 +199,12 @@ static void write_meta(FILE *f, const struct suite_result *r, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		json_t *ver = json_object_get(r[i].crmig, "versions");
 
+		/* a crmig that stopped before it probed the host (auth refused)
+		 * reports its versions as nulls: another result of the distro says them */
+		if (!json_is_string(json_object_get(ver, "criu")))
+			ver = NULL;
 		if (r[i].distro[0] && (!json_object_get(seen, r[i].distro) || (json_is_null(json_object_get(seen, r[i].distro)) && ver)))
-			json_object_set(seen, r[i].distro, json_is_object(ver) ? ver : json_null());
+			json_object_set(seen, r[i].distro, ver ? ver : json_null());
 	}
 	fprintf(f, "<p class=\"meta\">");
 	json_object_foreach(seen, distro, v) {

@@ -762,6 +762,27 @@ START_TEST(test_html_hostile_everywhere)
 }
 END_TEST
 
+/* The page says what each distro's hosts ran from a report that knows it:
+ * not from a crmig that stopped before it probed them (auth refused). */
+START_TEST(test_html_versions_from_a_probed_report)
+{
+	struct suite_result r[2];
+	__do_free char *doc = NULL;
+
+	for (int i = 0; i < 2; i++) {
+		make_result(&r[i], OUTCOME_PASS, ST_STOP, "");
+		snprintf(r[i].distro, sizeof(r[i].distro), "trixie");
+		r[i].crmig = fixture_report(ST_STOP, 1);
+	}
+	json_object_set_new(r[0].crmig, "versions", json_pack("{s:n, s:n, s:n}", "criu", "lxc", "kernel"));
+	json_object_set_new(r[1].crmig, "versions",
+			    json_pack("{s:s, s:s, s:s}", "criu", "4.1.1", "lxc", "6.0.4", "kernel", "6.12.117"));
+	doc = html_of(r, 2, "versions.html", "versions");
+	ck_assert_ptr_nonnull(strstr(doc, "<b>trixie</b>: criu 4.1.1, lxc 6.0.4, kernel 6.12.117."));
+	free_results(r, 2);
+}
+END_TEST
+
 /* A zdtm group: one migration judges several tests; it is drawn once. */
 START_TEST(test_html_shared_report)
 {
@@ -848,6 +869,7 @@ int main(void)
 	tcase_add_test(out, test_html_hostile_everywhere);
 	tcase_add_test(out, test_html_phases_odd);
 	tcase_add_test(out, test_html_shared_report);
+	tcase_add_test(out, test_html_versions_from_a_probed_report);
 	suite_add_tcase(s, out);
 	return unit_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
